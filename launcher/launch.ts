@@ -1,0 +1,241 @@
+/**
+ * `zmpi launch`: a local mpirun. Starts N ranks of a script on this machine, gives each its
+ * environment (zmpi's own variables, or real `SLURM_*` names with `--slurm-env`), prefixes every
+ * output line with the rank, forwards SIGINT/SIGTERM, and when a rank fails stops the others and
+ * exits with that rank's status, like `mpirun` and `srun -K`.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { hostname } from "node:os";
+import { createInterface } from "node:readline";
+import { compressHostlist } from "../src/env/hostlist.js";
+
+/** Options of {@link launch}. */
+export interface LaunchOptions {
+  /** Number of ranks. */
+  np: number;
+  /** Pretend nodes (ranks are spread over them in blocks, like Slurm). Default 1. */
+  nodes?: number;
+  /** Kill the job after this many seconds. */
+  timeoutSec?: number;
+  /** Give the ranks real `SLURM_*` variables instead of zmpi's. */
+  slurmEnv?: boolean;
+  /** Prefix each output line with `[rank] ` (default true). */
+  prefix?: boolean;
+  /** Script and its arguments. */
+  script: string;
+  args?: string[];
+  /** Extra environment for every rank. */
+  env?: Record<string, string>;
+  /** Where output goes (tests capture it). */
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+/** Block distribution of `np` tasks over `nodes` nodes, as Slurm does it. */
+export function blockLayout(np: number, nodes: number): number[] {
+  const base = Math.floor(np / nodes);
+  const extra = np % nodes;
+  return Array.from({ length: nodes }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** Slurm's compressed tasks-per-node form: [2,2,1] → "2(x2),1". */
+export function formatTasksPerNode(counts: number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < counts.length) {
+    let j = i;
+    while (j + 1 < counts.length && counts[j + 1] === counts[i]) j++;
+    const n = j - i + 1;
+    parts.push(n > 1 ? `${counts[i]}(x${n})` : `${counts[i]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+/** A free TCP port on loopback (the OS picks it; the tiny window before the coordinator binds it is accepted). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The node command for a script: TypeScript runs through tsx, resolved from zmpi's own install. */
+export function nodeArgsFor(script: string): string[] {
+  if (/\.(c|m)?tsx?$/.test(script)) return ["--import", import.meta.resolve("tsx"), script];
+  return [script];
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15, SIGABRT: 6 };
+
+function rankEnv(opts: LaunchOptions, rank: number, layout: number[], names: string[], job: { id: string; port: number; secret: string }): Record<string, string> {
+  let node = 0;
+  let first = 0;
+  while (rank >= first + layout[node]!) first += layout[node++]!;
+  const common: Record<string, string> = {
+    ZMPI_SECRET: job.secret,
+    ZMPI_COORD_ADDR: "127.0.0.1",
+    ZMPI_COORD_PORT: String(job.port),
+    ZMPI_HOST_ADDR: "127.0.0.1",
+    ZMPI_PREFIXED: opts.prefix === false ? "0" : "1",
+  };
+  if (opts.slurmEnv) {
+    const nodelist = compressHostlist(names);
+    const tpn = formatTasksPerNode(layout);
+    return {
+      ...common,
+      SLURM_JOB_ID: job.id,
+      SLURM_JOBID: job.id,
+      SLURM_STEP_ID: "0",
+      SLURM_STEPID: "0",
+      SLURM_PROCID: String(rank),
+      SLURM_NTASKS: String(opts.np),
+      SLURM_NPROCS: String(opts.np),
+      SLURM_STEP_NUM_TASKS: String(opts.np),
+      SLURM_LOCALID: String(rank - first),
+      SLURM_NODEID: String(node),
+      SLURMD_NODENAME: names[node]!,
+      SLURM_JOB_NODELIST: nodelist,
+      SLURM_NODELIST: nodelist,
+      SLURM_STEP_NODELIST: nodelist,
+      SLURM_JOB_NUM_NODES: String(layout.length),
+      SLURM_NNODES: String(layout.length),
+      SLURM_STEP_NUM_NODES: String(layout.length),
+      SLURM_TASKS_PER_NODE: tpn,
+      SLURM_STEP_TASKS_PER_NODE: tpn,
+    };
+  }
+  return {
+    ...common,
+    ZMPI_RANK: String(rank),
+    ZMPI_SIZE: String(opts.np),
+    ZMPI_LOCAL_RANK: String(rank - first),
+    ZMPI_LOCAL_SIZE: String(layout[node]),
+    ZMPI_NODE_INDEX: String(node),
+    ZMPI_NUM_NODES: String(layout.length),
+    ZMPI_NODE_NAME: names[node]!,
+    ZMPI_JOB_ID: job.id,
+  };
+}
+
+/** Inherited variables that would make a rank believe it is something else. */
+function cleanEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined) continue;
+    if (/^(SLURM_|SLURMD_|OMPI_COMM_WORLD_|PMI_|PMIX_)/.test(k)) continue;
+    if (/^(ZMPI_(RANK|SIZE|LOCAL_RANK|LOCAL_SIZE|NODE_INDEX|NUM_NODES|NODE_NAME|JOB_ID|COORD_ADDR|COORD_PORT|SECRET|HOST_ADDR|LAUNCHER|PREFIXED))$/.test(k)) continue;
+    if (/^(RANK|WORLD_SIZE|LOCAL_RANK|LOCAL_WORLD_SIZE|GROUP_RANK|MASTER_ADDR|MASTER_PORT)$/.test(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+function pipeLines(src: NodeJS.ReadableStream, dst: NodeJS.WritableStream, prefix: string): Promise<void> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: src, crlfDelay: Infinity });
+    rl.on("line", (line) => dst.write(prefix + line + "\n"));
+    rl.on("close", () => resolve());
+  });
+}
+
+/** Runs the job; resolves with the exit status the launcher should return. */
+export async function launch(opts: LaunchOptions): Promise<number> {
+  const np = opts.np;
+  const nodes = opts.nodes ?? 1;
+  if (!Number.isInteger(np) || np < 1) throw new Error(`-n must be a positive integer, got ${np}`);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > np) throw new Error(`--nodes must be an integer from 1 to ${np} (the rank count), got ${nodes}`);
+  const stdout = opts.stdout ?? process.stdout;
+  const stderr = opts.stderr ?? process.stderr;
+  const layout = blockLayout(np, nodes);
+  // One pretend node is this machine under its own name; several get distinct names so the
+  // node-aware paths (tcp between nodes, node-local groups) are exercised.
+  const names = nodes === 1 ? [hostname()] : Array.from({ length: nodes }, (_, i) => `node${i}`);
+  const job = {
+    id: opts.slurmEnv ? String(100000 + (randomBytes(3).readUIntBE(0, 3) % 900000)) : randomBytes(6).toString("hex"),
+    port: await freePort(),
+    secret: randomBytes(24).toString("hex"),
+  };
+  const base = cleanEnv();
+  const children: ChildProcess[] = [];
+  const pipes: Promise<void>[] = [];
+  let status: number | null = null;
+  let stopping = false;
+  let killTimer: NodeJS.Timeout | undefined;
+
+  const stopAll = (signal: NodeJS.Signals) => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+    if (!killTimer) {
+      killTimer = setTimeout(() => {
+        for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+      }, 3000);
+      killTimer.unref();
+    }
+  };
+
+  const exits = Array.from({ length: np }, (_, rank) => {
+    const child = spawn(process.execPath, [...nodeArgsFor(opts.script), ...(opts.args ?? [])], {
+      env: { ...base, ...(opts.env ?? {}), ...rankEnv(opts, rank, layout, names, job) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    const prefix = opts.prefix === false ? "" : `[${rank}] `;
+    pipes.push(pipeLines(child.stdout!, stdout, prefix), pipeLines(child.stderr!, stderr, prefix));
+    return new Promise<void>((resolve) => {
+      child.on("error", (e) => {
+        stderr.write(`zmpi launch: cannot start rank ${rank}: ${e.message}\n`);
+        if (status === null) status = 127;
+        stopping = true;
+        stopAll("SIGTERM");
+        resolve();
+      });
+      child.on("exit", (code, signal) => {
+        const st = code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 1);
+        if (st !== 0 && !stopping) {
+          stopping = true;
+          status = st;
+          stderr.write(`zmpi launch: rank ${rank} exited with ${signal ? `signal ${signal}` : `status ${code}`}; stopping the other ranks\n`);
+          stopAll("SIGTERM");
+        }
+        resolve();
+      });
+    });
+  });
+
+  const forward = (sig: NodeJS.Signals) => () => {
+    if (status === null) status = 128 + (SIGNAL_NUMBERS[sig] ?? 1);
+    stopping = true;
+    stopAll(sig);
+  };
+  const onInt = forward("SIGINT");
+  const onTerm = forward("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  let wallTimer: NodeJS.Timeout | undefined;
+  if (opts.timeoutSec !== undefined) {
+    wallTimer = setTimeout(() => {
+      stderr.write(`zmpi launch: time limit of ${opts.timeoutSec} s reached; stopping all ranks\n`);
+      if (status === null) status = 124;
+      stopping = true;
+      stopAll("SIGTERM");
+    }, opts.timeoutSec * 1000);
+  }
+  try {
+    await Promise.all(exits);
+    await Promise.all(pipes);
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+    clearTimeout(wallTimer);
+    clearTimeout(killTimer);
+  }
+  return status ?? 0;
+}

@@ -1,0 +1,190 @@
+/**
+ * The per-process message engine: routes every inbound message to its communicator's matching
+ * queue, holds messages for communicators this rank has not created yet, keeps the deadlines, and
+ * turns a failure anywhere into a rejection of every pending operation.
+ */
+import { RankFailedError, TimeoutError, ZmpiError } from "../errors.js";
+import { Kind, type Envelope } from "../transport/frame.js";
+import type { Transport } from "../transport/transport.js";
+import { MatchQueue, type Incoming } from "./matching.js";
+
+/** Engine settings. */
+export interface EngineConfig {
+  /** Default deadline of every wait, in ms. */
+  timeoutMs: number;
+  /** Typed payloads above this many bytes are sent zero-copy and acknowledged; smaller ones are copied. */
+  eagerLimit: number;
+}
+
+/** Time and traffic counters, per operation family. */
+export interface EngineCounters {
+  p2pMs: number;
+  collectiveMs: number;
+  p2pCalls: number;
+  collectiveCalls: number;
+}
+
+/** One communicator's state inside the engine. */
+export class ContextState {
+  /** Point-to-point and collective matching spaces. */
+  readonly p2p = new MatchQueue();
+  readonly coll = new MatchQueue();
+  private readonly commRankOf: Map<number, number>;
+
+  constructor(
+    readonly id: number,
+    /** World rank of each communicator rank. */
+    readonly group: readonly number[],
+    readonly name: string,
+  ) {
+    this.commRankOf = new Map(group.map((w, r) => [w, r]));
+  }
+
+  /** Communicator rank of a world rank, or -1. */
+  rankOfWorld(worldRank: number): number {
+    return this.commRankOf.get(worldRank) ?? -1;
+  }
+}
+
+/** Routes messages and failures for one process. */
+export class Engine {
+  private readonly contexts = new Map<number, ContextState>();
+  private readonly early = new Map<number, Array<[Envelope, Buffer | null]>>();
+  private failure: ZmpiError | null = null;
+  private readonly failureListeners: Array<(e: ZmpiError) => void> = [];
+  /** Dropped messages for reasons past the wire check (e.g. a sender outside the communicator). */
+  dropped = 0;
+  /** Time and call counters. */
+  readonly counters: EngineCounters = { p2pMs: 0, collectiveMs: 0, p2pCalls: 0, collectiveCalls: 0 };
+
+  constructor(
+    readonly transport: Transport,
+    readonly config: EngineConfig,
+  ) {
+    transport.onMessage((env, payload) => this.deliver(env, payload));
+    transport.onFailure((rank, reason) => this.fail(new RankFailedError(reason, { ranks: [rank] })));
+  }
+
+  /** World rank of this process. */
+  get worldRank(): number {
+    return this.transport.rank;
+  }
+
+  /** World size. */
+  get worldSize(): number {
+    return this.transport.size;
+  }
+
+  /** Registers a communicator and delivers what arrived for it before it existed here. */
+  register(id: number, group: readonly number[], name: string): ContextState {
+    const existing = this.contexts.get(id);
+    if (existing) throw new ZmpiError(`communicator id ${id} is already in use (by ${existing.name})`);
+    const ctx = new ContextState(id, group, name);
+    this.contexts.set(id, ctx);
+    const held = this.early.get(id);
+    if (held) {
+      this.early.delete(id);
+      for (const [env, payload] of held) this.deliver(env, payload);
+    }
+    return ctx;
+  }
+
+  /** Forgets a communicator (after `free()`); its waiters reject. */
+  unregister(id: number): void {
+    const ctx = this.contexts.get(id);
+    if (!ctx) return;
+    this.contexts.delete(id);
+    const err = new ZmpiError("communicator was freed", { comm: ctx.name });
+    ctx.p2p.failAll(err);
+    ctx.coll.failAll(err);
+  }
+
+  /** True if a communicator id is registered here. */
+  has(id: number): boolean {
+    return this.contexts.has(id);
+  }
+
+  /** Highest registered communicator id (for agreeing on new ids). */
+  maxContextId(): number {
+    let m = 0;
+    for (const id of this.contexts.keys()) if (id > m) m = id;
+    for (const id of this.early.keys()) if (id > m) m = id;
+    return m;
+  }
+
+  private deliver(env: Envelope, payload: Buffer | null): void {
+    const ctx = this.contexts.get(env.comm);
+    if (!ctx) {
+      let q = this.early.get(env.comm);
+      if (!q) this.early.set(env.comm, (q = []));
+      q.push([env, payload]);
+      return;
+    }
+    const source = ctx.rankOfWorld(env.src);
+    if (source < 0) {
+      this.dropped++;
+      return;
+    }
+    const m: Incoming = { source, tag: env.tag, dtype: env.dtype, count: env.count, payload };
+    if (env.meta !== undefined) m.meta = env.meta;
+    (env.kind === Kind.COLL ? ctx.coll : ctx.p2p).arrive(m);
+  }
+
+  /** The failure that brought the job down, if any. */
+  get failed(): ZmpiError | null {
+    return this.failure;
+  }
+
+  /** Throws the job's failure, if any: operations after a failure fail at once. */
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** Rejects every pending operation with `err` (first failure wins) and tells the listeners. */
+  fail(err: ZmpiError): void {
+    if (this.failure) return;
+    this.failure = err;
+    for (const ctx of this.contexts.values()) {
+      const e = new (err.constructor as typeof ZmpiError)(err.message, { comm: ctx.name, ranks: err.ranks });
+      ctx.p2p.failAll(e);
+      ctx.coll.failAll(e);
+    }
+    for (const l of this.failureListeners) l(err);
+  }
+
+  /** Calls `listener` once, on the first failure. */
+  onFailure(listener: (e: ZmpiError) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  /**
+   * Waits on a matching queue with a deadline. `describe` builds the timeout message lazily, so the
+   * common path allocates no strings.
+   */
+  async await(
+    queue: MatchQueue,
+    source: number,
+    tag: number,
+    peek: boolean,
+    timeoutMs: number | undefined,
+    onTimeout: () => TimeoutError,
+  ): Promise<Incoming> {
+    this.check();
+    const { promise, cancel } = queue.wait(source, tag, peek);
+    const ms = timeoutMs ?? this.config.timeoutMs;
+    if (!Number.isFinite(ms)) return promise;
+    let timer: NodeJS.Timeout | undefined;
+    const timed = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = onTimeout();
+        cancel(e);
+        reject(e);
+      }, ms);
+    });
+    try {
+      return await Promise.race([promise, timed]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * MPI matching: a message goes to the earliest posted receive whose (source, tag) fit, else waits in
+ * the unexpected queue; a receive takes the earliest fitting unexpected message. Because one
+ * sender's messages arrive in the order it sent them, this gives MPI's non-overtaking rule per
+ * (source, tag, communicator).
+ */
+
+/** Wildcard source for receives and probes. */
+export const ANY_SOURCE = -1;
+/** Wildcard tag for receives and probes. */
+export const ANY_TAG = -1;
+
+/** A message as the communicator sees it: source in the communicator's numbering. */
+export interface Incoming {
+  source: number;
+  tag: number;
+  dtype: number;
+  count: number;
+  payload: Buffer | null;
+  meta?: unknown;
+}
+
+interface Waiter {
+  source: number;
+  tag: number;
+  /** Probes see a message without taking it. */
+  peek: boolean;
+  resolve: (m: Incoming) => void;
+  reject: (e: Error) => void;
+}
+
+function fits(m: Incoming, source: number, tag: number): boolean {
+  return (source === ANY_SOURCE || m.source === source) && (tag === ANY_TAG || m.tag === tag);
+}
+
+/** One matching space (a communicator's point-to-point or collective traffic). */
+export class MatchQueue {
+  private readonly unexpected: Incoming[] = [];
+  private readonly waiters: Waiter[] = [];
+
+  /** Delivers an arriving message. */
+  arrive(m: Incoming): void {
+    for (let i = 0; i < this.waiters.length; i++) {
+      const w = this.waiters[i]!;
+      if (!fits(m, w.source, w.tag)) continue;
+      this.waiters.splice(i, 1);
+      w.resolve(m);
+      if (!w.peek) return;
+      i--;
+    }
+    this.unexpected.push(m);
+  }
+
+  /** Removes and returns the earliest fitting unexpected message. */
+  take(source: number, tag: number): Incoming | undefined {
+    const i = this.unexpected.findIndex((m) => fits(m, source, tag));
+    return i < 0 ? undefined : this.unexpected.splice(i, 1)[0];
+  }
+
+  /** Returns the earliest fitting unexpected message without removing it. */
+  peek(source: number, tag: number): Incoming | undefined {
+    return this.unexpected.find((m) => fits(m, source, tag));
+  }
+
+  /** Messages waiting to be received (for diagnostics and mismatch checks). */
+  pending(): readonly Incoming[] {
+    return this.unexpected;
+  }
+
+  /**
+   * Waits for a fitting message (taking it unless `peek`). Returns the promise and a cancel
+   * function that removes the waiter (for deadlines).
+   */
+  wait(source: number, tag: number, peek: boolean): { promise: Promise<Incoming>; cancel: (e: Error) => void } {
+    const found = peek ? this.peek(source, tag) : this.take(source, tag);
+    if (found) return { promise: Promise.resolve(found), cancel: () => {} };
+    let waiter!: Waiter;
+    const promise = new Promise<Incoming>((resolve, reject) => {
+      waiter = { source, tag, peek, resolve, reject };
+    });
+    this.waiters.push(waiter);
+    const cancel = (e: Error) => {
+      const i = this.waiters.indexOf(waiter);
+      if (i >= 0) {
+        this.waiters.splice(i, 1);
+        waiter.reject(e);
+      }
+    };
+    return { promise, cancel };
+  }
+
+  /** Rejects every waiter (a rank died, or the communicator was freed). */
+  failAll(e: Error): void {
+    for (const w of this.waiters.splice(0)) w.reject(e);
+  }
+
+  /** Waiters currently posted. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The job secret that authenticates every connection between ranks.
+ */
+
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { UsageError } from "../errors.js";
+import type { LaunchMethod } from "./types.js";
+
+/** Shortest secret accepted from `ZMPI_SECRET` or a secret file. */
+export const MIN_SECRET_LENGTH = 16;
+
+/** A resolved secret and where it came from. */
+export interface ResolvedSecret {
+  /** The secret (empty when `source` is `"none"`). */
+  secret: string;
+  /** `ZMPI_SECRET`, the per-user secret file, or none (a world of size 1 talks to no one). */
+  source: "ZMPI_SECRET" | "file" | "none";
+}
+
+/** Options of {@link resolveSecret}. */
+export interface SecretOptions {
+  /** Home directory holding `.zmpi/secret` (default `os.homedir()`). */
+  home?: string;
+}
+
+function isErrno(err: unknown, ...codes: string[]): boolean {
+  return codes.includes((err as NodeJS.ErrnoException)?.code ?? "");
+}
+
+async function readExisting(path: string): Promise<string | null> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(path, "r");
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return null;
+    throw new UsageError(`cannot read zmpi secret file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    // fstat on the opened handle, so the checked file is the one read.
+    const st = await handle.stat();
+    if (!st.isFile()) throw new UsageError(`zmpi secret file ${path} is not a regular file`);
+    if (typeof process.getuid === "function" && st.uid !== process.getuid()) {
+      throw new UsageError(`zmpi secret file ${path} belongs to uid ${st.uid}, not to you`);
+    }
+    if ((st.mode & 0o077) !== 0) {
+      const mode = (st.mode & 0o777).toString(8).padStart(3, "0");
+      throw new UsageError(
+        `zmpi secret file ${path} has mode ${mode}: other users could read it; run "chmod 600 ${path}"`,
+      );
+    }
+    return (await handle.readFile("utf8")).trim();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Creates `path` holding a fresh random secret unless it exists. The content is written to a
+ * private temp file and then hard-linked into place: `link` fails with EEXIST when the target
+ * exists (also over NFS, where home directories usually live), so when several ranks race, one
+ * wins, the others keep the winner's file, and no one ever reads a half-written file.
+ */
+async function createIfMissing(path: string): Promise<void> {
+  await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
+  await fs.writeFile(tmp, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+  try {
+    await fs.link(tmp, path);
+  } catch (err) {
+    if (!isErrno(err, "EEXIST")) {
+      throw new UsageError(`cannot create zmpi secret file ${path}: ${(err as Error).message}`);
+    }
+  } finally {
+    await fs.unlink(tmp).catch(() => undefined);
+  }
+}
+
+/**
+ * Finds the secret shared by all ranks of a job:
+ *
+ * 1. `ZMPI_SECRET` when set (set by `zmpi launch` or the sbatch template); at least
+ *    {@link MIN_SECRET_LENGTH} characters.
+ * 2. Nothing for a world of size 1 (`method` `"single"`).
+ * 3. Otherwise a per-user file, `ZMPI_SECRET_FILE` or `~/.zmpi/secret`, created on first use with
+ *    32 random bytes in hex (directory mode 0700, file mode 0600). Ranks on other nodes read the
+ *    same file through the shared home directory, which is what makes it a shared secret.
+ *
+ * @throws UsageError when `ZMPI_SECRET` is too short, or the file is group/world-accessible (the
+ *   message names the path and the `chmod 600` fix), not owned by the user, not a regular file,
+ *   too short, or cannot be created.
+ */
+export async function resolveSecret(
+  env: Record<string, string | undefined>,
+  method: LaunchMethod,
+  opts: SecretOptions = {},
+): Promise<ResolvedSecret> {
+  const fromEnv = env.ZMPI_SECRET;
+  if (fromEnv !== undefined) {
+    // The value itself is never echoed: error messages end up in shared log files.
+    if (fromEnv.length < MIN_SECRET_LENGTH) {
+      throw new UsageError(
+        `ZMPI_SECRET is ${fromEnv.length} characters long; it must have at least ${MIN_SECRET_LENGTH}`,
+      );
+    }
+    return { secret: fromEnv, source: "ZMPI_SECRET" };
+  }
+  if (method === "single") return { secret: "", source: "none" };
+
+  const path = env.ZMPI_SECRET_FILE || join(opts.home ?? homedir(), ".zmpi", "secret");
+  let secret = await readExisting(path);
+  if (secret === null) {
+    await createIfMissing(path);
+    secret = await readExisting(path);
+    if (secret === null) throw new UsageError(`zmpi secret file ${path} vanished right after creation`);
+  }
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new UsageError(
+      `zmpi secret file ${path} holds ${secret.length} characters; it needs at least ${MIN_SECRET_LENGTH} (delete it to get a new one)`,
+    );
+  }
+  return { secret, source: "file" };
+}

@@ -1,0 +1,36 @@
+/**
+ * zmpi: an MPI-style distributed runtime for Node.js over ZeroMQ.
+ *
+ * ```ts
+ * import { init } from "zmpi";
+ * const world = await init();
+ * world.log.info(`rank ${world.rank} of ${world.size}`);
+ * await world.finalize();
+ * ```
+ * @packageDocumentation
+ */
+export { init, type InitOptions } from "./world/init.js";
+export { World, type FinalizeOptions } from "./world/world.js";
+export { Logger, type LogLevel } from "./world/logger.js";
+export { Communicator } from "./groups/communicator.js";
+export { CollectiveCommunicator } from "./collectives/collective-communicator.js";
+export { BaseCommunicator, type SendOptions, type RecvOptions, type SendrecvOptions, type Status, type Received } from "./comm/communicator.js";
+export { Request, waitAll, waitAny, type TestResult } from "./comm/request.js";
+export { ANY_SOURCE, ANY_TAG } from "./comm/matching.js";
+export { MAX_TAG } from "./transport/frame.js";
+export type { TypedArray, TypedArrayConstructor } from "./transport/dtype.js";
+export type { TransportStats } from "./transport/transport.js";
+export {
+  ZmpiError,
+  UsageError,
+  TimeoutError,
+  RankFailedError,
+  CollectiveMismatchError,
+  RendezvousError,
+  type ErrorContext,
+} from "./errors.js";
+export { detectEnvironment } from "./env/detect.js";
+export { expandHostlist, compressHostlist } from "./env/hostlist.js";
+export { parseTasksPerNode } from "./env/tasks-per-node.js";
+export { deriveCoordinatorPort } from "./env/coord-port.js";
+export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./env/types.js";

@@ -1,0 +1,61 @@
+/**
+ * The interface every transport offers the communicator layer. The ZeroMQ transport is the real
+ * one; the in-memory transport runs the same algorithms at hundreds of ranks in one process.
+ */
+import type { Envelope } from "./frame.js";
+
+/** Header fields the caller fills; the transport adds `src` and `seq`. */
+export type OutboundEnvelope = Omit<Envelope, "src" | "seq">;
+
+/** Receives every validated inbound message (acks and control are handled inside). */
+export type MessageHandler = (env: Envelope, payload: Buffer | null) => void;
+
+/** Told when a peer is known to be gone (connection lost, or the coordinator said so). */
+export type FailureHandler = (rank: number, reason: string) => void;
+
+/** Counters a transport keeps for metrics and for the stranger/garbage checks. */
+export interface TransportStats {
+  /** Messages and payload bytes sent, and received. */
+  messagesSent: number;
+  bytesSent: number;
+  messagesReceived: number;
+  bytesReceived: number;
+  /** Inbound messages dropped because they failed validation. */
+  malformedDropped: number;
+  /** Connections refused at the handshake (wrong or missing secret, not ZMTP at all). */
+  refusedConnections: number;
+}
+
+/** What the communicator layer needs from a transport. */
+export interface Transport {
+  /** This process's world rank. */
+  readonly rank: number;
+  /** World size. */
+  readonly size: number;
+  /**
+   * Sends to a world rank. With `zeroCopy`, the payload's memory is handed to the transport and the
+   * promise resolves once the receiver has it (the buffer is then safe to reuse); otherwise the
+   * payload must already be a private copy and the promise resolves when it is queued.
+   */
+  send(dest: number, env: OutboundEnvelope, payload: Uint8Array | null, zeroCopy: boolean): Promise<void>;
+  /** Installs the inbound handler. */
+  onMessage(handler: MessageHandler): void;
+  /** Installs the peer-failure handler. */
+  onFailure(handler: FailureHandler): void;
+  /** Counters. */
+  stats(): TransportStats;
+  /** Closes every socket; pending sends reject. */
+  close(): Promise<void>;
+}
+
+/** Fresh zeroed counters. */
+export function emptyStats(): TransportStats {
+  return {
+    messagesSent: 0,
+    bytesSent: 0,
+    messagesReceived: 0,
+    bytesReceived: 0,
+    malformedDropped: 0,
+    refusedConnections: 0,
+  };
+}

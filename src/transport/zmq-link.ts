@@ -1,0 +1,99 @@
+/**
+ * One outbound connection: a PUSH socket to one peer's inbox, with its own send queue (zeromq.js
+ * allows one send in flight per socket) and a watch on the connection so a peer that dies is
+ * noticed at once, not at the next deadline.
+ */
+import { Push } from "zeromq";
+import { ZAP_USER } from "./zap.js";
+
+/** How often ZMTP heartbeats go out, and how long a silent peer lives. Covers hosts that vanish without closing TCP. */
+const HEARTBEAT_IVL_MS = 2000;
+const HEARTBEAT_TIMEOUT_MS = 10000;
+/** How long close() keeps trying to deliver what is queued (the last BYE, the last acks). */
+const CLOSE_LINGER_MS = 3000;
+
+interface Pending {
+  frames: (Buffer | Uint8Array)[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+/** Why a link reports its peer gone. */
+export type LinkFailure = "disconnected" | "auth";
+
+/** An outbound PUSH connection with a send queue and failure detection. */
+export class Link {
+  private readonly socket: Push;
+  private readonly queue: Pending[] = [];
+  private pumping = false;
+  private connected = false;
+  private closed = false;
+  private failed: Error | null = null;
+  /** Set when the peer said goodbye: its disconnect is then expected. */
+  expectClose = false;
+
+  constructor(
+    readonly endpoint: string,
+    secret: string,
+    private readonly onLost: (why: LinkFailure) => void,
+  ) {
+    this.socket = new Push({
+      sendHighWaterMark: 0,
+      linger: CLOSE_LINGER_MS,
+      plainUsername: ZAP_USER,
+      plainPassword: secret,
+      heartbeatInterval: HEARTBEAT_IVL_MS,
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
+      reconnectInterval: 50,
+      reconnectMaxInterval: 1000,
+    });
+    this.socket.events.on("handshake", () => {
+      this.connected = true;
+    });
+    this.socket.events.on("disconnect", () => {
+      if (this.connected && !this.closed && !this.expectClose) this.onLost("disconnected");
+    });
+    this.socket.events.on("handshake:error:auth", () => {
+      if (!this.closed) this.onLost("auth");
+    });
+    this.socket.connect(endpoint);
+  }
+
+  /** Queues a multipart message; resolves when zeromq has taken it. */
+  send(frames: (Buffer | Uint8Array)[]): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.closed) return Promise.reject(new Error(`link to ${this.endpoint} is closed`));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ frames, resolve, reject });
+      if (!this.pumping) void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    while (this.queue.length > 0) {
+      const item = this.queue.shift()!;
+      try {
+        // zeromq.js accepts any ArrayBufferView and sends frames > 128 B without copying.
+        await this.socket.send(item.frames as Buffer[]);
+        item.resolve();
+      } catch (e) {
+        item.reject(e as Error);
+      }
+    }
+    this.pumping = false;
+  }
+
+  /** Rejects everything queued and refuses new sends. */
+  fail(err: Error): void {
+    this.failed = err;
+    for (const item of this.queue.splice(0)) item.reject(err);
+  }
+
+  /** Closes the socket; zeromq keeps delivering what is queued for up to the linger time. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+  }
+}

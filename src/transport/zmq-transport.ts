@@ -1,0 +1,255 @@
+/**
+ * The real transport: one bound PULL inbox per rank (tcp on the node's address, plus ipc for ranks
+ * on the same node) and one lazily opened PUSH link per peer. Payload frames carry typed-array
+ * bytes as they are. A zero-copy send resolves when the receiver acknowledges the message, because
+ * zeromq reads the caller's memory after `send()` has returned.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { RankFailedError } from "../errors.js";
+import { DType, privateCopy } from "./dtype.js";
+import { encodeHeader, Kind, type Envelope } from "./frame.js";
+import { Inbox } from "./zmq-inbox.js";
+import { Link, type LinkFailure } from "./zmq-link.js";
+import { emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
+
+/** How to reach one rank. */
+export interface PeerEndpoint {
+  /** World rank. */
+  rank: number;
+  /** `tcp://addr:port` on the rank's node address. */
+  tcp: string;
+  /** `ipc://path`, usable by ranks on the same host, or null. */
+  ipc: string | null;
+  /** Node name the rank runs on. */
+  nodeName: string;
+  /** `os.hostname()` of the rank's machine (ipc needs the same machine, not only the same node name). */
+  hostname: string;
+  /** Process id, for error messages. */
+  pid: number;
+}
+
+/** Options of {@link ZmqTransport.open}. */
+export interface ZmqTransportOptions {
+  rank: number;
+  size: number;
+  /** Address to bind tcp on (the node's own address). */
+  bindAddress: string;
+  /** Directory for the ipc endpoint, or null to use tcp only. */
+  ipcDir: string | null;
+  /** A tag unique to the job step, used in the ipc file name. */
+  jobTag: string;
+  /** The job secret every connection presents. */
+  secret: string;
+}
+
+interface AckWaiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+/** The ZeroMQ transport. */
+export class ZmqTransport implements Transport {
+  private readonly inbox: Inbox;
+  private readonly links = new Map<number, Link>();
+  private readonly nextSeq: number[];
+  private readonly acks = new Map<number, Map<number, AckWaiter>>();
+  private readonly dead = new Map<number, string>();
+  private peers: PeerEndpoint[] = [];
+  private readonly deferredAcks: Array<[number, number]> = [];
+  private me: PeerEndpoint | null = null;
+  private handler: MessageHandler = () => {};
+  private failureHandler: FailureHandler = () => {};
+  private controlHandler: (env: Envelope, payload: Buffer | null) => void = () => {};
+  private readonly counters = emptyStats();
+  private closing = false;
+  /** Bound endpoints. */
+  tcpEndpoint = "";
+  ipcEndpoint: string | null = null;
+
+  private constructor(
+    readonly rank: number,
+    readonly size: number,
+    private readonly secret: string,
+  ) {
+    this.nextSeq = new Array<number>(size).fill(0);
+    this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload));
+  }
+
+  /** Binds the inbox and starts reading. */
+  static async open(opts: ZmqTransportOptions): Promise<ZmqTransport> {
+    const t = new ZmqTransport(opts.rank, opts.size, opts.secret);
+    t.tcpEndpoint = await t.inbox.bind(`tcp://${opts.bindAddress}:*`);
+    if (opts.ipcDir !== null) {
+      mkdirSync(opts.ipcDir, { recursive: true, mode: 0o700 });
+      const path = join(opts.ipcDir, `${opts.jobTag}-r${opts.rank}.sock`);
+      // Unix socket paths are limited to ~107 bytes; fall back to tcp rather than fail.
+      if (path.length < 100) t.ipcEndpoint = await t.inbox.bind(`ipc://${path}`);
+    }
+    t.inbox.start();
+    return t;
+  }
+
+  /** Installs the endpoint table learned at rendezvous. */
+  setPeers(peers: PeerEndpoint[]): void {
+    this.peers = peers;
+    this.me = peers[this.rank] ?? null;
+    for (const [src, seq] of this.deferredAcks.splice(0)) this.ack(src, seq);
+  }
+
+  private ack(src: number, seq: number): void {
+    if (this.peers.length === 0) {
+      // A faster peer got the table first and already sent to us: answer once we know its address.
+      this.deferredAcks.push([src, seq]);
+      return;
+    }
+    const header = encodeHeader({ comm: 0, src: this.rank, tag: 0, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq });
+    this.link(src)?.send([header]).catch(() => {});
+  }
+
+  /** The table entry of a rank, if known. */
+  peer(rank: number): PeerEndpoint | undefined {
+    return this.peers[rank];
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.handler = handler;
+  }
+
+  onFailure(handler: FailureHandler): void {
+    this.failureHandler = handler;
+  }
+
+  /** Receives CONTROL messages (from the coordinator). */
+  onControl(handler: (env: Envelope, payload: Buffer | null) => void): void {
+    this.controlHandler = handler;
+  }
+
+  private dispatch(env: Envelope, payload: Buffer | null): void {
+    if (env.kind === Kind.CONTROL) {
+      this.controlHandler(env, payload);
+      return;
+    }
+    if (env.kind === Kind.ACK) {
+      const waiter = this.acks.get(env.src)?.get(env.count);
+      if (waiter) {
+        this.acks.get(env.src)!.delete(env.count);
+        waiter.resolve();
+      }
+      return;
+    }
+    if (env.src < 0) return; // data never comes from the coordinator service
+    this.counters.messagesReceived++;
+    if (payload) this.counters.bytesReceived += payload.length;
+    if (env.ack === 1) this.ack(env.src, env.seq);
+    this.handler(env, payload);
+  }
+
+  /** Chooses ipc for a peer on the same machine and node, tcp otherwise. */
+  private endpointOf(rank: number): string | undefined {
+    const p = this.peers[rank];
+    if (!p) return undefined;
+    if (p.ipc && this.me && p.hostname === this.me.hostname && p.nodeName === this.me.nodeName) return p.ipc;
+    return p.tcp;
+  }
+
+  private link(rank: number): Link | undefined {
+    let l = this.links.get(rank);
+    if (l) return l;
+    const ep = this.endpointOf(rank);
+    if (!ep) return undefined;
+    l = new Link(ep, this.secret, (why) => this.lost(rank, why));
+    this.links.set(rank, l);
+    return l;
+  }
+
+  private lost(rank: number, why: LinkFailure): void {
+    if (this.closing) return;
+    const p = this.peers[rank];
+    const who = p ? `rank ${rank} (pid ${p.pid} on ${p.nodeName})` : `rank ${rank}`;
+    const reason =
+      why === "auth"
+        ? `${who} refused our connection: the job secret differs (ZMPI_SECRET)`
+        : `${who} closed its connection: the process exited or crashed`;
+    this.markDead(rank, reason);
+    this.failureHandler(rank, reason);
+  }
+
+  /** Records a peer as gone: its pending receipts reject and later sends to it fail. */
+  markDead(rank: number, reason: string): void {
+    if (this.dead.has(rank)) return;
+    this.dead.set(rank, reason);
+    const err = new RankFailedError(reason, { ranks: [rank], op: "send" });
+    const waiting = this.acks.get(rank);
+    if (waiting) {
+      for (const w of waiting.values()) w.reject(err);
+      waiting.clear();
+    }
+    this.links.get(rank)?.fail(err);
+  }
+
+  /** Marks a peer's coming disconnect as expected (it said goodbye). */
+  expectClose(rank: number): void {
+    const l = this.links.get(rank);
+    if (l) l.expectClose = true;
+  }
+
+  send(dest: number, env: OutboundEnvelope, payload: Uint8Array | null, zeroCopy: boolean): Promise<void> {
+    const seq = this.nextSeq[dest]!++;
+    this.counters.messagesSent++;
+    if (payload) this.counters.bytesSent += payload.byteLength;
+    if (dest === this.rank) return this.sendSelf({ ...env, src: this.rank, seq }, payload);
+    const deadReason = this.dead.get(dest);
+    if (deadReason) return Promise.reject(new RankFailedError(deadReason, { ranks: [dest], op: "send" }));
+    const link = this.link(dest);
+    if (!link) return Promise.reject(new RankFailedError(`no endpoint known for rank ${dest}`, { ranks: [dest], op: "send" }));
+    const full: Envelope = { ...env, src: this.rank, seq };
+    if (zeroCopy) full.ack = 1;
+    const header = encodeHeader(full);
+    const frames = payload && env.dtype !== DType.NONE ? [header, payload] : [header];
+    if (!zeroCopy) return link.send(frames);
+    const acked = new Promise<void>((resolve, reject) => {
+      let m = this.acks.get(dest);
+      if (!m) this.acks.set(dest, (m = new Map()));
+      m.set(seq, { resolve, reject });
+    });
+    return link.send(frames).then(() => acked);
+  }
+
+  private sendSelf(env: Envelope, payload: Uint8Array | null): Promise<void> {
+    // A private copy: the receiver must not see the sender's later writes, whatever the size.
+    const copy = payload ? privateCopy(payload) : null;
+    queueMicrotask(() => {
+      this.counters.messagesReceived++;
+      if (copy) this.counters.bytesReceived += copy.length;
+      this.handler(env, copy);
+    });
+    return Promise.resolve();
+  }
+
+  stats(): TransportStats {
+    return {
+      ...this.counters,
+      malformedDropped: this.inbox.malformed,
+      refusedConnections: this.inbox.refused,
+    };
+  }
+
+  /** The last reason a frame was dropped, for diagnostics. */
+  lastMalformed(): string {
+    return this.inbox.lastMalformed;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const err = new RankFailedError("transport closed", { op: "send" });
+    for (const m of this.acks.values()) for (const w of m.values()) w.reject(err);
+    this.acks.clear();
+    for (const l of this.links.values()) {
+      l.expectClose = true;
+      l.close();
+    }
+    this.links.clear();
+    this.inbox.close();
+  }
+}
