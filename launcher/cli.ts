@@ -26,11 +26,12 @@ export function program(setStatus: (s: number) => void): Command {
     .option("--timeout <S>", "stop the job after S seconds (exit status 124)", positiveNumber)
     .option("--slurm-env", "give ranks real SLURM_* variables, so the Slurm code path runs")
     .option("--no-prefix", "do not prefix output lines with the rank")
+    .option("--no-kill-on-bad-exit", "when a rank fails, let the others notice and exit by themselves")
     .argument("<script>", "script to run (.js, .mjs or .ts)")
     .argument("[args...]", "arguments for the script")
     .passThroughOptions()
-    .action(async (script: string, args: string[], o: { np: number; nodes?: number; timeout?: number; slurmEnv?: boolean; prefix: boolean }) => {
-      setStatus(await launch({ np: o.np, nodes: o.nodes, timeoutSec: o.timeout, slurmEnv: o.slurmEnv, prefix: o.prefix, script, args }));
+    .action(async (script: string, args: string[], o: { np: number; nodes?: number; timeout?: number; slurmEnv?: boolean; prefix: boolean; killOnBadExit: boolean }) => {
+      setStatus(await launch({ np: o.np, nodes: o.nodes, timeoutSec: o.timeout, slurmEnv: o.slurmEnv, prefix: o.prefix, killOnBadExit: o.killOnBadExit, script, args }));
     });
   cmd
     .command("info")

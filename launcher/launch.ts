@@ -21,6 +21,8 @@ export interface LaunchOptions {
   timeoutSec?: number;
   /** Give the ranks real `SLURM_*` variables instead of zmpi's. */
   slurmEnv?: boolean;
+  /** Stop the other ranks when one exits non-zero (default true, like `srun -K`); false leaves it to the ranks themselves. */
+  killOnBadExit?: boolean;
   /** Prefix each output line with `[rank] ` (default true). */
   prefix?: boolean;
   /** Script and its arguments. */
@@ -28,6 +30,8 @@ export interface LaunchOptions {
   args?: string[];
   /** Extra environment for every rank. */
   env?: Record<string, string>;
+  /** Extra environment for one rank, applied last (tests use it to break one rank on purpose). */
+  rankEnv?: (rank: number) => Record<string, string>;
   /** Where output goes (tests capture it). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -183,7 +187,7 @@ export async function launch(opts: LaunchOptions): Promise<number> {
 
   const exits = Array.from({ length: np }, (_, rank) => {
     const child = spawn(process.execPath, [...nodeArgsFor(opts.script), ...(opts.args ?? [])], {
-      env: { ...base, ...(opts.env ?? {}), ...rankEnv(opts, rank, layout, names, job) },
+      env: { ...base, ...(opts.env ?? {}), ...rankEnv(opts, rank, layout, names, job), ...(opts.rankEnv?.(rank) ?? {}) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.push(child);
@@ -199,9 +203,9 @@ export async function launch(opts: LaunchOptions): Promise<number> {
       });
       child.on("exit", (code, signal) => {
         const st = code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 1);
-        if (st !== 0 && !stopping) {
+        if (st !== 0 && status === null) status = st;
+        if (st !== 0 && !stopping && opts.killOnBadExit !== false) {
           stopping = true;
-          status = st;
           stderr.write(`zmpi launch: rank ${rank} exited with ${signal ? `signal ${signal}` : `status ${code}`}; stopping the other ranks\n`);
           stopAll("SIGTERM");
         }

@@ -54,7 +54,11 @@ export interface SendrecvOptions<O extends TypedArray = TypedArray> extends Recv
   sendTag?: number;
 }
 
-/** Point-to-point layer of a communicator. */
+/**
+ * Point-to-point layer of a communicator. Argument errors (bad rank, tag or type) are thrown
+ * synchronously by the call itself, before anything is sent; failures on the wire reject the
+ * returned promise.
+ */
 export class BaseCommunicator {
   /** This process's rank in the communicator. */
   readonly rank: number;
@@ -127,7 +131,7 @@ export class BaseCommunicator {
 
   /** @internal Waits for a message on a plane. */
   recvOn(queue: MatchQueue, source: number, tag: number, peek: boolean, op: string, timeoutMs?: number): Promise<Incoming> {
-    return this.engine.await(queue, source, tag, peek, timeoutMs, () => {
+    return this.engine.await(queue, source, tag, peek, op, timeoutMs, () => {
       const from = source === ANY_SOURCE ? "any rank" : `rank ${source}`;
       const ms = timeoutMs ?? this.engine.config.timeoutMs;
       return new TimeoutError(`no message from ${from} with tag ${tag === ANY_TAG ? "ANY_TAG" : tag} within ${(ms / 1000).toFixed(1)} s`, {
@@ -161,8 +165,8 @@ export class BaseCommunicator {
   }
 
   /** Receives a message; resolves with the value (the sender's array type, or the decoded value). */
-  async recv<T = unknown>(opts: RecvOptions = {}): Promise<T> {
-    return (await this.recvWithStatus<T>(opts)).data;
+  recv<T = unknown>(opts: RecvOptions = {}): Promise<T> {
+    return this.recvWithStatus<T>(opts).then((r) => r.data);
   }
 
   /** Like {@link recv}, with the sender, tag and count. */
@@ -196,21 +200,19 @@ export class BaseCommunicator {
   }
 
   /** Sends to `dest` and receives from `opts.source` at once (no deadlock in rings and exchanges). */
-  async sendrecv<T = unknown>(data: unknown, dest: number, opts: SendrecvOptions = {}): Promise<T> {
+  sendrecv<T = unknown>(data: unknown, dest: number, opts: SendrecvOptions = {}): Promise<T> {
     const r = this.recv<T>(opts);
     const s = this.send(data, dest, { tag: opts.sendTag ?? 0, timeoutMs: opts.timeoutMs });
-    const [value] = await Promise.all([r, s]);
-    return value;
+    return Promise.all([r, s]).then(([value]) => value);
   }
 
   /** Waits until a matching message is available and returns its status, without receiving it. */
-  async probe(opts: Omit<RecvOptions, "out"> = {}): Promise<Status> {
+  probe(opts: Omit<RecvOptions, "out"> = {}): Promise<Status> {
     const source = opts.source ?? ANY_SOURCE;
     const tag = opts.tag ?? ANY_TAG;
     this.checkSource(source, "probe");
     this.checkTag(tag, "probe", true);
-    const m = await this.recvOn(this.ctx.p2p, source, tag, true, "probe", opts.timeoutMs);
-    return { source: m.source, tag: m.tag, count: m.count };
+    return this.recvOn(this.ctx.p2p, source, tag, true, "probe", opts.timeoutMs).then((m) => ({ source: m.source, tag: m.tag, count: m.count }));
   }
 
   /** Status of a matching message if one is already here, else null. Never waits. */

@@ -94,7 +94,7 @@ export class Engine {
     const ctx = this.contexts.get(id);
     if (!ctx) return;
     this.contexts.delete(id);
-    const err = new ZmpiError("communicator was freed", { comm: ctx.name });
+    const err = (op: string) => new ZmpiError("communicator was freed", { comm: ctx.name, op });
     ctx.p2p.failAll(err);
     ctx.coll.failAll(err);
   }
@@ -145,7 +145,7 @@ export class Engine {
     if (this.failure) return;
     this.failure = err;
     for (const ctx of this.contexts.values()) {
-      const e = new (err.constructor as typeof ZmpiError)(err.message, { comm: ctx.name, ranks: err.ranks });
+      const e = (op: string) => new (err.constructor as typeof ZmpiError)(err.message, { comm: ctx.name, op, ranks: err.ranks });
       ctx.p2p.failAll(e);
       ctx.coll.failAll(e);
     }
@@ -166,11 +166,12 @@ export class Engine {
     source: number,
     tag: number,
     peek: boolean,
+    op: string,
     timeoutMs: number | undefined,
     onTimeout: () => TimeoutError,
   ): Promise<Incoming> {
     this.check();
-    const { promise, cancel } = queue.wait(source, tag, peek);
+    const { promise, cancel } = queue.wait(source, tag, peek, op);
     const ms = timeoutMs ?? this.config.timeoutMs;
     if (!Number.isFinite(ms)) return promise;
     let timer: NodeJS.Timeout | undefined;

@@ -25,6 +25,8 @@ interface Waiter {
   tag: number;
   /** Probes see a message without taking it. */
   peek: boolean;
+  /** Operation waiting, for error messages. */
+  op: string;
   resolve: (m: Incoming) => void;
   reject: (e: Error) => void;
 }
@@ -71,12 +73,12 @@ export class MatchQueue {
    * Waits for a fitting message (taking it unless `peek`). Returns the promise and a cancel
    * function that removes the waiter (for deadlines).
    */
-  wait(source: number, tag: number, peek: boolean): { promise: Promise<Incoming>; cancel: (e: Error) => void } {
+  wait(source: number, tag: number, peek: boolean, op = "recv"): { promise: Promise<Incoming>; cancel: (e: Error) => void } {
     const found = peek ? this.peek(source, tag) : this.take(source, tag);
     if (found) return { promise: Promise.resolve(found), cancel: () => {} };
     let waiter!: Waiter;
     const promise = new Promise<Incoming>((resolve, reject) => {
-      waiter = { source, tag, peek, resolve, reject };
+      waiter = { source, tag, peek, op, resolve, reject };
     });
     this.waiters.push(waiter);
     const cancel = (e: Error) => {
@@ -89,9 +91,9 @@ export class MatchQueue {
     return { promise, cancel };
   }
 
-  /** Rejects every waiter (a rank died, or the communicator was freed). */
-  failAll(e: Error): void {
-    for (const w of this.waiters.splice(0)) w.reject(e);
+  /** Rejects every waiter (a rank died, or the communicator was freed), with an error naming its operation. */
+  failAll(makeError: (op: string) => Error): void {
+    for (const w of this.waiters.splice(0)) w.reject(makeError(w.op));
   }
 
   /** Waiters currently posted. */

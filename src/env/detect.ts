@@ -354,7 +354,9 @@ function fromTorchrun(v: Vars, hostname: string): Draft {
   const host =
     v.str(ZMPI_ENV.COORD_ADDR) ??
     v.str("MASTER_ADDR") ??
-    (oneNode ? LOOPBACK : fail(`MASTER_ADDR (or ZMPI_COORD_ADDR) must be set when WORLD_SIZE=${size} spans nodes`));
+    (oneNode
+      ? LOOPBACK
+      : fail(`MASTER_ADDR (or ZMPI_COORD_ADDR) must be set when WORLD_SIZE=${size} spans nodes`));
   // zmpi's coordinator listens on MASTER_PORT itself, so a program that also starts a torch
   // TCPStore there must give zmpi another port with ZMPI_COORD_PORT.
   const { port, source } = portOr(v, () => {
@@ -432,7 +434,12 @@ function variableNames(method: LaunchMethod): {
 } {
   switch (method) {
     case "slurm":
-      return { rank: "SLURM_PROCID", localRank: "SLURM_LOCALID", localSize: "SLURM_STEP_TASKS_PER_NODE", nodeIndex: "SLURM_NODEID" };
+      return {
+        rank: "SLURM_PROCID",
+        localRank: "SLURM_LOCALID",
+        localSize: "SLURM_STEP_TASKS_PER_NODE",
+        nodeIndex: "SLURM_NODEID",
+      };
     case "ompi":
       return {
         rank: "OMPI_COMM_WORLD_RANK",

@@ -114,20 +114,33 @@ function countOf(parts: Part[]): number {
   return count;
 }
 
+/**
+ * Slurm's nesting of bracket groups, slowest first. Slurm treats the last group as the host
+ * number and peels the others off the prefix from the right, recursing for each value, so
+ * `a[1-2]b[1-2]c[1-2]` varies `b` slowest, then `a`, then `c` (`a1b1c1, a1b1c2, a2b1c1, ...`).
+ * For one or two groups this is plain "last varies fastest".
+ */
+function slurmGroupOrder(groups: number[]): number[] {
+  if (groups.length <= 1) return groups;
+  return [...groups.slice(0, -1).reverse(), groups[groups.length - 1]];
+}
+
 function expandParts(parts: Part[], out: string[]): void {
-  // Odometer over the bracket groups: the last group varies fastest, as in Slurm.
   const choices: string[][] = parts.map((part) => {
     if (typeof part === "string") return [part];
     const values: string[] = [];
     for (const r of part) for (let n = r.lo; n <= r.hi; n++) values.push(pad(n, r.width));
     return values;
   });
+  const groups = parts.flatMap((part, i) => (typeof part === "string" ? [] : [i]));
+  const order = slurmGroupOrder(groups);
   const index = new Array<number>(choices.length).fill(0);
+  // Odometer over the groups in Slurm's order; the last entry of `order` turns fastest.
   for (;;) {
     out.push(choices.map((c, i) => c[index[i]]).join(""));
-    let i = choices.length - 1;
-    while (i >= 0 && ++index[i] === choices[i].length) index[i--] = 0;
-    if (i < 0) return;
+    let k = order.length - 1;
+    while (k >= 0 && ++index[order[k]] === choices[order[k]].length) index[order[k--]] = 0;
+    if (k < 0) return;
   }
 }
 
@@ -136,7 +149,9 @@ function expandParts(parts: Part[], out: string[]): void {
  *
  * - Commas and whitespace separate entries; commas inside brackets separate ranges.
  * - `n[01-10]` is zero-padded to the low bound's width (`n01`..`n10`); `n[1-010]` gives `n1`..`n10`.
- * - Several bracket groups multiply, the last varying fastest (`r[1-2]-n[1-2]` → `r1-n1, r1-n2, r2-n1, r2-n2`).
+ * - Several bracket groups multiply, the last varying fastest (`r[1-2]-n[1-2]` → `r1-n1, r1-n2, r2-n1, r2-n2`);
+ *   with three or more groups the order is Slurm's own (see `slurmGroupOrder`), checked against
+ *   `scontrol show hostnames`.
  * - Text after a bracket is kept (`gpu-[1-2]-ib` → `gpu-1-ib, gpu-2-ib`, as in Slurm 23.11).
  * - Duplicates are kept, in order.
  *

@@ -95,10 +95,20 @@ export async function joinJob(
   opts: JoinOptions,
   onCoordinatorLost: () => void,
 ): Promise<{ peers: PeerEndpoint[]; control: ControlChannel }> {
-  const link = new Link(opts.coordinatorEndpoint, opts.secret, () => onCoordinatorLost());
-  const control = new ControlChannel(link, opts.hello.rank);
   let settle: { resolve: (p: PeerEndpoint[]) => void; reject: (e: Error) => void } | null = null;
   const table = new Promise<PeerEndpoint[]>((resolve, reject) => (settle = { resolve, reject }));
+  const link = new Link(opts.coordinatorEndpoint, opts.secret, (why) => {
+    if (why === "auth") {
+      settle?.reject(
+        new RendezvousError(`rank ${opts.hello.rank}: the coordinator at ${opts.coordinatorEndpoint} refused the connection: this rank's job secret differs from the coordinator's (ZMPI_SECRET, or the per-user secret file)`, {
+          op: "rendezvous",
+          ranks: [opts.hello.rank],
+        }),
+      );
+    }
+    onCoordinatorLost();
+  });
+  const control = new ControlChannel(link, opts.hello.rank);
   transport.onControl((_env, payload) => {
     const msg = decodeControl(payload);
     if (!msg) return;
