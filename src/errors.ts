@@ -29,9 +29,12 @@ export class ZmpiError extends Error {
   readonly op: string | undefined;
   /** Ranks concerned. */
   readonly ranks: number[];
+  /** The message without the "op on comm:" prefix. */
+  readonly detail: string;
 
   constructor(message: string, ctx: ErrorContext = {}) {
     super(describe(message, ctx));
+    this.detail = message;
     this.name = new.target.name;
     this.comm = ctx.comm;
     this.op = ctx.op;

@@ -12,7 +12,12 @@
 export { init, type InitOptions } from "./world/init.js";
 export { World, type FinalizeOptions } from "./world/world.js";
 export { Logger, type LogLevel } from "./world/logger.js";
-export { Communicator } from "./groups/communicator.js";
+export { Communicator, UNDEFINED } from "./groups/communicator.js";
+export { Mesh, type MeshOptions } from "./groups/mesh.js";
+export { memoryWorld, type MemoryWorldOptions } from "./groups/memory-world.js";
+export { Op, type ReduceFn, type OpOptions } from "./collectives/op.js";
+export { ALGORITHMS, type CollectiveName } from "./collectives/select.js";
+export type { CollectiveOptions, OutOptions } from "./collectives/collective-communicator.js";
 export { CollectiveCommunicator } from "./collectives/collective-communicator.js";
 export { BaseCommunicator, type SendOptions, type RecvOptions, type SendrecvOptions, type Status, type Received } from "./comm/communicator.js";
 export { Request, waitAll, waitAny, type TestResult } from "./comm/request.js";

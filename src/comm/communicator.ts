@@ -9,7 +9,7 @@ import type { TypedArray } from "../transport/dtype.js";
 import { Kind, MAX_TAG } from "../transport/frame.js";
 import type { ContextState, Engine } from "./engine.js";
 import { ANY_SOURCE, ANY_TAG, type Incoming, type MatchQueue } from "./matching.js";
-import { decodeData, encodeData } from "./payload.js";
+import { decodeData, encodeData, type Encoded } from "./payload.js";
 import { Request } from "./request.js";
 
 /** Options of a send. */
@@ -124,7 +124,12 @@ export class BaseCommunicator {
    */
   sendOn(kind: number, data: unknown, dest: number, tag: number, meta?: unknown): Promise<void> {
     this.engine.check();
-    const enc = encodeData(data, this.engine.config.eagerLimit);
+    return this.sendEncodedOn(kind, encodeData(data, this.engine.config.eagerLimit), dest, tag, meta);
+  }
+
+  /** @internal Sends an encoded payload on a plane (forwarding without re-encoding). */
+  sendEncodedOn(kind: number, enc: Encoded, dest: number, tag: number, meta?: unknown): Promise<void> {
+    this.engine.check();
     const env = { comm: this.ctx.id, tag, kind, dtype: enc.dtype, count: enc.count, ...(meta === undefined ? {} : { meta }) };
     return this.engine.transport.send(this.ctx.group[dest]!, env, enc.bytes, enc.zeroCopy);
   }
@@ -201,8 +206,14 @@ export class BaseCommunicator {
 
   /** Sends to `dest` and receives from `opts.source` at once (no deadlock in rings and exchanges). */
   sendrecv<T = unknown>(data: unknown, dest: number, opts: SendrecvOptions = {}): Promise<T> {
-    const r = this.recv<T>(opts);
     const s = this.send(data, dest, { tag: opts.sendTag ?? 0, timeoutMs: opts.timeoutMs });
+    let r: Promise<T>;
+    try {
+      r = this.recv<T>(opts);
+    } catch (e) {
+      s.catch(() => {});
+      throw e;
+    }
     return Promise.all([r, s]).then(([value]) => value);
   }
 

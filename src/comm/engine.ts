@@ -30,6 +30,8 @@ export class ContextState {
   readonly p2p = new MatchQueue();
   readonly coll = new MatchQueue();
   private readonly commRankOf: Map<number, number>;
+  /** Checks each arriving collective message (mismatch detection), set by the collective layer. */
+  onCollArrive: ((m: Incoming) => void) | null = null;
 
   constructor(
     readonly id: number,
@@ -52,6 +54,11 @@ export class Engine {
   private readonly early = new Map<number, Array<[Envelope, Buffer | null]>>();
   private failure: ZmpiError | null = null;
   private readonly failureListeners: Array<(e: ZmpiError) => void> = [];
+  /**
+   * Tells every other rank about a failure found here (set by `init()` to report to the
+   * coordinator; the in-memory network fails every engine). Unset: the failure stays local.
+   */
+  spread: ((err: ZmpiError) => void) | null = null;
   /** Dropped messages for reasons past the wire check (e.g. a sender outside the communicator). */
   dropped = 0;
   /** Time and call counters. */
@@ -104,9 +111,18 @@ export class Engine {
     return this.contexts.has(id);
   }
 
-  /** Highest registered communicator id (for agreeing on new ids). */
+  /** Name of this process's node (for node-local groups). */
+  nodeName = "local";
+  private reservedUpTo = 0;
+
+  /** Marks ids up to `upTo` as taken here (a split agreed on them, even those this rank is not in). */
+  reserveContextIds(upTo: number): void {
+    if (upTo > this.reservedUpTo) this.reservedUpTo = upTo;
+  }
+
+  /** Highest communicator id used or reserved here (for agreeing on new ids). */
   maxContextId(): number {
-    let m = 0;
+    let m = this.reservedUpTo;
     for (const id of this.contexts.keys()) if (id > m) m = id;
     for (const id of this.early.keys()) if (id > m) m = id;
     return m;
@@ -127,7 +143,12 @@ export class Engine {
     }
     const m: Incoming = { source, tag: env.tag, dtype: env.dtype, count: env.count, payload };
     if (env.meta !== undefined) m.meta = env.meta;
-    (env.kind === Kind.COLL ? ctx.coll : ctx.p2p).arrive(m);
+    if (env.kind === Kind.COLL) {
+      ctx.onCollArrive?.(m);
+      ctx.coll.arrive(m);
+    } else {
+      ctx.p2p.arrive(m);
+    }
   }
 
   /** The failure that brought the job down, if any. */
@@ -140,12 +161,19 @@ export class Engine {
     if (this.failure) throw this.failure;
   }
 
+  /** Fails here and, through {@link spread}, on every other rank. */
+  failEverywhere(err: ZmpiError): void {
+    if (this.failure) return;
+    this.spread?.(err);
+    this.fail(err);
+  }
+
   /** Rejects every pending operation with `err` (first failure wins) and tells the listeners. */
   fail(err: ZmpiError): void {
     if (this.failure) return;
     this.failure = err;
     for (const ctx of this.contexts.values()) {
-      const e = (op: string) => new (err.constructor as typeof ZmpiError)(err.message, { comm: ctx.name, op, ranks: err.ranks });
+      const e = (op: string) => new (err.constructor as typeof ZmpiError)(err.detail, { comm: ctx.name, op, ranks: err.ranks });
       ctx.p2p.failAll(e);
       ctx.coll.failAll(e);
     }

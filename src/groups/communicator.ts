@@ -1,8 +1,73 @@
 /**
  * The full communicator users hold: point-to-point, collectives, and the operations that make new
- * communicators.
+ * communicators (split, subgroup, dup, splitByNode, mesh). Every new communicator gets a context id
+ * all its members agree on, so its messages never meet another communicator's receives.
  */
 import { CollectiveCommunicator } from "../collectives/collective-communicator.js";
+import { UsageError } from "../errors.js";
+import { Mesh, type MeshOptions } from "./mesh.js";
+
+/** Color that makes `split` return null for this rank (MPI_UNDEFINED). */
+export const UNDEFINED = -32766;
 
 /** A group of ranks with its own message space: point-to-point, collectives and splitting. */
-export class Communicator extends CollectiveCommunicator {}
+export class Communicator extends CollectiveCommunicator {
+  /**
+   * Splits into one communicator per color (MPI semantics): ranks with the same `color` form a
+   * group, ordered by `key` and then by rank here. `UNDEFINED` gives null. Collective.
+   */
+  async split(color: number, key: number = this.rank, name?: string): Promise<Communicator | null> {
+    if (!Number.isInteger(color) || (color < 0 && color !== UNDEFINED)) throw new UsageError(`split color must be a non-negative integer or UNDEFINED, got ${color}`, { comm: this.name, op: "split" });
+    if (!Number.isInteger(key)) throw new UsageError(`split key must be an integer, got ${key}`, { comm: this.name, op: "split" });
+    const all = await this.allgather([color, key, this.engine.maxContextId()]);
+    const colors = [...new Set(all.map((x) => x[0]!).filter((c) => c !== UNDEFINED))].sort((a, b) => a - b);
+    const base = Math.max(...all.map((x) => x[2]!)) + 1;
+    this.engine.reserveContextIds(base + colors.length);
+    if (color === UNDEFINED) return null;
+    const members = all
+      .map(([c, k], r) => ({ c: c!, k: k!, r }))
+      .filter((m) => m.c === color)
+      .sort((a, b) => a.k - b.k || a.r - b.r)
+      .map((m) => this.group[m.r]!);
+    const id = base + colors.indexOf(color);
+    const ctx = this.engine.register(id, members, name ?? `${this.name}.split(${color})`);
+    return new Communicator(this.engine, ctx);
+  }
+
+  /**
+   * A communicator of the listed ranks of this one, in the order given. Collective over this
+   * communicator: every rank calls it with the same list; ranks not listed get null.
+   */
+  async subgroup(ranks: readonly number[], name?: string): Promise<Communicator | null> {
+    if (!Array.isArray(ranks) || ranks.length === 0) throw new UsageError("subgroup needs a non-empty list of ranks", { comm: this.name, op: "subgroup" });
+    const seen = new Set<number>();
+    for (const r of ranks) {
+      this.checkRank(r, "subgroup", "rank");
+      if (seen.has(r)) throw new UsageError(`subgroup lists rank ${r} twice`, { comm: this.name, op: "subgroup" });
+      seen.add(r);
+    }
+    const at = ranks.indexOf(this.rank);
+    return this.split(at < 0 ? UNDEFINED : 0, at < 0 ? 0 : at, name ?? `${this.name}.subgroup([${ranks.join(",")}])`);
+  }
+
+  /** A copy with the same ranks and a separate message space. Collective. */
+  async dup(name?: string): Promise<Communicator> {
+    return (await this.split(0, this.rank, name ?? `${this.name}.dup()`))!;
+  }
+
+  /** The ranks of this communicator that share this rank's node. Collective. */
+  async splitByNode(name?: string): Promise<Communicator> {
+    const nodes = await this.allgather(this.engine.nodeName);
+    const color = nodes.indexOf(this.engine.nodeName);
+    return (await this.split(color, this.rank, name ?? `${this.name}.node(${this.engine.nodeName})`))!;
+  }
+
+  /**
+   * A named mesh over this communicator: dimensions slowest → fastest (row-major, like torch's
+   * `init_device_mesh`), e.g. `mesh({ pp: 2, dp: 2, tp: 2 })`. Each dimension is a communicator.
+   * One size may be -1 (inferred). Collective.
+   */
+  async mesh<D extends string>(dims: Record<D, number>, opts: MeshOptions = {}): Promise<Mesh<Communicator> & { readonly [K in D]: Communicator }> {
+    return (await Mesh.create<Communicator>(this, dims, opts)) as Mesh<Communicator> & { readonly [K in D]: Communicator };
+  }
+}

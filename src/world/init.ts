@@ -81,6 +81,7 @@ export async function init(opts: InitOptions = {}): Promise<World> {
   if (env.size === 1) {
     const transport = new MemoryNetwork(1).transports[0]!;
     const engine = new Engine(transport, config);
+    engine.nodeName = env.nodeName;
     const ctx = engine.register(0, [0], "world");
     const resources: WorldResources = { goodbye: async () => {}, close: async () => {} };
     return new World(engine, ctx, env, log, resources);
@@ -169,12 +170,14 @@ async function initDistributed(
       if (!joined.control.finalizing) eng.fail(new RankFailedError(reason, { ranks: [rank] }));
     });
     joined.control.onAbort((msg) => eng.fail(errorFromAbort(msg)));
+    eng.spread = (err) => joined.control.reportFailure(err.message, err.name, err.ranks);
     eng.onFailure((err) => {
       if ((opts.onFailure ?? "exit") !== "exit") return;
       process.stderr.write(`[zmpi rank ${env.rank}] job failed: ${err.message}\n`);
       process.exitCode = 1;
       setTimeout(() => process.exit(1), opts.exitGraceMs ?? 1000).unref();
     });
+    eng.nodeName = env.nodeName;
     const ctx = eng.register(0, Array.from({ length: env.size }, (_, r) => r), "world");
     const resources: WorldResources = {
       goodbye: () => joined.control.bye(),

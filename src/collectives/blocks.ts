@@ -1,0 +1,53 @@
+/** Typed-array block helpers shared by the algorithms. */
+import type { TypedArray, TypedArrayConstructor } from "../transport/dtype.js";
+
+/** A new zeroed array of the same type as `a` with `n` elements (Buffers stay Buffers). */
+export function like<T extends TypedArray>(a: T, n: number): T {
+  if (Buffer.isBuffer(a)) return Buffer.alloc(n) as unknown as T;
+  return new (a.constructor as TypedArrayConstructor)(n) as T;
+}
+
+/** A copy of `a`. */
+export function copyOf<T extends TypedArray>(a: T): T {
+  const c = like(a, a.length);
+  (c as unknown as { set(x: T): void }).set(a);
+  return c;
+}
+
+/** Copies `src` into `dst` at element offset `at`. */
+export function put(dst: TypedArray, src: TypedArray, at: number): void {
+  (dst as unknown as { set(x: TypedArray, o: number): void }).set(src, at);
+}
+
+/** Balanced split of `n` elements over `p` blocks: the first `n % p` blocks get one more. */
+export function balancedCounts(n: number, p: number): number[] {
+  const base = Math.floor(n / p);
+  const extra = n % p;
+  return Array.from({ length: p }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** Start offsets of blocks with the given counts. */
+export function offsetsOf(counts: readonly number[]): number[] {
+  const out = new Array<number>(counts.length);
+  let acc = 0;
+  for (let i = 0; i < counts.length; i++) {
+    out[i] = acc;
+    acc += counts[i]!;
+  }
+  return out;
+}
+
+/** Largest power of two ≤ p. */
+export function pof2Below(p: number): number {
+  let x = 1;
+  while (x * 2 <= p) x *= 2;
+  return x;
+}
+
+/** Splits `[0, n)` into segments of at most `seg` elements (at least one, possibly empty). */
+export function segments(n: number, seg: number): Array<[number, number]> {
+  if (n === 0) return [[0, 0]];
+  const out: Array<[number, number]> = [];
+  for (let s = 0; s < n; s += seg) out.push([s, Math.min(seg, n - s)]);
+  return out;
+}

@@ -1,0 +1,82 @@
+/**
+ * One collective call in flight: its sequence number, its signature, and send/receive on the
+ * communicator's collective plane. Every message carries the caller's signature, so ranks that
+ * called different collectives (or the same one with different arguments) find out from the first
+ * message that crosses between them, instead of hanging or returning garbage.
+ */
+import type { BaseCommunicator } from "../comm/communicator.js";
+import type { Incoming } from "../comm/matching.js";
+import { decodeData, type Encoded } from "../comm/payload.js";
+import { CollectiveMismatchError } from "../errors.js";
+import type { TypedArray } from "../transport/dtype.js";
+import { Kind } from "../transport/frame.js";
+
+/** Tags on the collective plane are the call's sequence number (30 bits). */
+export function collTag(seq: number): number {
+  return seq & 0x3fffffff;
+}
+
+/** What a collective call needs from its communicator. */
+export type CollHost = BaseCommunicator & {
+  collectiveMismatch(source: number, theirs: string, mine: string, seq: number): CollectiveMismatchError;
+};
+
+/** Per-call context the algorithms use. */
+export class Coll {
+  readonly rank: number;
+  readonly size: number;
+  readonly tag: number;
+
+  constructor(
+    private readonly comm: CollHost,
+    /** Queue of the communicator's collective plane. */
+    private readonly queue: import("../comm/matching.js").MatchQueue,
+    readonly seq: number,
+    /** Human-readable signature, e.g. `allreduce(float64[1000], SUM, ring)`. */
+    readonly sig: string,
+    /** Operation name for errors. */
+    readonly op: string,
+    readonly timeoutMs: number | undefined,
+  ) {
+    this.rank = comm.rank;
+    this.size = comm.size;
+    this.tag = collTag(seq);
+  }
+
+  /** Sends a value (typed arrays raw, others msgpack). Never throws synchronously. */
+  async send(dest: number, data: unknown): Promise<void> {
+    return this.comm.sendOn(Kind.COLL, data, dest, this.tag, this.sig);
+  }
+
+  /** Sends an already encoded payload (forwarding received bytes without decoding). */
+  async sendEncoded(dest: number, enc: Encoded): Promise<void> {
+    return this.comm.sendEncodedOn(Kind.COLL, enc, dest, this.tag, this.sig);
+  }
+
+  /** Receives the next message of this call from `source`, checking its signature. */
+  async recvRaw(source: number): Promise<Incoming> {
+    const m = await this.comm.recvOn(this.queue, source, this.tag, false, this.op, this.timeoutMs);
+    this.check(m);
+    return m;
+  }
+
+  /** Receives and decodes (typed arrays alias the received bytes; `out` is filled if given). */
+  async recv<T = unknown>(source: number, out?: TypedArray): Promise<T> {
+    return decodeData(await this.recvRaw(source), out) as T;
+  }
+
+  /** Throws (and spreads) a {@link CollectiveMismatchError} if `m` belongs to a different call. */
+  check(m: Incoming): void {
+    if (m.meta === this.sig) return;
+    throw this.comm.collectiveMismatch(m.source, String(m.meta), this.sig, this.seq);
+  }
+}
+
+/** Builds the mismatch error (used by {@link Coll} and by the arrival check). */
+export function mismatchError(commName: string, op: string, me: number, other: number, theirs: string, mine: string, seq: number): CollectiveMismatchError {
+  return new CollectiveMismatchError(`collective #${seq} differs between ranks: rank ${me} called ${mine}, rank ${other} called ${theirs}`, {
+    comm: commName,
+    op,
+    ranks: [me, other].sort((a, b) => a - b),
+  });
+}

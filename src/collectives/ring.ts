@@ -1,0 +1,173 @@
+/**
+ * Bandwidth-bound algorithms on typed arrays: ring reduce-scatter and allgather (which together
+ * make the ring allreduce), block gather/scatter, the Bruck and recursive-doubling allgathers,
+ * scatter + allgather bcast, and alltoall. Ring steps move their block in segments, so the
+ * reduction of one segment overlaps the transfer of the next.
+ */
+import type { TypedArray } from "../transport/dtype.js";
+import type { Coll } from "./coll.js";
+import { put, segments } from "./blocks.js";
+import type { Op } from "./op.js";
+import { RING_SEGMENT_BYTES } from "./select.js";
+
+function segElems(a: TypedArray): number {
+  return Math.max(1, Math.floor(RING_SEGMENT_BYTES / a.BYTES_PER_ELEMENT));
+}
+
+/**
+ * Sends `buf[off, off+n)` to `dest` in segments; resolves when all are out (and acknowledged if
+ * large). Marked handled at once: the caller awaits it after its receives, and a failure there
+ * must not surface as an unhandled rejection.
+ */
+function sendBlock(c: Coll, dest: number, buf: TypedArray, off: number, n: number): Promise<void[]> {
+  const p = Promise.all(segments(n, segElems(buf)).map(([s, len]) => c.send(dest, buf.subarray(off + s, off + s + len))));
+  p.catch(() => {});
+  return p;
+}
+
+/**
+ * Ring reduce-scatter in place on `buf` (a private working copy): after p−1 steps, rank r's block
+ * r (of the given counts/offsets) holds the reduction of every rank's block r. Commutative ops only.
+ */
+export async function ringReduceScatter(c: Coll, buf: TypedArray, op: Op, counts: readonly number[], offs: readonly number[]): Promise<void> {
+  const p = c.size;
+  const r = c.rank;
+  const next = (r + 1) % p;
+  const prev = (r - 1 + p) % p;
+  const seg = segElems(buf);
+  for (let s = 0; s < p - 1; s++) {
+    const sb = (((r - s - 1) % p) + p) % p;
+    const rb = (((r - s - 2) % p) + p) % p;
+    const sent = sendBlock(c, next, buf, offs[sb]!, counts[sb]!);
+    for (const [so, len] of segments(counts[rb]!, seg)) {
+      const got = await c.recv<TypedArray>(prev);
+      if (got.length !== len) throw new RangeError(`ring reduce-scatter: segment of ${got.length} elements, expected ${len}`);
+      op.reduceInto(buf.subarray(offs[rb]! + so, offs[rb]! + so + len), got, true);
+    }
+    await sent;
+  }
+}
+
+/**
+ * Ring allgather in place on `buf`: rank r contributes block r (already in place) and ends with
+ * every block.
+ */
+export async function ringAllgather(c: Coll, buf: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
+  const p = c.size;
+  const r = c.rank;
+  const next = (r + 1) % p;
+  const prev = (r - 1 + p) % p;
+  const seg = segElems(buf);
+  for (let s = 0; s < p - 1; s++) {
+    const sb = (((r - s) % p) + p) % p;
+    const rb = (((r - s - 1) % p) + p) % p;
+    const sent = sendBlock(c, next, buf, offs[sb]!, counts[sb]!);
+    for (const [so, len] of segments(counts[rb]!, seg)) {
+      const got = await c.recv<TypedArray>(prev);
+      if (got.length !== len) throw new RangeError(`ring allgather: segment of ${got.length} elements, expected ${len}`);
+      put(buf, got, offs[rb]! + so);
+    }
+    await sent;
+  }
+}
+
+/** Recursive-doubling allgather of equal blocks of `k` (power-of-two sizes only), in place on `buf`. */
+export async function allgatherRecursiveDoubling(c: Coll, buf: TypedArray, k: number): Promise<void> {
+  for (let mask = 1; mask < c.size; mask <<= 1) {
+    const peer = c.rank ^ mask;
+    const mine = (c.rank & ~(mask - 1)) * k;
+    const theirs = (peer & ~(mask - 1)) * k;
+    const [got] = await Promise.all([c.recv<TypedArray>(peer), c.send(peer, buf.subarray(mine, mine + mask * k))]);
+    put(buf, got, theirs);
+  }
+}
+
+/**
+ * Bruck allgather over arbitrary items (any size, ⌈lg p⌉ rounds): each round sends the items
+ * gathered so far as one message. Returns the items indexed by rank.
+ */
+export async function allgatherBruck(c: Coll, mine: unknown): Promise<unknown[]> {
+  const p = c.size;
+  const r = c.rank;
+  const tmp: unknown[] = [mine];
+  for (let pof = 1; pof < p; pof *= 2) {
+    const cnt = Math.min(pof, p - pof);
+    const [got] = await Promise.all([c.recv<unknown[]>((r + pof) % p), c.send((r - pof + p) % p, tmp.slice(0, cnt))]);
+    for (let i = 0; i < cnt; i++) tmp[pof + i] = got[i];
+  }
+  const out = new Array<unknown>(p);
+  for (let i = 0; i < p; i++) out[(r + i) % p] = tmp[i];
+  return out;
+}
+
+/** Root receives every rank's block into `buf` at `offs` (typed) — the linear gather. */
+export async function gatherBlocks(c: Coll, root: number, buf: TypedArray | null, mine: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
+  if (c.rank !== root) {
+    await c.send(root, mine);
+    return;
+  }
+  put(buf!, mine, offs[root]!);
+  await Promise.all(
+    Array.from({ length: c.size }, async (_, src) => {
+      if (src === root) return;
+      const got = await c.recv<TypedArray>(src);
+      if (got.length !== counts[src]) throw new RangeError(`gather: rank ${src} sent ${got.length} elements, expected ${counts[src]}`);
+      put(buf!, got, offs[src]!);
+    }),
+  );
+}
+
+/** Root sends block i of `buf` to rank i; returns this rank's block (a view for the root, received otherwise). */
+export async function scatterBlocks(c: Coll, root: number, buf: TypedArray | null, counts: readonly number[], offs: readonly number[], out?: TypedArray): Promise<TypedArray> {
+  if (c.rank !== root) return c.recv<TypedArray>(root, out);
+  await Promise.all(
+    Array.from({ length: c.size }, (_, dst) => (dst === root ? Promise.resolve() : c.send(dst, buf!.subarray(offs[dst]!, offs[dst]! + counts[dst]!)))),
+  );
+  const own = buf!.subarray(offs[root]!, offs[root]! + counts[root]!);
+  if (out) {
+    put(out, own, 0);
+    return out.length === own.length ? out : out.subarray(0, own.length);
+  }
+  return own;
+}
+
+/**
+ * Broadcast of a typed array by scatter + ring allgather (MPICH's long-message bcast): the root
+ * sends each rank one block, then the ring completes everyone's copy. `buf` is the full array on
+ * every rank (the root's data, the receivers' destination).
+ */
+export async function bcastScatterAllgather(c: Coll, root: number, buf: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
+  if (c.rank === root) {
+    await Promise.all(Array.from({ length: c.size }, (_, dst) => (dst === root ? undefined : sendBlock(c, dst, buf, offs[dst]!, counts[dst]!))));
+  } else {
+    for (const [so, len] of segments(counts[c.rank]!, segElems(buf))) {
+      const got = await c.recv<TypedArray>(root);
+      if (got.length !== len) throw new RangeError(`bcast: block of ${got.length} elements, expected ${len}`);
+      put(buf, got, offs[c.rank]! + so);
+    }
+  }
+  await ringAllgather(c, buf, counts, offs);
+}
+
+/**
+ * Alltoall of items: `send(i)` gives what goes to rank i, `recv(i, value)` stores what came from
+ * rank i. Linear posts everything at once (latency-bound sizes); pairwise talks to one peer per
+ * step (bandwidth-bound sizes, no incast).
+ */
+export async function alltoallItems(c: Coll, pairwise: boolean, send: (i: number) => unknown, recv: (i: number, v: unknown) => void): Promise<void> {
+  const p = c.size;
+  const r = c.rank;
+  recv(r, send(r));
+  if (!pairwise) {
+    const incoming = Array.from({ length: p }, (_, s) => (s === r ? null : c.recv(s).then((v) => recv(s, v))));
+    const outgoing = Array.from({ length: p }, (_, d) => (d === r ? undefined : c.send(d, send(d))));
+    await Promise.all([...incoming, ...outgoing]);
+    return;
+  }
+  for (let s = 1; s < p; s++) {
+    const dst = (r + s) % p;
+    const src = (r - s + p) % p;
+    const [got] = await Promise.all([c.recv(src), c.send(dst, send(dst))]);
+    recv(src, got);
+  }
+}

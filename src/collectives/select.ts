@@ -1,0 +1,47 @@
+/**
+ * Algorithm choice, in one place. Thresholds follow MPICH's shape and were set from `npm run bench`
+ * on the 2-core VM this project runs on; each can be forced per call (`{ algorithm }`) or per job
+ * (`ZMPI_ALG_<COLLECTIVE>=name`, e.g. `ZMPI_ALG_ALLREDUCE=ring`), so tests cover every algorithm.
+ * Forcing must be the same on every rank: it is part of the call's signature.
+ */
+import { UsageError } from "../errors.js";
+
+/** Allreduce of at most this many bytes uses recursive doubling; above, the ring. */
+export const ALLREDUCE_RING_MIN_BYTES = 64 * 1024;
+/** Bcast of typed arrays of at least this many bytes, on at least this many ranks, uses scatter + ring allgather. */
+export const BCAST_SCATTER_MIN_BYTES = 512 * 1024;
+export const BCAST_SCATTER_MIN_RANKS = 4;
+/** Reduce of at least this many bytes (commutative op) uses ring reduce-scatter + gather. */
+export const REDUCE_SCATTER_GATHER_MIN_BYTES = 512 * 1024;
+/** Allgather of at least this many bytes in total uses the ring; below, recursive doubling or Bruck. */
+export const ALLGATHER_RING_MIN_BYTES = 256 * 1024;
+/** Alltoall blocks of at least this many bytes go pairwise, one peer at a time; below, all at once. */
+export const ALLTOALL_PAIRWISE_MIN_BYTES = 64 * 1024;
+/** Ring steps move their block in segments of this many bytes, so reduction overlaps transfer. */
+export const RING_SEGMENT_BYTES = 1024 * 1024;
+
+/** The algorithms each collective knows. */
+export const ALGORITHMS = {
+  barrier: ["dissemination"],
+  bcast: ["binomial", "scatter-allgather"],
+  reduce: ["binomial", "reduce-scatter-gather"],
+  allreduce: ["recursive-doubling", "ring"],
+  allgather: ["ring", "recursive-doubling", "bruck"],
+  alltoall: ["linear", "pairwise"],
+  reduceScatter: ["ring", "reduce-scatterv"],
+  gather: ["linear"],
+  scatter: ["linear"],
+  scan: ["recursive-doubling"],
+} as const;
+
+/** A collective that has a choice of algorithm. */
+export type CollectiveName = keyof typeof ALGORITHMS;
+
+/** The forced algorithm for a collective: per call, else `ZMPI_ALG_<NAME>`, else null. */
+export function forced(name: CollectiveName, perCall: string | undefined, env: Record<string, string | undefined> = process.env): string | null {
+  const v = perCall ?? env[`ZMPI_ALG_${name.toUpperCase()}`];
+  if (v === undefined || v === "" || v === "auto") return null;
+  const known = ALGORITHMS[name] as readonly string[];
+  if (!known.includes(v)) throw new UsageError(`unknown ${name} algorithm "${v}": choose one of ${known.join(", ")} (or auto)`);
+  return v;
+}

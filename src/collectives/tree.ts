@@ -1,0 +1,173 @@
+/**
+ * Latency-bound algorithms: dissemination barrier, binomial bcast and reduce, recursive-doubling
+ * allreduce and scan. They move whole values, so they serve typed arrays and plain values alike.
+ */
+import type { Encoded } from "../comm/payload.js";
+import { isTypedArray, type TypedArray } from "../transport/dtype.js";
+import type { Coll } from "./coll.js";
+import { copyOf } from "./blocks.js";
+import type { Op } from "./op.js";
+
+const EMPTY = new Uint8Array(0);
+
+/** Dissemination barrier (Hensgen, Finkel & Manber): ⌈lg p⌉ rounds of empty messages. */
+export async function barrierDissemination(c: Coll): Promise<void> {
+  const p = c.size;
+  for (let dist = 1; dist < p; dist *= 2) {
+    await Promise.all([c.recvRaw((c.rank - dist + p) % p), c.send((c.rank + dist) % p, EMPTY)]);
+  }
+}
+
+/**
+ * Binomial-tree broadcast of an encoded payload: the root encodes once, inner nodes forward the
+ * bytes they received without decoding them.
+ */
+export async function bcastBinomial(c: Coll, root: number, enc: Encoded | null): Promise<Encoded> {
+  const p = c.size;
+  const vr = (c.rank - root + p) % p;
+  let payload = enc;
+  let mask = 1;
+  while (mask < p) {
+    if (vr & mask) {
+      const m = await c.recvRaw((vr - mask + root) % p);
+      payload = { dtype: m.dtype, count: m.count, bytes: m.payload, zeroCopy: false };
+      break;
+    }
+    mask <<= 1;
+  }
+  mask >>= 1;
+  const sends: Promise<void>[] = [];
+  while (mask > 0) {
+    if (vr + mask < p) sends.push(c.sendEncoded((vr + mask + root) % p, payload!));
+    mask >>= 1;
+  }
+  await Promise.all(sends);
+  return payload!;
+}
+
+/** Combines `lower ⊕ higher` without modifying either input. */
+export function combine(op: Op, lower: unknown, higher: unknown): unknown {
+  if (isTypedArray(lower) && isTypedArray(higher)) {
+    const out = copyOf(lower);
+    op.reduceInto(out, higher, true);
+    return out;
+  }
+  return op.combine(lower, higher);
+}
+
+/**
+ * Combines into `acc` in place where possible: `acc = acc ⊕ other` when `accIsLower`, else
+ * `acc = other ⊕ acc`. `acc` must be a private value (a copy the caller owns).
+ */
+export function accumulate(op: Op, acc: unknown, other: unknown, accIsLower: boolean): unknown {
+  if (isTypedArray(acc) && isTypedArray(other)) {
+    op.reduceInto(acc, other, accIsLower);
+    return acc;
+  }
+  return accIsLower ? op.combine(acc, other) : op.combine(other, acc);
+}
+
+/** A private copy of a value the algorithm will accumulate into. */
+export function ownCopy(v: unknown): unknown {
+  return isTypedArray(v) ? copyOf(v) : v;
+}
+
+/**
+ * Binomial-tree reduce (MPICH's): with a commutative op ranks are numbered relative to the root;
+ * otherwise in rank order, so every combine has the lower ranks on the left, and rank 0 forwards
+ * the result to the root. Returns the result on the root, undefined elsewhere.
+ */
+export async function reduceBinomial(c: Coll, data: unknown, op: Op, root: number): Promise<unknown> {
+  const p = c.size;
+  const rel = op.commutative;
+  const vr = rel ? (c.rank - root + p) % p : c.rank;
+  const real = (v: number) => (rel ? (v + root) % p : v);
+  let acc = ownCopy(data);
+  let mask = 1;
+  while (mask < p) {
+    if ((vr & mask) === 0) {
+      const src = vr | mask;
+      if (src < p) acc = accumulate(op, acc, await c.recv(real(src)), true);
+    } else {
+      await c.send(real(vr & ~mask), acc);
+      acc = undefined;
+      break;
+    }
+    mask <<= 1;
+  }
+  if (!rel && root !== 0) {
+    if (c.rank === 0) {
+      await c.send(root, acc);
+      return undefined;
+    }
+    if (c.rank === root) return await c.recv(0);
+  }
+  return c.rank === root ? acc : undefined;
+}
+
+/**
+ * Recursive-doubling allreduce. A non-power-of-two size first folds the first 2·rem ranks in
+ * pairs (even into odd), runs on the power-of-two remainder, then unfolds. Operand order is kept,
+ * so non-commutative ops are correct.
+ */
+export async function allreduceRecursiveDoubling(c: Coll, data: unknown, op: Op): Promise<unknown> {
+  const p = c.size;
+  const r = c.rank;
+  let acc = ownCopy(data);
+  let pof2 = 1;
+  while (pof2 * 2 <= p) pof2 *= 2;
+  const rem = p - pof2;
+  let newRank: number;
+  if (r < 2 * rem) {
+    if (r % 2 === 0) {
+      await c.send(r + 1, acc);
+      newRank = -1;
+    } else {
+      acc = accumulate(op, acc, await c.recv(r - 1), false);
+      newRank = r >> 1;
+    }
+  } else {
+    newRank = r - rem;
+  }
+  if (newRank >= 0) {
+    for (let mask = 1; mask < pof2; mask <<= 1) {
+      const peerNew = newRank ^ mask;
+      const peer = peerNew < rem ? peerNew * 2 + 1 : peerNew + rem;
+      const [got] = await Promise.all([c.recv(peer), c.send(peer, acc)]);
+      acc = accumulate(op, acc, got, newRank < peerNew);
+    }
+  }
+  if (r < 2 * rem) {
+    if (r % 2 === 1) await c.send(r - 1, acc);
+    else acc = await c.recv(r + 1);
+  }
+  return acc;
+}
+
+/**
+ * Inclusive (or exclusive) prefix reduction by recursive doubling (MPICH's scan). Rank 0's
+ * exclusive result is undefined.
+ */
+export async function scanRecursiveDoubling(c: Coll, data: unknown, op: Op, exclusive: boolean): Promise<unknown> {
+  const p = c.size;
+  const r = c.rank;
+  let partial = ownCopy(data);
+  let result: unknown = exclusive ? undefined : ownCopy(data);
+  for (let mask = 1; mask < p; mask <<= 1) {
+    const peer = r ^ mask;
+    if (peer >= p) continue;
+    const [got] = await Promise.all([c.recv(peer), c.send(peer, partial)]);
+    if (r > peer) {
+      result = result === undefined ? ownCopy(got) : accumulate(op, result, got, false);
+      partial = accumulate(op, partial, got, false);
+    } else {
+      partial = accumulate(op, partial, got, true);
+    }
+  }
+  return result;
+}
+
+/** True when `x` is a typed array (helper for callers choosing algorithms). */
+export function typed(x: unknown): x is TypedArray {
+  return isTypedArray(x);
+}
