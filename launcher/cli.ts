@@ -1,5 +1,6 @@
 /** The `zmpi` command line (commander). */
 import { Command, InvalidArgumentError } from "commander";
+import { benchCommand } from "./bench/command.js";
 import { info } from "./info.js";
 import { launch } from "./launch.js";
 
@@ -38,6 +39,7 @@ export function program(setStatus: (s: number) => void): Command {
     .description("print what this process detects: rank, size, node, local rank, coordinator, CPUs, method")
     .option("--json", "print JSON")
     .action((o: { json?: boolean }) => setStatus(info(!!o.json)));
+  cmd.addCommand(benchCommand(setStatus));
   return cmd;
 }
 

@@ -8,6 +8,12 @@ import type { Engine, ContextState } from "../comm/engine.js";
 import type { RankEnvironment } from "../env/types.js";
 import type { TransportStats } from "../transport/transport.js";
 import type { Logger } from "./logger.js";
+import { createPool, type ComputePool, type PoolOptions } from "../compute/pool.js";
+import { dirname, join, resolve } from "node:path";
+import { ResultsWriter, type ResultsOptions } from "../results/results.js";
+import { Farm, type FarmOptions } from "../results/farm/farm.js";
+import { openManifests } from "../results/manifest.js";
+import { buildReport, formatMetricsTable, gatherMetrics, writeMetrics, type RankMetrics } from "../results/metrics.js";
 
 /** Things `finalize()` must close, owned by `init()`. */
 export interface WorldResources {
@@ -21,6 +27,19 @@ export interface WorldResources {
 export interface FinalizeOptions {
   /** Deadline for every rank to reach finalize, in ms (default `ZMPI_TIMEOUT`). */
   timeoutMs?: number;
+  /**
+   * Gather metrics to rank 0 at finalize (see {@link World.metrics}). Default: on when the job used
+   * `results()`, or `ZMPI_METRICS=1`, or `ZMPI_METRICS_DIR` is set. Must be the same on every rank.
+   */
+  metrics?: boolean | MetricsOptions;
+}
+
+/** Options of {@link World.metrics}. */
+export interface MetricsOptions {
+  /** Directory for `metrics.json` (default `ZMPI_METRICS_DIR`, else each results output's directory; none: not written). */
+  dir?: string;
+  /** Print one table on rank 0 (default: `ZMPI_METRICS=1`). */
+  print?: boolean;
 }
 
 /** The world communicator and the process-wide services. */
@@ -30,6 +49,8 @@ export class World extends Communicator {
   /** Rank-aware logger: `info` prints once, `all` on every rank. */
   readonly log: Logger;
   private finalized: Promise<void> | null = null;
+  private computePool: ComputePool | null = null;
+  private readonly outputs: ResultsWriter[] = [];
 
   /** @internal use `init()` */
   constructor(engine: Engine, ctx: ContextState, env: RankEnvironment, log: Logger, private readonly resources: WorldResources) {
@@ -63,6 +84,58 @@ export class World extends Communicator {
     return this.env.localSize;
   }
 
+  /**
+   * This rank's compute pool (worker_threads over shared WASM memory), created on first use. Its
+   * size comes from `SLURM_CPUS_PER_TASK`, else CPUs ÷ ranks on this node, unless `opts.size` says.
+   * Options only apply to the first call. `finalize()` closes it.
+   */
+  pool(opts: PoolOptions = {}): ComputePool {
+    if (!this.computePool || this.computePool.isClosed) {
+      this.computePool = createPool({ cpusPerTask: this.env.cpusPerTask, ranksOnNode: this.env.localSize, ...opts });
+    }
+    return this.computePool;
+  }
+
+  /**
+   * A results table: every rank appends, `flush()` (collective) gathers the rows to rank 0, which
+   * alone writes (`jsonl`, `csv` or `parquet`, by `opts.format` or the path's extension) through a
+   * temp file and an atomic rename, and keeps `manifest.json` beside it. Call it on every rank;
+   * `finalize()` closes tables still open.
+   */
+  results(path: string, opts: ResultsOptions = {}): ResultsWriter {
+    const w = new ResultsWriter(this, path, opts, { onFailure: (l) => this.engine.onFailure(l) });
+    this.outputs.push(w);
+    return w;
+  }
+
+  /**
+   * A task farm over every rank (rank 0 submits, the others serve). Collective and async: it makes
+   * a private communicator (`dup()`), so farm messages never meet user messages. Every rank must
+   * later call `farm.close()`.
+   */
+  async farm(opts: FarmOptions = {}): Promise<Farm> {
+    return new Farm(await this.dup(`${this.name}.farm`), opts);
+  }
+
+  /**
+   * Collective: every rank's metrics (wall time, time in collectives and point-to-point, messages
+   * and bytes, peak RSS, CPU, host, pid) on rank 0, written to `metrics.json` and printed as one
+   * table when asked. Resolves with the array on rank 0, undefined elsewhere.
+   */
+  async metrics(opts: MetricsOptions = {}): Promise<RankMetrics[] | undefined> {
+    const ranks = await gatherMetrics(this, { rank: this.rank, node: this.node, counters: this.engine.counters, transport: () => this.transportStats() });
+    if (!ranks) return undefined;
+    const dirEnv = process.env.ZMPI_METRICS_DIR;
+    const dirs = opts.dir !== undefined ? [opts.dir] : dirEnv ? [dirEnv] : [...new Set(this.outputs.map((o) => dirname(o.path)))];
+    if (dirs.length > 0) {
+      const report = await buildReport(ranks);
+      for (const d of dirs) writeMetrics(join(d, "metrics.json"), report);
+      for (const m of openManifests()) if (dirs.some((d) => resolve(d) === dirname(m.path))) m.metrics("metrics.json");
+    }
+    if (opts.print ?? process.env.ZMPI_METRICS === "1") process.stdout.write(formatMetricsTable(ranks) + "\n");
+    return ranks;
+  }
+
   /** Transport counters (messages, bytes, dropped frames, refused connections). */
   transportStats(): TransportStats {
     return this.engine.transport.stats();
@@ -78,14 +151,18 @@ export class World extends Communicator {
    * process can exit on its own. Calling it again returns the same promise.
    */
   finalize(opts: FinalizeOptions = {}): Promise<void> {
-    if (!this.finalized) this.finalized = this.doFinalize(opts.timeoutMs ?? this.engine.config.timeoutMs);
+    if (!this.finalized) this.finalized = this.doFinalize(opts.timeoutMs ?? this.engine.config.timeoutMs, opts.metrics);
     return this.finalized;
   }
 
-  private async doFinalize(timeoutMs: number): Promise<void> {
+  private async doFinalize(timeoutMs: number, metrics: FinalizeOptions["metrics"]): Promise<void> {
     this.engine.check();
     let timer: NodeJS.Timeout | undefined;
     try {
+      // Collective work first, while every peer is still there: close open tables, gather metrics.
+      for (const o of this.outputs) if (!o.closed) await o.close();
+      const wantMetrics = metrics ?? (this.outputs.length > 0 || process.env.ZMPI_METRICS === "1" || !!process.env.ZMPI_METRICS_DIR);
+      if (wantMetrics) await this.metrics(typeof wantMetrics === "object" ? wantMetrics : {});
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(this.finalizeTimeout(timeoutMs)), timeoutMs);
       });
@@ -93,6 +170,7 @@ export class World extends Communicator {
       await Promise.race([this.resources.goodbye(), deadline, failed]);
     } finally {
       clearTimeout(timer);
+      await this.computePool?.close();
       await this.resources.close();
     }
   }

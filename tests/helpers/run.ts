@@ -28,7 +28,7 @@ export async function runJob(script: string, np: number, opts: Partial<LaunchOpt
   const out = sink();
   const err = sink();
   const t0 = Date.now();
-  const code = await launch({ np, script: script.includes("/") ? script : fixture(script), ...opts, stdout: out.stream, stderr: err.stream });
+  const code = await launch({ np, script: script.includes("/") ? script : fixture(script), timeoutSec: 90, ...opts, stdout: out.stream, stderr: err.stream });
   return { code, stdout: out.text(), stderr: err.text(), ms: Date.now() - t0 };
 }
 

@@ -1,0 +1,95 @@
+/** The `bench` command's options (commander), shared by `zmpi bench` and `npm run bench`. */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ALL_BENCHMARKS, DEFAULT_BATCHES, parseBenchmarks, parseSize, parseSizeList, type BenchmarkName } from "./plan.js";
+import { runBench } from "./run.js";
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got "${v}"`);
+  return n;
+}
+
+/** Wraps a parser so its message reaches the user as commander's usage error. */
+function asArg<T>(parse: (v: string) => T): (v: string) => T {
+  return (v) => {
+    try {
+      return parse(v);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
+/** Parsed options. */
+interface BenchCliOptions {
+  np: number;
+  sizes?: number[];
+  minSize?: number;
+  maxSize?: number;
+  iterations?: number;
+  warmup?: number;
+  benchmarks: BenchmarkName[];
+  algorithm?: string;
+  raw: boolean;
+  rawTransport: "ipc" | "tcp";
+  batches: number;
+  out: string;
+  name?: string;
+  compareAnchors?: boolean;
+  anchors?: string;
+  timeout?: number;
+}
+
+/** Builds the `bench` command; `setStatus` receives the exit status. */
+export function benchCommand(setStatus: (s: number) => void, name = "bench"): Command {
+  return new Command(name)
+    .description("OSU-style benchmarks: latency, bw (vs bare zeromq.js), allreduce, bcast, reduce, allgather, alltoall, barrier")
+    .option("-n, --np <N>", "number of ranks", positiveInt, 2)
+    .option("--sizes <list>", "message sizes, e.g. 8,1K,1M,64M (K/M/G are binary)", asArg(parseSizeList))
+    .option("--min-size <size>", "smallest size of the power-of-two sweep (default 8)", asArg(parseSize))
+    .option("--max-size <size>", "largest size of the sweep (default 16M for latency/bw, 64M for collectives)", asArg(parseSize))
+    .option("-i, --iterations <N>", "timed iterations at every size (default: 1000, 100 from 1 MiB, 20 from 16 MiB; bw windows 100/50/20)", positiveInt)
+    .option("-x, --warmup <N>", "untimed warm-up iterations at every size (default: a tenth of the timed ones)", nonNegativeInt)
+    .addOption(
+      new Option("-b, --benchmarks <list>", `comma list of ${ALL_BENCHMARKS.join(", ")} (or all, p2p, collectives)`)
+        .argParser(asArg(parseBenchmarks))
+        .default([...ALL_BENCHMARKS], "all"),
+    )
+    .option("--algorithm <name>", "force a collective algorithm: passed to every rank as ZMPI_ALGORITHM")
+    .option("--no-raw", "skip the bare zeromq.js baseline for latency and bw")
+    .addOption(new Option("--raw-transport <t>", "transport of the bare zeromq.js pair").choices(["ipc", "tcp"]).default("ipc"))
+    .option("--batches <N>", "timed batches per size; min/max are over batches", positiveInt, DEFAULT_BATCHES)
+    .option("--out <dir>", "output folder", "bench-results")
+    .option("--name <base>", "file base name (default osu-np<N>)")
+    .option("--compare-anchors", "compare with ../shared/anchors/results.json (Open MPI, mpi4py, gloo on this machine)")
+    .option("--anchors <path>", "anchors file for --compare-anchors")
+    .option("--timeout <S>", "stop the job after S seconds", positiveInt, 3600)
+    .action(async (o: BenchCliOptions) => {
+      const outcome = await runBench({
+        np: o.np,
+        sizes: o.sizes,
+        minSize: o.minSize,
+        maxSize: o.maxSize,
+        iterations: o.iterations,
+        warmup: o.warmup,
+        benchmarks: o.benchmarks,
+        algorithm: o.algorithm,
+        raw: o.raw,
+        rawTransport: o.rawTransport,
+        batches: o.batches,
+        out: o.out,
+        name: o.name,
+        compareAnchors: o.compareAnchors,
+        anchorsPath: o.anchors,
+        timeoutSec: o.timeout,
+        command: process.argv.slice(1).join(" "),
+      });
+      setStatus(outcome.code);
+    });
+}
