@@ -1,7 +1,7 @@
 /**
  * Algorithm choice, in one place. Thresholds follow MPICH's shape and were set from `npm run bench`
  * on the 2-core VM this project runs on; each can be forced per call (`{ algorithm }`) or per job
- * (`ZMPI_ALG_<COLLECTIVE>=name`, e.g. `ZMPI_ALG_ALLREDUCE=ring`), so tests cover every algorithm.
+ * (`ZMPI_ALG_<COLLECTIVE>=name`, e.g. `ZMPI_ALG_ALLREDUCE=ring`, or `ZMPI_ALGORITHM`), so tests cover every algorithm.
  * Forcing must be the same on every rank: it is part of the call's signature.
  */
 import { UsageError } from "../errors.js";
@@ -37,9 +37,26 @@ export const ALGORITHMS = {
 /** A collective that has a choice of algorithm. */
 export type CollectiveName = keyof typeof ALGORITHMS;
 
-/** The forced algorithm for a collective: per call, else `ZMPI_ALG_<NAME>`, else null. */
+/**
+ * `ZMPI_ALGORITHM` as a whole: `"ring"` forces ring wherever a collective has one;
+ * `"allreduce=ring,bcast=binomial"` names them one by one.
+ */
+function fromGlobal(name: CollectiveName, v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  for (const part of v.split(",")) {
+    const [k, alg] = part.includes("=") ? part.split("=") : [undefined, part];
+    if (k === undefined && (ALGORITHMS[name] as readonly string[]).includes(alg!.trim())) return alg!.trim();
+    if (k?.trim() === name) return alg!.trim();
+  }
+  return undefined;
+}
+
+/**
+ * The forced algorithm for a collective: per call, else `ZMPI_ALG_<NAME>`, else `ZMPI_ALGORITHM`,
+ * else null (automatic choice).
+ */
 export function forced(name: CollectiveName, perCall: string | undefined, env: Record<string, string | undefined> = process.env): string | null {
-  const v = perCall ?? env[`ZMPI_ALG_${name.toUpperCase()}`];
+  const v = perCall ?? env[`ZMPI_ALG_${name.toUpperCase()}`] ?? fromGlobal(name, env.ZMPI_ALGORITHM);
   if (v === undefined || v === "" || v === "auto") return null;
   const known = ALGORITHMS[name] as readonly string[];
   if (!known.includes(v)) throw new UsageError(`unknown ${name} algorithm "${v}": choose one of ${known.join(", ")} (or auto)`);

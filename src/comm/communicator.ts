@@ -147,14 +147,7 @@ export class BaseCommunicator {
     });
   }
 
-  private timed<T>(p: Promise<T>): Promise<T> {
-    const t0 = performance.now();
-    const c = this.engine.counters;
-    c.p2pCalls++;
-    return p.finally(() => {
-      c.p2pMs += performance.now() - t0;
-    });
-  }
+
 
   /**
    * Sends `data` to `dest`. Typed arrays travel as raw bytes; other values as msgpack. When the
@@ -166,27 +159,44 @@ export class BaseCommunicator {
     const tag = opts.tag ?? 0;
     this.checkRank(dest, "send", "destination");
     this.checkTag(tag, "send", false);
-    return this.timed(this.sendOn(Kind.P2P, data, dest, tag));
+    const c = this.engine.counters;
+    c.p2pCalls++;
+    const t0 = performance.now();
+    const p = this.sendOn(Kind.P2P, data, dest, tag);
+    c.p2pMs += performance.now() - t0;
+    // Only sends that wait for a receipt (large, zero-copy) take time after this point.
+    return p;
   }
 
   /** Receives a message; resolves with the value (the sender's array type, or the decoded value). */
   recv<T = unknown>(opts: RecvOptions = {}): Promise<T> {
-    return this.recvWithStatus<T>(opts).then((r) => r.data);
+    return this.receive(opts, false) as Promise<T>;
   }
 
   /** Like {@link recv}, with the sender, tag and count. */
   recvWithStatus<T = unknown>(opts: RecvOptions = {}): Promise<Received<T>> {
+    return this.receive(opts, true) as Promise<Received<T>>;
+  }
+
+  private receive(opts: RecvOptions, withStatus: boolean): Promise<unknown> {
     const source = opts.source ?? ANY_SOURCE;
     const tag = opts.tag ?? ANY_TAG;
     this.checkSource(source, "recv");
     this.checkTag(tag, "recv", true);
-    const p = this.recvOn(this.ctx.p2p, source, tag, false, "recv", opts.timeoutMs).then((m) => ({
-      data: decodeData(m, opts.out) as T,
-      source: m.source,
-      tag: m.tag,
-      count: m.count,
-    }));
-    return this.timed(p);
+    const t0 = performance.now();
+    const c = this.engine.counters;
+    c.p2pCalls++;
+    return this.recvOn(this.ctx.p2p, source, tag, false, "recv", opts.timeoutMs).then(
+      (m) => {
+        c.p2pMs += performance.now() - t0;
+        const data = decodeData(m, opts.out);
+        return withStatus ? { data, source: m.source, tag: m.tag, count: m.count } : data;
+      },
+      (e: unknown) => {
+        c.p2pMs += performance.now() - t0;
+        throw e;
+      },
+    );
   }
 
   /** Non-blocking send: the request completes when {@link send} would resolve. */

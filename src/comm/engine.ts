@@ -185,35 +185,10 @@ export class Engine {
     this.failureListeners.push(listener);
   }
 
-  /**
-   * Waits on a matching queue with a deadline. `describe` builds the timeout message lazily, so the
-   * common path allocates no strings.
-   */
-  async await(
-    queue: MatchQueue,
-    source: number,
-    tag: number,
-    peek: boolean,
-    op: string,
-    timeoutMs: number | undefined,
-    onTimeout: () => TimeoutError,
-  ): Promise<Incoming> {
-    this.check();
-    const { promise, cancel } = queue.wait(source, tag, peek, op);
-    const ms = timeoutMs ?? this.config.timeoutMs;
-    if (!Number.isFinite(ms)) return promise;
-    let timer: NodeJS.Timeout | undefined;
-    const timed = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const e = onTimeout();
-        cancel(e);
-        reject(e);
-      }, ms);
-    });
-    try {
-      return await Promise.race([promise, timed]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** Waits on a matching queue with a deadline (`ZMPI_TIMEOUT` unless given); rejects at once after a failure. */
+  await(queue: MatchQueue, source: number, tag: number, peek: boolean, op: string, timeoutMs: number | undefined, onTimeout: () => TimeoutError): Promise<Incoming> {
+    if (this.failure) return Promise.reject(this.failure);
+    return queue.wait(source, tag, peek, op, timeoutMs ?? this.config.timeoutMs, onTimeout);
   }
+
 }

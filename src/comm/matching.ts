@@ -27,6 +27,8 @@ interface Waiter {
   peek: boolean;
   /** Operation waiting, for error messages. */
   op: string;
+  /** Deadline timer, cleared on match. */
+  timer?: NodeJS.Timeout;
   resolve: (m: Incoming) => void;
   reject: (e: Error) => void;
 }
@@ -46,6 +48,7 @@ export class MatchQueue {
       const w = this.waiters[i]!;
       if (!fits(m, w.source, w.tag)) continue;
       this.waiters.splice(i, 1);
+      if (w.timer) clearTimeout(w.timer);
       w.resolve(m);
       if (!w.peek) return;
       i--;
@@ -70,30 +73,32 @@ export class MatchQueue {
   }
 
   /**
-   * Waits for a fitting message (taking it unless `peek`). Returns the promise and a cancel
-   * function that removes the waiter (for deadlines).
+   * Waits for a fitting message (taking it unless `peek`), failing with `onTimeout()` after
+   * `timeoutMs`. One promise and one timer per wait: the receive path is on every message's
+   * critical path, so it avoids races and extra promise hops.
    */
-  wait(source: number, tag: number, peek: boolean, op = "recv"): { promise: Promise<Incoming>; cancel: (e: Error) => void } {
+  wait(source: number, tag: number, peek: boolean, op: string, timeoutMs: number, onTimeout: () => Error): Promise<Incoming> {
     const found = peek ? this.peek(source, tag) : this.take(source, tag);
-    if (found) return { promise: Promise.resolve(found), cancel: () => {} };
-    let waiter!: Waiter;
-    const promise = new Promise<Incoming>((resolve, reject) => {
-      waiter = { source, tag, peek, op, resolve, reject };
-    });
-    this.waiters.push(waiter);
-    const cancel = (e: Error) => {
-      const i = this.waiters.indexOf(waiter);
-      if (i >= 0) {
-        this.waiters.splice(i, 1);
-        waiter.reject(e);
+    if (found) return Promise.resolve(found);
+    return new Promise<Incoming>((resolve, reject) => {
+      const w: Waiter = { source, tag, peek, op, resolve, reject };
+      if (Number.isFinite(timeoutMs)) {
+        w.timer = setTimeout(() => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(onTimeout());
+        }, timeoutMs);
       }
-    };
-    return { promise, cancel };
+      this.waiters.push(w);
+    });
   }
 
   /** Rejects every waiter (a rank died, or the communicator was freed), with an error naming its operation. */
   failAll(makeError: (op: string) => Error): void {
-    for (const w of this.waiters.splice(0)) w.reject(makeError(w.op));
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(makeError(w.op));
+    }
   }
 
   /** Waiters currently posted. */

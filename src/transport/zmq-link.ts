@@ -70,18 +70,34 @@ export class Link {
   send(frames: (Buffer | Uint8Array)[]): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error(`link to ${this.endpoint} is closed`));
+    if (!this.pumping) {
+      // Fast path: nothing in flight, hand the message to zeromq now (no queue entry, no extra promise).
+      this.pumping = true;
+      // zeromq.js accepts any ArrayBufferView and sends frames > 128 B without copying.
+      const sent = this.socket.send(frames as Buffer[]);
+      sent.then(
+        () => this.next(),
+        () => this.next(),
+      );
+      return sent;
+    }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ frames, resolve, reject });
-      if (!this.pumping) void this.pump();
     });
   }
 
+  private next(): void {
+    if (this.queue.length === 0) {
+      this.pumping = false;
+      return;
+    }
+    void this.pump();
+  }
+
   private async pump(): Promise<void> {
-    this.pumping = true;
     while (this.queue.length > 0) {
       const item = this.queue.shift()!;
       try {
-        // zeromq.js accepts any ArrayBufferView and sends frames > 128 B without copying.
         await this.socket.send(item.frames as Buffer[]);
         item.resolve();
       } catch (e) {

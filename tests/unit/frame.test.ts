@@ -1,0 +1,81 @@
+// The wire format: header round trip, payload checks, and garbage that must be dropped, never thrown.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { bytesOf, DType, dtypeOf, viewAs } from "../../src/transport/dtype.js";
+import { decodeFrames, encodeHeader, Kind, type Envelope } from "../../src/transport/frame.js";
+import { decodeData, encodeData } from "../../src/comm/payload.js";
+
+const env = (over: Partial<Envelope> = {}): Envelope => ({ comm: 3, src: 1, tag: 7, seq: 42, kind: Kind.P2P, dtype: DType.F64, count: 2, ...over });
+
+describe("frame codec", () => {
+  it("round-trips a header and a typed payload", () => {
+    const payload = Buffer.from(new Float64Array([1.5, -2]).buffer);
+    const out = decodeFrames([encodeHeader(env()), payload], 4);
+    expect("env" in out && out.env).toEqual(env());
+    expect("payload" in out && out.payload).toBe(payload);
+  });
+
+  it("keeps meta and ack", () => {
+    const e = env({ meta: "allreduce(float64[2], SUM, ring)", ack: 1 });
+    const out = decodeFrames([encodeHeader(e), Buffer.alloc(16)], 4);
+    expect("env" in out && out.env).toEqual(e);
+  });
+
+  it.each([
+    ["a src outside the world", [encodeHeader(env({ src: 4 })), Buffer.alloc(16)], /bad src/],
+    ["a payload of the wrong length", [encodeHeader(env()), Buffer.alloc(15)], /payload of 15 bytes for 2 elements/],
+    ["a missing payload", [encodeHeader(env())], /missing payload/],
+    ["three frames", [encodeHeader(env()), Buffer.alloc(16), Buffer.alloc(1)], /expected 1 or 2 frames/],
+    ["a header that is not msgpack", [Buffer.from([0xdf, 0, 0]), Buffer.alloc(16)], /not msgpack|bad comm/],
+    ["a header that is an array", [Buffer.from([0x92, 1, 2]), Buffer.alloc(16)], /not a map/],
+    ["an unknown kind", [encodeHeader(env({ kind: 9 })), Buffer.alloc(16)], /bad kind/],
+    ["a negative tag", [encodeHeader(env({ tag: -1 })), Buffer.alloc(16)], /bad tag/],
+    ["a msgpack count mismatch", [encodeHeader(env({ dtype: DType.MSGPACK, count: 3 })), Buffer.alloc(2)], /msgpack payload of 2 bytes/],
+  ])("rejects %s", (_name, frames, re) => {
+    const out = decodeFrames(frames as Buffer[], 4);
+    expect("error" in out && out.error).toMatch(re);
+  });
+
+  it("never throws on random frames", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 0, maxLength: 4 }), (frames) => {
+        const out = decodeFrames(frames.map((f) => Buffer.from(f)), 8);
+        expect(out).toBeTypeOf("object");
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("encodes typed arrays as raw bytes: small ones copied, large ones aliased for zero-copy", () => {
+    const small = new Float32Array([1, 2, 3]);
+    const e = encodeData(small, 64);
+    expect(e).toMatchObject({ dtype: DType.F32, count: 3, zeroCopy: false });
+    small[0] = 9;
+    expect(new Float32Array(e.bytes!.buffer, e.bytes!.byteOffset, 3)[0]).toBe(1);
+    const big = new Float64Array(100);
+    const b = encodeData(big, 64);
+    expect(b.zeroCopy).toBe(true);
+    expect(b.bytes!.buffer).toBe(big.buffer);
+  });
+
+  it("gives back the sender's array type, aligned even from a misaligned buffer", () => {
+    for (const a of [new Float64Array([1, 2]), new Int32Array([-1]), new BigInt64Array([2n ** 62n]), new Uint8Array([7]), Buffer.from("xy")]) {
+      const raw = Buffer.concat([Buffer.alloc(1), Buffer.from(bytesOf(a))]).subarray(1); // byteOffset 1
+      const back = viewAs(dtypeOf(a), raw);
+      expect(back.constructor).toBe(a.constructor);
+      expect(Array.from(back as unknown as ArrayLike<unknown>)).toEqual(Array.from(a as unknown as ArrayLike<unknown>));
+      expect(back.byteOffset % (a as Float64Array).BYTES_PER_ELEMENT).toBe(0);
+    }
+  });
+
+  it("decodes values and refuses an out array of the wrong type or size", () => {
+    const m = { source: 0, tag: 0, dtype: DType.F64, count: 2, payload: Buffer.from(new Float64Array([1, 2]).buffer) };
+    expect(() => decodeData(m, new Int32Array(2))).toThrow(/out array is int32 but the message holds float64/);
+    expect(() => decodeData(m, new Float64Array(1))).toThrow(/has 1 elements but the message holds 2/);
+    const obj = encodeData({ a: [1, "b"], f: new Float32Array([0.5]) }, 64);
+    const v = decodeData({ source: 0, tag: 0, dtype: obj.dtype, count: obj.count, payload: obj.bytes as Buffer }) as { a: unknown[]; f: Float32Array };
+    expect(v.a).toEqual([1, "b"]);
+    expect(v.f).toBeInstanceOf(Float32Array);
+    expect(() => encodeData(Symbol("x"), 64)).toThrow(/cannot send a symbol/);
+  });
+});
