@@ -39,3 +39,32 @@ export { expandHostlist, compressHostlist } from "./env/hostlist.js";
 export { parseTasksPerNode } from "./env/tasks-per-node.js";
 export { deriveCoordinatorPort } from "./env/coord-port.js";
 export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./env/types.js";
+export type { MetricsOptions } from "./world/world.js";
+export {
+  ResultsWriter,
+  type ResultsFormat,
+  type ResultsOptions,
+  type FlushResult,
+  type ColumnType,
+  type Row,
+  type ManifestData,
+  type ManifestOutput,
+  type ManifestCheckpoint,
+  type RunStatus,
+  formatMetricsTable,
+  type RankMetrics,
+  type MetricsReport,
+  type HostContext,
+  Farm,
+  type FarmOptions,
+  TaskFuture,
+  type FutureState,
+  TaskError,
+  TaskDependencyError,
+  type TaskErrorInfo,
+  type TaskContext,
+  type SubmitOptions,
+  type FarmSummary,
+  type ResultsSink,
+  type ProgressMode,
+} from "./results/index.js";

@@ -21,13 +21,13 @@ const TAG_ACK = 2;
 const TAG_TIMES = 3;
 const TAG_ENDPOINT = 4;
 
-/** What the collective benchmarks call. The methods are looked up at run time, since this build may not have them yet. */
+/** What the collective benchmarks call (buffer style, like OSU: preallocated receive buffers). */
 interface MaybeCollectives {
-  allreduce?: (data: Float64Array, op: unknown) => Promise<unknown>;
-  reduce?: (data: Float64Array, op: unknown, root: number) => Promise<unknown>;
+  allreduce?: (data: Float64Array, op: unknown, opts?: { out?: Float64Array }) => Promise<unknown>;
+  reduce?: (data: Float64Array, op: unknown, root: number, opts?: { out?: Float64Array }) => Promise<unknown>;
   bcast?: (data: Float64Array | undefined, root: number) => Promise<unknown>;
-  allgather?: (data: Float64Array) => Promise<unknown>;
-  alltoall?: (items: Float64Array[]) => Promise<unknown>;
+  allgather?: (data: Float64Array, opts?: { out?: Float64Array }) => Promise<unknown>;
+  alltoall?: (items: Float64Array, opts?: { out?: Float64Array }) => Promise<unknown>;
 }
 
 function emit(world: World, ev: BenchEvent): void {
@@ -149,27 +149,32 @@ function collectiveCall(world: World, name: BenchmarkName, size: number): (() =>
   switch (name) {
     case "barrier":
       return () => world.barrier();
+    // Buffer style, as OSU and MPI: every rank owns its send and receive buffers, allocated once,
+    // so the timing is the collective's, not the first touch of a fresh result array.
     case "allreduce": {
       const data = new Float64Array(n).fill(1);
-      return () => c.allreduce!(data, Op!.SUM);
+      const out = new Float64Array(n);
+      return () => c.allreduce!(data, Op!.SUM, { out });
     }
     case "reduce": {
       const data = new Float64Array(n).fill(1);
-      return () => c.reduce!(data, Op!.SUM, 0);
+      const out = new Float64Array(n);
+      return () => c.reduce!(data, Op!.SUM, 0, { out });
     }
     case "bcast": {
-      // DESIGN: non-roots pass undefined and get the root's array back.
-      const data = world.rank === 0 ? new Float64Array(n).fill(1) : undefined;
+      const data = new Float64Array(n).fill(world.rank === 0 ? 1 : 0);
       return () => c.bcast!(data, 0);
     }
     case "allgather": {
       const data = new Float64Array(n).fill(1);
-      return () => c.allgather!(data);
+      const out = new Float64Array(n * world.size);
+      return () => c.allgather!(data, { out });
     }
     case "alltoall": {
       // OSU alltoall: `size` bytes to every rank, including this one.
-      const items = Array.from({ length: world.size }, () => new Float64Array(n).fill(1));
-      return () => c.alltoall!(items);
+      const items = new Float64Array(n * world.size).fill(1);
+      const out = new Float64Array(n * world.size);
+      return () => c.alltoall!(items, { out });
     }
     default:
       return `unknown collective ${name}`;

@@ -16,7 +16,7 @@ import type { AbortMsg } from "../rendezvous/protocol.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
 import { ZapHandler } from "../transport/zap.js";
 import { ZmqTransport } from "../transport/zmq-transport.js";
-import { Logger, parseLogLevel } from "./logger.js";
+import { installUncaughtReporter, Logger, parseLogLevel } from "./logger.js";
 import { World, type WorldResources } from "./world.js";
 
 /** Options of {@link init}. */
@@ -70,6 +70,8 @@ export async function init(opts: InitOptions = {}): Promise<World> {
   const envVars = opts.env ?? process.env;
   const env = detectEnvironment(envVars);
   const log = new Logger(env.rank, parseLogLevel(envVars.ZMPI_LOG), envVars.ZMPI_PREFIXED !== "1");
+  if (envVars.ZMPI_LOG_DIR) log.toDir(envVars.ZMPI_LOG_DIR);
+  installUncaughtReporter(env.rank, log);
   for (const w of env.warnings) process.stderr.write(`${w}\n`);
   const envTimeout = timeoutFromEnv(envVars);
   const config: EngineConfig = {

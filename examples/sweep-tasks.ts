@@ -1,0 +1,73 @@
+// Task functions of examples/sweep.ts. The farm loads this module by URL on whichever rank runs a
+// task and calls an export by name: functions are never shipped as source.
+import type { TaskContext } from "zmpi";
+
+/** What building a target produces: a 1-D Gaussian mixture the samplers explore. */
+export interface Target {
+  name: string;
+  means: number[];
+  sigma: number;
+}
+
+/** A small deterministic PRNG (mulberry32), so runs are reproducible. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Stage 1: "build" a target (here: place the mixture's modes). */
+export async function buildTarget(spec: { name: string; modes: number; seed: number }, ctx: TaskContext): Promise<Target> {
+  const r = rng(spec.seed);
+  const means = Array.from({ length: spec.modes }, () => Math.round((r() * 20 - 10) * 100) / 100);
+  ctx.log(`target ${spec.name}: ${spec.modes} modes at ${means.join(", ")} (rank ${ctx.rank})`);
+  await new Promise((res) => setTimeout(res, 100));
+  return { name: spec.name, means, sigma: 1 };
+}
+
+function logDensity(t: Target, x: number): number {
+  let s = 0;
+  for (const m of t.means) s += Math.exp(-0.5 * ((x - m) / t.sigma) ** 2);
+  return Math.log(s + 1e-300);
+}
+
+/** Stage 2: a random-walk Metropolis sampler on a built target (`ctx.inputs[0]`). */
+export async function runSampler(spec: { sampler: number; steps: number; step: number }, ctx: TaskContext): Promise<Record<string, unknown>> {
+  const target = ctx.inputs[0] as Target;
+  const r = rng(1000 * spec.sampler + target.means.length);
+  const t0 = performance.now();
+  let x = 0;
+  let lp = logDensity(target, x);
+  let accepted = 0;
+  let sum = 0;
+  let sumSq = 0;
+  for (let i = 0; i < spec.steps; i++) {
+    const y = x + (r() * 2 - 1) * spec.step;
+    const lq = logDensity(target, y);
+    if (Math.log(r()) < lq - lp) {
+      x = y;
+      lp = lq;
+      accepted++;
+    }
+    sum += x;
+    sumSq += x * x;
+  }
+  const mean = sum / spec.steps;
+  const row = {
+    target: target.name,
+    sampler: spec.sampler,
+    steps: spec.steps,
+    acceptance: accepted / spec.steps,
+    mean,
+    std: Math.sqrt(Math.max(0, sumSq / spec.steps - mean * mean)),
+    ms: performance.now() - t0,
+    ran_on: ctx.rank,
+  };
+  ctx.log(`sampler ${spec.sampler} on ${target.name}: acceptance ${row.acceptance.toFixed(3)}, mean ${mean.toFixed(3)}`);
+  return row;
+}
