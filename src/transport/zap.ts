@@ -9,6 +9,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { Router } from "zeromq";
+import { isTransient } from "./zmq-inbox.js";
 
 /** ZAP domain zmpi's server sockets announce. */
 export const ZAP_DOMAIN = "zmpi";
@@ -48,7 +49,8 @@ export class ZapHandler {
       let frames: Buffer[];
       try {
         frames = await this.socket.receive();
-      } catch {
+      } catch (e) {
+        if (this.running && isTransient(e)) continue;
         return; // closed
       }
       // [routing id, empty, version, request id, domain, address, identity, mechanism, ...credentials]

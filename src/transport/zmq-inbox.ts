@@ -52,8 +52,13 @@ export class Inbox {
       let frames: Buffer[];
       try {
         frames = await this.socket.receive();
-      } catch {
-        return; // closed
+      } catch (e) {
+        if (this.closed) return;
+        // zeromq.js 6.8 can reject a pending receive() with EAGAIN although the socket is fine
+        // (seen here under load: a peer's messages then vanished). Read on.
+        if (isTransient(e)) continue;
+        this.lastMalformed = `receive failed: ${(e as Error).message}`;
+        return;
       }
       const out = decodeFrames(frames, this.worldSize);
       if ("error" in out) {
@@ -79,4 +84,10 @@ export class Inbox {
     this.closed = true;
     this.socket.close();
   }
+}
+
+/** Errors after which the socket still works and the read is simply retried. */
+export function isTransient(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === "EAGAIN" || code === "EINTR" || code === "EBUSY";
 }

@@ -31,3 +31,13 @@ describe("collectives through zmpi launch", () => {
     for (const rank of [0, 1]) expect(linesOf(r.stdout, rank).join("\n")).toMatch(/pool ok: size \d+, gemm max error 0, map \[1,4,9\]/);
   });
 });
+
+describe("first contact after rendezvous", () => {
+  it("never loses a message (8 fresh 3-rank jobs)", async () => {
+    for (let i = 0; i < 8; i++) {
+      const r = await runJob("first-contact.ts", 3);
+      expect(r.code, `run ${i}\n${r.stderr}`).toBe(0);
+      for (const rank of [0, 1, 2]) expect(linesOf(r.stdout, rank)).toContain("ok first-contact");
+    }
+  });
+});
