@@ -29,6 +29,7 @@ import {
 import {
   ALLGATHER_RING_MIN_BYTES,
   ALLREDUCE_RING_MIN_BYTES,
+  ALLREDUCE_RING_MIN_BYTES_MANY,
   ALLTOALL_PAIRWISE_MIN_BYTES,
   BCAST_SCATTER_MIN_BYTES,
   BCAST_SCATTER_MIN_RANKS,
@@ -234,7 +235,8 @@ export class CollectiveCommunicator extends BaseCommunicator {
     }
     const n = typed ? data.length : 0;
     const ringOk = typed && op.commutative && n >= this.size;
-    const auto = ringOk && data.byteLength > ALLREDUCE_RING_MIN_BYTES ? "ring" : "recursive-doubling";
+    const ringFrom = this.size === 2 ? ALLREDUCE_RING_MIN_BYTES : ALLREDUCE_RING_MIN_BYTES_MANY;
+    const auto = ringOk && data.byteLength > ringFrom ? "ring" : "recursive-doubling";
     const alg = this.algo("allreduce", opts) ?? auto;
     if (alg === "ring" && !(typed && op.commutative)) throw new UsageError("the ring allreduce needs a typed array and a commutative op", { comm: this.name, op: "allreduce" });
     const c = this.begin("allreduce", `${describe(data)}, ${op.name}, ${alg}`, opts);
