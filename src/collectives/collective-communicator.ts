@@ -245,13 +245,10 @@ export class CollectiveCommunicator extends BaseCommunicator {
         const src = data as TypedArray;
         const out = opts?.out;
         const buf = out ? CollectiveCommunicator.fit(out, n) : like(src, n);
-        if (buf !== src) put(buf, src, 0);
-        if (this.size > 1) {
-          const counts = balancedCounts(n, this.size);
-          const offs = offsetsOf(counts);
-          await ringReduceScatter(c, buf, op, counts, offs);
-          await ringAllgather(c, buf, counts, offs);
-        }
+        const counts = balancedCounts(n, this.size);
+        const offs = offsetsOf(counts);
+        await ringReduceScatter(c, buf, op, counts, offs, src);
+        if (this.size > 1) await ringAllgather(c, buf, counts, offs);
         return buf as T;
       }
       const result = this.size === 1 ? copyValue(data) : await allreduceRecursiveDoubling(c, data, op);

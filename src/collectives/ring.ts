@@ -26,10 +26,12 @@ function sendBlock(c: Coll, dest: number, buf: TypedArray, off: number, n: numbe
 }
 
 /**
- * Ring reduce-scatter in place on `buf` (a private working copy): after p−1 steps, rank r's block
- * r (of the given counts/offsets) holds the reduction of every rank's block r. Commutative ops only.
+ * Ring reduce-scatter into `buf`: after p−1 steps, rank r's block r (of the given
+ * counts/offsets) holds the reduction of every rank's block r. The input is `src` (default `buf`
+ * itself): a received segment is combined with the input's segment straight into `buf`, so no
+ * separate copy of the whole input is made. Commutative ops only.
  */
-export async function ringReduceScatter(c: Coll, buf: TypedArray, op: Op, counts: readonly number[], offs: readonly number[]): Promise<void> {
+export async function ringReduceScatter(c: Coll, buf: TypedArray, op: Op, counts: readonly number[], offs: readonly number[], src: TypedArray = buf): Promise<void> {
   const p = c.size;
   const r = c.rank;
   const next = (r + 1) % p;
@@ -38,14 +40,20 @@ export async function ringReduceScatter(c: Coll, buf: TypedArray, op: Op, counts
   for (let s = 0; s < p - 1; s++) {
     const sb = (((r - s - 1) % p) + p) % p;
     const rb = (((r - s - 2) % p) + p) % p;
-    const sent = sendBlock(c, next, buf, offs[sb]!, counts[sb]!);
+    // Step 0 sends this rank's own input; later steps forward partial sums already in buf.
+    const sent = sendBlock(c, next, s === 0 ? src : buf, offs[sb]!, counts[sb]!);
     for (const [so, len] of segments(counts[rb]!, seg)) {
       const got = await c.recv<TypedArray>(prev);
       if (got.length !== len) throw new RangeError(`ring reduce-scatter: segment of ${got.length} elements, expected ${len}`);
-      op.reduceInto(buf.subarray(offs[rb]! + so, offs[rb]! + so + len), got, true);
+      const at = offs[rb]! + so;
+      const dst = buf.subarray(at, at + len);
+      if (src !== buf) put(dst, src.subarray(at, at + len), 0);
+      op.reduceInto(dst, got, true);
     }
     await sent;
   }
+  // With p = 1 nothing was received: the result is the input.
+  if (p === 1 && src !== buf) put(buf, src, 0);
 }
 
 /**
