@@ -1,20 +1,9 @@
 /** The `zmpi` command line (commander). */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { positiveInt, positiveNumber } from "./args.js";
 import { benchCommand } from "./bench/command.js";
 import { info } from "./info.js";
 import { launch } from "./launch.js";
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
-  return n;
-}
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${v}"`);
-  return n;
-}
 
 /** Builds the program; exported for tests. */
 export function program(setStatus: (s: number) => void): Command {

@@ -2,12 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ALL_BENCHMARKS, DEFAULT_BATCHES, parseBenchmarks, parseSize, parseSizeList, type BenchmarkName } from "./plan.js";
 import { runBench } from "./run.js";
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
-  return n;
-}
+import { positiveInt } from "../args.js";
 
 function nonNegativeInt(v: string): number {
   const n = Number(v);

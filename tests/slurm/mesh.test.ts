@@ -2,19 +2,12 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { cleanEnv } from "../helpers/slurm.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const hasSrun = spawnSync("bash", ["-c", "command -v srun"]).status === 0;
 if (!hasSrun) console.warn("skipped: srun not found (install the local cluster: bash ../shared/slurm-local/setup.sh)");
 
-function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(ZMPI_|SBATCH_|SRUN_|SALLOC_)/.test(k) || (k.startsWith("SLURM_") && k !== "SLURM_CONF")) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 describe.skipIf(!hasSrun)("mesh under srun", () => {
   it("srun -N2 --ntasks-per-node=2 with { dp: 2, tp: 2 }: TP groups node-local, allreduce per dimension", () => {

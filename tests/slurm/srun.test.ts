@@ -15,31 +15,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deriveCoordinatorPort } from "../../src/env/coord-port.js";
+import { cleanEnv, slurmSkipReason } from "../helpers/slurm.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 const fixture = (name: string) => join(ROOT, "tests", "fixtures", name);
 const NODE = process.execPath;
 
-function probeSrun(): string | null {
-  const which = spawnSync("bash", ["-c", "command -v srun && command -v sbatch"], { encoding: "utf8" });
-  if (which.status !== 0) return "srun not found (install the local cluster: bash ../shared/slurm-local/setup.sh)";
-  return null;
-}
 
-const skipReason = probeSrun();
+const skipReason = slurmSkipReason();
 if (skipReason) console.warn(`skipped: ${skipReason}`);
 
-/** The caller's environment without anything that would make srun/sbatch or zmpi see another job. */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined) continue;
-    if (/^(ZMPI_|SBATCH_|SRUN_|SALLOC_)/.test(k)) continue;
-    if (k.startsWith("SLURM_") && k !== "SLURM_CONF") continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 /** A fresh job secret, as the sbatch templates make one. */
 const secret = () => `test-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-secret`;

@@ -12,30 +12,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanEnv, slurmSkipReason } from "../helpers/slurm.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 const template = (name: string) => join(ROOT, "slurm", name);
 
-function probeSbatch(): string | null {
-  const which = spawnSync("bash", ["-c", "command -v srun && command -v sbatch"], { encoding: "utf8" });
-  if (which.status !== 0) return "srun not found (install the local cluster: bash ../shared/slurm-local/setup.sh)";
-  return null;
-}
 
-const skipReason = probeSbatch();
+const skipReason = slurmSkipReason();
 if (skipReason) console.warn(`skipped: ${skipReason}`);
 
-/** The caller's environment without anything that would make sbatch or zmpi see another job. */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined) continue;
-    if (/^(ZMPI_|SBATCH_|SRUN_|SALLOC_)/.test(k)) continue;
-    if (k.startsWith("SLURM_") && k !== "SLURM_CONF") continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 interface Submitted {
   code: number | null;

@@ -1,0 +1,21 @@
+/** Shared by the Slurm tests: whether srun/sbatch are here, and an environment free of other jobs. */
+import { spawnSync } from "node:child_process";
+
+/** Why the Slurm tests skip, or null when srun and sbatch are on PATH. */
+export function slurmSkipReason(): string | null {
+  const which = spawnSync("bash", ["-c", "command -v srun && command -v sbatch"], { encoding: "utf8" });
+  if (which.status !== 0) return "srun not found (install the local cluster: bash ../shared/slurm-local/setup.sh)";
+  return null;
+}
+
+/** The caller's environment without anything that would make srun/sbatch or zmpi see another job. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined) continue;
+    if (/^(ZMPI_|SBATCH_|SRUN_|SALLOC_)/.test(k)) continue;
+    if (k.startsWith("SLURM_") && k !== "SLURM_CONF") continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
