@@ -29,6 +29,7 @@ describe("README commands", () => {
       if (cmd.includes("examples/hello.ts")) expect(r.stdout).toMatch(/token went around the ring: 0 -> 1 -> 2/);
       if (cmd.includes("examples/mesh.ts")) expect(r.stdout).toMatch(/tp: allreduce of ranks/);
       if (cmd === "npx zmpi info") expect(r.stdout).toMatch(/coordinator/);
+      if (cmd.includes("examples/sweep.ts")) expect(r.stdout).toMatch(/sweep: 6 tasks done, 0 failed; 4 rows in \/tmp\/zmpi-sweep\/sweep\.csv/);
     }, 300_000);
   }
 });
