@@ -4,6 +4,7 @@
  * sender's messages arrive in the order it sent them, this gives MPI's non-overtaking rule per
  * (source, tag, communicator).
  */
+import { deadlines, type Deadline } from "./deadlines.js";
 
 /** Wildcard source for receives and probes. */
 export const ANY_SOURCE = -1;
@@ -27,8 +28,8 @@ interface Waiter {
   peek: boolean;
   /** Operation waiting, for error messages. */
   op: string;
-  /** Deadline timer, cleared on match. */
-  timer?: NodeJS.Timeout;
+  /** Deadline, cancelled on match. */
+  deadline?: Deadline;
   resolve: (m: Incoming) => void;
   reject: (e: Error) => void;
 }
@@ -48,7 +49,7 @@ export class MatchQueue {
       const w = this.waiters[i]!;
       if (!fits(m, w.source, w.tag)) continue;
       this.waiters.splice(i, 1);
-      if (w.timer) clearTimeout(w.timer);
+      w.deadline?.cancel();
       w.resolve(m);
       if (!w.peek) return;
       i--;
@@ -74,8 +75,8 @@ export class MatchQueue {
 
   /**
    * Waits for a fitting message (taking it unless `peek`), failing with `onTimeout()` after
-   * `timeoutMs`. One promise and one timer per wait: the receive path is on every message's
-   * critical path, so it avoids races and extra promise hops.
+   * `timeoutMs`. One promise per wait and no timer of its own (see deadlines.ts): the receive path
+   * is on every message's critical path.
    */
   wait(source: number, tag: number, peek: boolean, op: string, timeoutMs: number, onTimeout: () => Error): Promise<Incoming> {
     const found = peek ? this.peek(source, tag) : this.take(source, tag);
@@ -83,11 +84,11 @@ export class MatchQueue {
     return new Promise<Incoming>((resolve, reject) => {
       const w: Waiter = { source, tag, peek, op, resolve, reject };
       if (Number.isFinite(timeoutMs)) {
-        w.timer = setTimeout(() => {
+        w.deadline = deadlines.add(timeoutMs, () => {
           const i = this.waiters.indexOf(w);
           if (i >= 0) this.waiters.splice(i, 1);
           reject(onTimeout());
-        }, timeoutMs);
+        });
       }
       this.waiters.push(w);
     });
@@ -96,7 +97,7 @@ export class MatchQueue {
   /** Rejects every waiter (a rank died, or the communicator was freed), with an error naming its operation. */
   failAll(makeError: (op: string) => Error): void {
     for (const w of this.waiters.splice(0)) {
-      if (w.timer) clearTimeout(w.timer);
+      w.deadline?.cancel();
       w.reject(makeError(w.op));
     }
   }
