@@ -26,11 +26,13 @@ export interface RankMetrics {
   p2pCalls: number;
   collectiveMs: number;
   collectiveCalls: number;
-  /** Transport totals over every peer (same-node ipc and cross-node tcp together). */
+  /** Transport totals over every peer. */
   messagesSent: number;
   bytesSent: number;
   messagesReceived: number;
   bytesReceived: number;
+  /** The same traffic by peer kind: this process, same node (ipc), other nodes (tcp). */
+  byPeerKind: TransportStats["byPeerKind"];
   /** Peak resident set size of this process. */
   peakRssBytes: number;
   /** CPU time used by this process, and as a percentage of one core over the wall time. */
@@ -87,6 +89,7 @@ export function collectRankMetrics(src: MetricsSource): RankMetrics {
     bytesSent: t.bytesSent,
     messagesReceived: t.messagesReceived,
     bytesReceived: t.bytesReceived,
+    byPeerKind: t.byPeerKind,
     // resourceUsage().maxRSS is in KiB on every platform Node supports.
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     cpuUserMs: round(cpu.user / 1000),
@@ -154,7 +157,7 @@ function mib(b: number): string {
 /** One table, a row per rank, for the terminal. */
 export function formatMetricsTable(ranks: readonly RankMetrics[]): string {
   const table = new Table({
-    head: ["rank", "host", "pid", "wall s", "coll ms (n)", "p2p ms (n)", "sent MiB (msgs)", "recv MiB (msgs)", "peak RSS MiB", "CPU %"],
+    head: ["rank", "host", "pid", "wall s", "coll ms (n)", "p2p ms (n)", "sent MiB (msgs)", "recv MiB (msgs)", "sent self/node/remote MiB", "peak RSS MiB", "CPU %"],
     style: { head: [], border: [] },
   });
   for (const r of ranks) {
@@ -167,6 +170,7 @@ export function formatMetricsTable(ranks: readonly RankMetrics[]): string {
       `${r.p2pMs.toFixed(1)} (${r.p2pCalls})`,
       `${mib(r.bytesSent)} (${r.messagesSent})`,
       `${mib(r.bytesReceived)} (${r.messagesReceived})`,
+      `${mib(r.byPeerKind.self.bytesSent)}/${mib(r.byPeerKind.node.bytesSent)}/${mib(r.byPeerKind.remote.bytesSent)}`,
       mib(r.peakRssBytes),
       r.cpuPercent.toFixed(0),
     ]);

@@ -7,7 +7,7 @@
 import { RankFailedError } from "../errors.js";
 import type { Envelope } from "./frame.js";
 import { privateCopy } from "./dtype.js";
-import { emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
+import { copyStats, countTraffic, emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
 
 /** A set of connected in-memory transports. */
 export class MemoryNetwork {
@@ -63,8 +63,7 @@ export class MemoryTransport implements Transport {
     const full: Envelope = { ...env, src: this.rank, seq: this.nextSeq[dest]!++ };
     // Copy at send time: the caller may reuse its buffer as soon as the promise resolves.
     const copy = payload ? privateCopy(payload) : null;
-    this.counters.messagesSent++;
-    if (copy) this.counters.bytesSent += copy.length;
+    countTraffic(this.counters, dest === this.rank ? "self" : "node", "sent", copy ? copy.length : 0);
     const target = this.net.transports[dest]!;
     queueMicrotask(() => target.deliver(full, copy));
     return Promise.resolve();
@@ -72,13 +71,12 @@ export class MemoryTransport implements Transport {
 
   private deliver(env: Envelope, payload: Buffer | null): void {
     if (this.dead) return;
-    this.counters.messagesReceived++;
-    if (payload) this.counters.bytesReceived += payload.length;
+    countTraffic(this.counters, env.src === this.rank ? "self" : "node", "received", payload ? payload.length : 0);
     this.handler(env, payload);
   }
 
   stats(): TransportStats {
-    return { ...this.counters };
+    return copyStats(this.counters);
   }
 
   async close(): Promise<void> {}

@@ -13,6 +13,17 @@ export type MessageHandler = (env: Envelope, payload: Buffer | null) => void;
 /** Told when a peer is known to be gone (connection lost, or the coordinator said so). */
 export type FailureHandler = (rank: number, reason: string) => void;
 
+/** Where a peer is: this process, another process on the same node (ipc), another node (tcp). */
+export type PeerKind = "self" | "node" | "remote";
+
+/** Traffic with one kind of peer. */
+export interface TrafficCounters {
+  messagesSent: number;
+  bytesSent: number;
+  messagesReceived: number;
+  bytesReceived: number;
+}
+
 /** Counters a transport keeps for metrics and for the stranger/garbage checks. */
 export interface TransportStats {
   /** Messages and payload bytes sent, and received. */
@@ -24,6 +35,8 @@ export interface TransportStats {
   malformedDropped: number;
   /** Connections refused at the handshake (wrong or missing secret, not ZMTP at all). */
   refusedConnections: number;
+  /** The same traffic split by where the peer is. */
+  byPeerKind: Record<PeerKind, TrafficCounters>;
 }
 
 /** What the communicator layer needs from a transport. */
@@ -48,14 +61,37 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+function emptyTraffic(): TrafficCounters {
+  return { messagesSent: 0, bytesSent: 0, messagesReceived: 0, bytesReceived: 0 };
+}
+
 /** Fresh zeroed counters. */
 export function emptyStats(): TransportStats {
   return {
-    messagesSent: 0,
-    bytesSent: 0,
-    messagesReceived: 0,
-    bytesReceived: 0,
+    ...emptyTraffic(),
     malformedDropped: 0,
     refusedConnections: 0,
+    byPeerKind: { self: emptyTraffic(), node: emptyTraffic(), remote: emptyTraffic() },
   };
+}
+
+/** Counts one message in the totals and under its peer kind. */
+export function countTraffic(stats: TransportStats, kind: PeerKind, dir: "sent" | "received", bytes: number): void {
+  const k = stats.byPeerKind[kind];
+  if (dir === "sent") {
+    stats.messagesSent++;
+    stats.bytesSent += bytes;
+    k.messagesSent++;
+    k.bytesSent += bytes;
+  } else {
+    stats.messagesReceived++;
+    stats.bytesReceived += bytes;
+    k.messagesReceived++;
+    k.bytesReceived += bytes;
+  }
+}
+
+/** A deep copy of the counters (callers may keep it). */
+export function copyStats(s: TransportStats): TransportStats {
+  return { ...s, byPeerKind: { self: { ...s.byPeerKind.self }, node: { ...s.byPeerKind.node }, remote: { ...s.byPeerKind.remote } } };
 }

@@ -11,7 +11,7 @@ import { DType, privateCopy } from "./dtype.js";
 import { encodeHeader, Kind, type Envelope } from "./frame.js";
 import { Inbox } from "./zmq-inbox.js";
 import { Link, type LinkFailure } from "./zmq-link.js";
-import { emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
+import { copyStats, countTraffic, emptyStats, type PeerKind, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
 
 /** How to reach one rank. */
 export interface PeerEndpoint {
@@ -139,10 +139,15 @@ export class ZmqTransport implements Transport {
       return;
     }
     if (env.src < 0) return; // data never comes from the coordinator service
-    this.counters.messagesReceived++;
-    if (payload) this.counters.bytesReceived += payload.length;
+    countTraffic(this.counters, this.kindOf(env.src), "received", payload ? payload.length : 0);
     if (env.ack === 1) this.ack(env.src, env.seq);
     this.handler(env, payload);
+  }
+
+  /** Where a peer is, for the traffic counters. */
+  private kindOf(rank: number): PeerKind {
+    if (rank === this.rank) return "self";
+    return this.endpointOf(rank)?.startsWith("ipc://") ? "node" : "remote";
   }
 
   /** Chooses ipc for a peer on the same machine and node, tcp otherwise. */
@@ -196,8 +201,7 @@ export class ZmqTransport implements Transport {
 
   send(dest: number, env: OutboundEnvelope, payload: Uint8Array | null, zeroCopy: boolean): Promise<void> {
     const seq = this.nextSeq[dest]!++;
-    this.counters.messagesSent++;
-    if (payload) this.counters.bytesSent += payload.byteLength;
+    countTraffic(this.counters, this.kindOf(dest), "sent", payload ? payload.byteLength : 0);
     if (dest === this.rank) return this.sendSelf({ ...env, src: this.rank, seq }, payload);
     const deadReason = this.dead.get(dest);
     if (deadReason) return Promise.reject(new RankFailedError(deadReason, { ranks: [dest], op: "send" }));
@@ -220,19 +224,14 @@ export class ZmqTransport implements Transport {
     // A private copy: the receiver must not see the sender's later writes, whatever the size.
     const copy = payload ? privateCopy(payload) : null;
     queueMicrotask(() => {
-      this.counters.messagesReceived++;
-      if (copy) this.counters.bytesReceived += copy.length;
+      countTraffic(this.counters, "self", "received", copy ? copy.length : 0);
       this.handler(env, copy);
     });
     return Promise.resolve();
   }
 
   stats(): TransportStats {
-    return {
-      ...this.counters,
-      malformedDropped: this.inbox.malformed,
-      refusedConnections: this.inbox.refused,
-    };
+    return { ...copyStats(this.counters), malformedDropped: this.inbox.malformed, refusedConnections: this.inbox.refused };
   }
 
   /** The last reason a frame was dropped, for diagnostics. */

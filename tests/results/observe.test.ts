@@ -8,7 +8,8 @@ import { tempDir } from "./helpers.js";
 describe("metrics", () => {
   it("every rank's numbers reach rank 0: metrics.json, the manifest, and one printed table", async () => {
     const dir = tempDir("metrics");
-    const r = await runJob("results-observe.ts", 3, { env: { MODE: "metrics", OUT: dir, ZMPI_METRICS: "1" } });
+    // Two pretend nodes (ranks 0-1, rank 2): traffic splits into same-node (ipc) and other-node (tcp).
+    const r = await runJob("results-observe.ts", 3, { nodes: 2, env: { MODE: "metrics", OUT: dir, ZMPI_METRICS: "1" } });
     expect(r.code, r.stderr).toBe(0);
     expect(linesOf(r.stdout, 0)).toContain("metrics gathered for 3 ranks");
     expect(linesOf(r.stdout, 1)).toContain("metrics on rank 1: undefined");
@@ -23,6 +24,15 @@ describe("metrics", () => {
       expect(m.peakRssBytes).toBeGreaterThan(10 << 20);
       expect(m.cpuUserMs).toBeGreaterThan(0);
     }
+    type Kinds = Record<"self" | "node" | "remote", { bytesSent: number; messagesSent: number }>;
+    for (const m of report.ranks as Array<{ bytesSent: number; messagesSent: number; byPeerKind: Kinds }>) {
+      const k = m.byPeerKind;
+      expect(k.self.bytesSent + k.node.bytesSent + k.remote.bytesSent).toBe(m.bytesSent);
+      expect(k.self.messagesSent + k.node.messagesSent + k.remote.messagesSent).toBe(m.messagesSent);
+    }
+    const kinds = (report.ranks as Array<{ byPeerKind: Kinds }>).map((m) => m.byPeerKind);
+    expect(kinds.reduce((a, k) => a + k.node.bytesSent, 0)).toBeGreaterThan(0);
+    expect(kinds.reduce((a, k) => a + k.remote.bytesSent, 0)).toBeGreaterThan(0);
     expect(report.ranks[0].bytesSent).toBeGreaterThan(100_000);
     expect(report.ranks[1].bytesReceived).toBeGreaterThan(100_000);
     expect(report.host.cpus).toBeGreaterThan(0);
