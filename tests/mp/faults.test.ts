@@ -19,6 +19,15 @@ describe("a rank that dies", () => {
     });
   }
 
+  it("(frozen, SIGSTOP) is found by heartbeats: the others fail with RankFailedError naming it within ~12 s", async () => {
+    const r = await runJob("faults.ts", 3, { env: { MODE: "freeze" } });
+    expect(r.code).not.toBe(0);
+    expect(r.ms).toBeLessThan(25_000);
+    const out = [0, 1].map((rank) => linesOf(r.stdout, rank).join("\n")).join("\n");
+    expect(out).toMatch(/caught RankFailedError: recv on world: rank 2 \(pid \d+ on [^)]+\)/);
+    expect(out).not.toMatch(/ERROR/);
+  }, 60_000);
+
   it("is stopped by the launcher together with the others by default", async () => {
     const r = await runJob("faults.ts", 3, { env: { MODE: "kill" } });
     expect(r.code).toBe(137);
