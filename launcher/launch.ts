@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { createInterface } from "node:readline";
+import { COORD_PORT_BASE } from "../src/env/coord-port.js";
 import { compressHostlist } from "../src/env/hostlist.js";
 
 /** Options of {@link launch}. */
@@ -58,18 +59,28 @@ export function formatTasksPerNode(counts: number[]): string {
   return parts.join(",");
 }
 
-/** A free TCP port on loopback (the OS picks it; the tiny window before the coordinator binds it is accepted). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free coordinator port in 61440–65535, like Slurm jobs get: above Linux's ephemeral range,
+ * where every rank's `tcp://addr:*` data socket lands, so another job's ranks cannot take it
+ * between this check and the coordinator's bind (an ephemeral pick could, and did under load).
+ */
+export async function freePort(): Promise<number> {
+  const span = 65536 - COORD_PORT_BASE;
+  const start = randomBytes(2).readUInt16BE(0) % span;
+  for (let i = 0; i < 64; i++) {
+    const port = COORD_PORT_BASE + ((start + i * 97) % span);
+    if (await portIsFree(port)) return port;
+  }
+  throw new Error(`no free coordinator port found in ${COORD_PORT_BASE}-65535`);
 }
 
 /** The node command for a script: TypeScript runs through tsx, resolved from zmpi's own install. */
