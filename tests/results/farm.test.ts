@@ -83,8 +83,10 @@ describe("task farm", () => {
     const short = res.short as Timed[];
     const onLongRank = short.filter((s) => s.rank === long.rank && s.start < long.end).length;
     expect(onLongRank).toBe(0);
-    // 12 × 100 ms on the two other workers ≈ 600 ms, hidden behind the 1200 ms task (static: ≥ 1.5 s).
-    expect(res.ms).toBeLessThan(2000);
+    // 12 × 100 ms on the two other workers ≈ 600 ms, hidden behind the 1200 ms task. The proof of
+    // balancing is onLongRank above; this bound only catches a farm that serialises everything
+    // (≥ 2.4 s), with room for other test files loading the 2 cores at the same time.
+    expect(res.ms).toBeLessThan(2400);
     expect(new Set(short.map((s) => s.rank)).size).toBe(2);
   });
 
