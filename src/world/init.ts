@@ -135,6 +135,14 @@ async function initDistributed(
     }
     // The engine exists before the table arrives: a faster peer may send to us right after it.
     const engine = new Engine(transport, config);
+    // Installed first: an abort can arrive while this rank is still finishing init (a slow rank
+    // under load), and the job must still go down on it.
+    engine.onFailure((err) => {
+      if ((opts.onFailure ?? "exit") !== "exit") return;
+      process.stderr.write(`[zmpi rank ${env.rank}] job failed: ${err.message}\n`);
+      process.exitCode = 1;
+      setTimeout(() => process.exit(1), opts.exitGraceMs ?? 1000).unref();
+    });
     let control: ControlChannel | null = null;
     const coordinatorLost = () => {
       const err = new RankFailedError(
@@ -173,12 +181,6 @@ async function initDistributed(
     });
     joined.control.onAbort((msg) => eng.fail(errorFromAbort(msg)));
     eng.spread = (err) => joined.control.reportFailure(err.message, err.name, err.ranks);
-    eng.onFailure((err) => {
-      if ((opts.onFailure ?? "exit") !== "exit") return;
-      process.stderr.write(`[zmpi rank ${env.rank}] job failed: ${err.message}\n`);
-      process.exitCode = 1;
-      setTimeout(() => process.exit(1), opts.exitGraceMs ?? 1000).unref();
-    });
     eng.nodeName = env.nodeName;
     const ctx = eng.register(0, Array.from({ length: env.size }, (_, r) => r), "world");
     const resources: WorldResources = {
