@@ -3,7 +3,7 @@
  * allreduce and scan. They move whole values, so they serve typed arrays and plain values alike.
  */
 import type { Encoded } from "../comm/payload.js";
-import { isTypedArray, type TypedArray } from "../transport/dtype.js";
+import { isTypedArray } from "../transport/dtype.js";
 import type { Coll } from "./coll.js";
 import { copyOf } from "./blocks.js";
 import type { Op } from "./op.js";
@@ -165,9 +165,4 @@ export async function scanRecursiveDoubling(c: Coll, data: unknown, op: Op, excl
     }
   }
   return result;
-}
-
-/** True when `x` is a typed array (helper for callers choosing algorithms). */
-export function typed(x: unknown): x is TypedArray {
-  return isTypedArray(x);
 }

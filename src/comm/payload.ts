@@ -45,11 +45,6 @@ export function encodeData(data: unknown, eagerLimit: number): Encoded {
   return { dtype: DType.MSGPACK, count: bytes.length, bytes, zeroCopy: false };
 }
 
-/** Number of elements (typed) or bytes (msgpack) a message carries, as status reports it. */
-export function countOf(m: Incoming): number {
-  return m.count;
-}
-
 /**
  * Turns a received message into the value the user gets: the sender's array type (aliasing the
  * received bytes), the decoded value, or the caller's `out` array filled.

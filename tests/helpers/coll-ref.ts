@@ -1,5 +1,6 @@
 /** Sequential references and deterministic data for collective tests. */
 import type { TypedArray, TypedArrayConstructor } from "../../src/index.js";
+import { rng } from "../compute/helpers.js";
 
 /** dtypes under test, with a value generator that keeps every reduction exact. */
 export const DTYPES: Array<{ name: string; ctor: TypedArrayConstructor; int: boolean; big: boolean }> = [
@@ -11,17 +12,6 @@ export const DTYPES: Array<{ name: string; ctor: TypedArrayConstructor; int: boo
   { name: "u32", ctor: Uint32Array, int: true, big: false },
   { name: "i64", ctor: BigInt64Array, int: true, big: true },
 ];
-
-/** Small deterministic pseudo-random integers. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** Rank `r`'s data: integers small enough that sums over 256 ranks stay exact in f32. */
 export function dataFor(ctor: TypedArrayConstructor, n: number, r: number, op: string, seed = 1): TypedArray {
