@@ -3,6 +3,7 @@ import Table from "cli-table3";
 import { detectEnvironment } from "../src/env/detect.js";
 import type { RankEnvironment } from "../src/env/types.js";
 import { compressHostlist } from "../src/env/hostlist.js";
+import { singleCopySupport } from "../src/transport/cma.js";
 
 /** The rows `zmpi info` prints. */
 export function infoRows(env: RankEnvironment): Array<[string, string]> {
@@ -19,7 +20,13 @@ export function infoRows(env: RankEnvironment): Array<[string, string]> {
     ["coordinator", c.portSource === "none" ? "none (world of size 1)" : `${c.host}:${c.port} (port: ${c.portSource})${c.runsHere ? ", runs here" : ""}`],
     ["CPUs per task", env.cpusPerTask === null ? "not set" : String(env.cpusPerTask)],
     ["bind address", env.bindAddress ?? `resolve ${env.nodeName}`],
+    ["single-copy (same machine)", singleCopyRow()],
   ];
+}
+
+function singleCopyRow(): string {
+  const s = singleCopySupport();
+  return s.available ? "available (cross-memory attach)" : `off: ${s.reason}`;
 }
 
 /** Prints the detected environment; returns the exit status. */

@@ -25,6 +25,7 @@ export { ANY_SOURCE, ANY_TAG } from "./comm/matching.js";
 export { MAX_TAG } from "./transport/frame.js";
 export type { TypedArray, TypedArrayConstructor } from "./transport/dtype.js";
 export type { TransportStats } from "./transport/transport.js";
+export { singleCopySupport } from "./transport/cma.js";
 export {
   ZmpiError,
   UsageError,

@@ -7,6 +7,22 @@ export function like<T extends TypedArray>(a: T, n: number): T {
   return new (a.constructor as TypedArrayConstructor)(n) as T;
 }
 
+const scratchPool = new Map<unknown, TypedArray>();
+
+/**
+ * A reusable array of `a`'s type with `n` elements, shared by every collective in the process:
+ * fill it and consume it in one synchronous stretch (no `await` between), or another call may
+ * overwrite it. Saves a fresh allocation, and the page faults of touching it, per received segment.
+ */
+export function scratchLike<T extends TypedArray>(a: T, n: number): T {
+  let s = scratchPool.get(a.constructor);
+  if (!s || s.length < n) {
+    s = like(a, n);
+    scratchPool.set(a.constructor, s);
+  }
+  return s.subarray(0, n) as T;
+}
+
 /** A copy of `a`. */
 export function copyOf<T extends TypedArray>(a: T): T {
   const c = like(a, a.length);

@@ -5,7 +5,7 @@
  * message that crosses between them, instead of hanging or returning garbage.
  */
 import type { BaseCommunicator } from "../comm/communicator.js";
-import type { Incoming } from "../comm/matching.js";
+import { discardPayload, type Incoming } from "../comm/matching.js";
 import { decodeData, type Encoded } from "../comm/payload.js";
 import { CollectiveMismatchError } from "../errors.js";
 import type { TypedArray } from "../transport/dtype.js";
@@ -68,6 +68,7 @@ export class Coll {
   /** Throws (and spreads) a {@link CollectiveMismatchError} if `m` belongs to a different call. */
   check(m: Incoming): void {
     if (m.meta === this.sig) return;
+    discardPayload(m);
     throw this.comm.collectiveMismatch(m.source, String(m.meta), this.sig, this.seq);
   }
 }

@@ -173,11 +173,16 @@ export class CollectiveCommunicator extends BaseCommunicator {
         await bcastScatterAllgather(c, root, buf, counts, offsetsOf(counts));
         return buf as T;
       }
-      const enc = isRoot ? encodeData(data, Infinity) : null;
-      const got = this.size === 1 ? enc! : await bcastBinomial(c, root, enc);
+      // A large root array goes zero-copy (same-machine children copy it straight out of the root);
+      // the root's call has not returned, so its array cannot change meanwhile.
+      const enc = isRoot ? encodeData(data, this.engine.config.eagerLimit) : null;
+      const out = isRoot ? undefined : isTypedArray(data) ? data : opts?.out;
+      const got = this.size === 1 ? enc! : await bcastBinomial(c, root, enc, out);
       if (isRoot) return data as T;
+      if (out && got.bytes !== null && got.bytes.buffer === out.buffer && got.bytes.byteOffset === out.byteOffset) {
+        return (out.length === got.count ? out : out.subarray(0, got.count)) as T;
+      }
       const m: Incoming = { source: root, tag: 0, dtype: got.dtype, count: got.count, payload: got.bytes as Buffer | null };
-      const out = isTypedArray(data) ? data : opts?.out;
       return decodeData(m, out) as T;
     };
     return this.run(work());

@@ -4,9 +4,12 @@
  * scatter + allgather bcast, and alltoall. Ring steps move their block in segments, so the
  * reduction of one segment overlaps the transfer of the next.
  */
-import type { TypedArray } from "../transport/dtype.js";
+import { claimRemote, discardPayload } from "../comm/matching.js";
+import { decodeData, decodeToward } from "../comm/payload.js";
+import { bytesOf, type TypedArray } from "../transport/dtype.js";
+import type { RemotePayload } from "../transport/transport.js";
 import type { Coll } from "./coll.js";
-import { put, segments } from "./blocks.js";
+import { put, scratchLike, segments } from "./blocks.js";
 import type { Op } from "./op.js";
 import { RING_SEGMENT_BYTES } from "./select.js";
 
@@ -23,6 +26,43 @@ function sendBlock(c: Coll, dest: number, buf: TypedArray, off: number, n: numbe
   const p = Promise.all(segments(n, segElems(buf)).map(([s, len]) => c.send(dest, buf.subarray(off + s, off + s + len))));
   p.catch(() => {});
   return p;
+}
+
+/** Receives `len` elements from `source` into `buf` at `at`: straight there when the bytes come out of the sender's memory. */
+async function recvSegment(c: Coll, source: number, buf: TypedArray, at: number, len: number, what: string): Promise<void> {
+  const m = await c.recvRaw(source);
+  if (m.count !== len) {
+    discardPayload(m);
+    throw new RangeError(`${what}: rank ${source} sent ${m.count} elements, expected ${len}`);
+  }
+  const dst = buf.subarray(at, at + len);
+  const got = decodeToward(m, dst);
+  if (got !== dst) put(buf, got, at);
+}
+
+/** Elements per piece of a remote reduction: three pieces (input, peer's bytes, result) stay in L2. */
+const REDUCE_PIECE_BYTES = 128 * 1024;
+
+/**
+ * `dst = op(mine ?? dst, peer)` where the peer's segment is still in the peer's memory: it is read
+ * in L2-sized pieces into a scratch and folded in while hot, so each byte crosses memory once.
+ */
+function reduceRemote(remote: RemotePayload, dst: TypedArray, mine: TypedArray | null, op: Op): void {
+  const bpe = dst.BYTES_PER_ELEMENT;
+  const piece = Math.max(1, Math.floor(REDUCE_PIECE_BYTES / bpe));
+  const scratch = scratchLike(dst, Math.min(piece, dst.length));
+  try {
+    for (let i = 0; i < dst.length; i += piece) {
+      const k = Math.min(piece, dst.length - i);
+      const d = dst.subarray(i, i + k);
+      const s = k === scratch.length ? scratch : scratch.subarray(0, k);
+      remote.read(bytesOf(s), i * bpe);
+      if (mine) put(d, mine.subarray(i, i + k), 0);
+      op.reduceInto(d, s, true);
+    }
+  } finally {
+    remote.release();
+  }
 }
 
 /**
@@ -43,12 +83,21 @@ export async function ringReduceScatter(c: Coll, buf: TypedArray, op: Op, counts
     // Step 0 sends this rank's own input; later steps forward partial sums already in buf.
     const sent = sendBlock(c, next, s === 0 ? src : buf, offs[sb]!, counts[sb]!);
     for (const [so, len] of segments(counts[rb]!, seg)) {
-      const got = await c.recv<TypedArray>(prev);
-      if (got.length !== len) throw new RangeError(`ring reduce-scatter: segment of ${got.length} elements, expected ${len}`);
+      const m = await c.recvRaw(prev);
+      if (m.count !== len) {
+        discardPayload(m);
+        throw new RangeError(`ring reduce-scatter: segment of ${m.count} elements, expected ${len}`);
+      }
       const at = offs[rb]! + so;
       const dst = buf.subarray(at, at + len);
-      if (src !== buf) put(dst, src.subarray(at, at + len), 0);
-      op.reduceInto(dst, got, true);
+      // From here to the reduction nothing awaits, so the shared scratch cannot be overwritten.
+      const remote = claimRemote(m);
+      if (remote) {
+        reduceRemote(remote, dst, src === buf ? null : src.subarray(at, at + len), op);
+      } else {
+        if (src !== buf) put(dst, src.subarray(at, at + len), 0);
+        op.reduceInto(dst, decodeData(m) as TypedArray, true);
+      }
     }
     await sent;
   }
@@ -71,9 +120,7 @@ export async function ringAllgather(c: Coll, buf: TypedArray, counts: readonly n
     const rb = (((r - s - 1) % p) + p) % p;
     const sent = sendBlock(c, next, buf, offs[sb]!, counts[sb]!);
     for (const [so, len] of segments(counts[rb]!, seg)) {
-      const got = await c.recv<TypedArray>(prev);
-      if (got.length !== len) throw new RangeError(`ring allgather: segment of ${got.length} elements, expected ${len}`);
-      put(buf, got, offs[rb]! + so);
+      await recvSegment(c, prev, buf, offs[rb]! + so, len, "ring allgather");
     }
     await sent;
   }
@@ -85,8 +132,7 @@ export async function allgatherRecursiveDoubling(c: Coll, buf: TypedArray, k: nu
     const peer = c.rank ^ mask;
     const mine = (c.rank & ~(mask - 1)) * k;
     const theirs = (peer & ~(mask - 1)) * k;
-    const [got] = await Promise.all([c.recv<TypedArray>(peer), c.send(peer, buf.subarray(mine, mine + mask * k))]);
-    put(buf, got, theirs);
+    await Promise.all([recvSegment(c, peer, buf, theirs, mask * k, "allgather"), c.send(peer, buf.subarray(mine, mine + mask * k))]);
   }
 }
 
@@ -118,9 +164,7 @@ export async function gatherBlocks(c: Coll, root: number, buf: TypedArray | null
   await Promise.all(
     Array.from({ length: c.size }, async (_, src) => {
       if (src === root) return;
-      const got = await c.recv<TypedArray>(src);
-      if (got.length !== counts[src]) throw new RangeError(`gather: rank ${src} sent ${got.length} elements, expected ${counts[src]}`);
-      put(buf!, got, offs[src]!);
+      await recvSegment(c, src, buf!, offs[src]!, counts[src]!, "gather");
     }),
   );
 }
@@ -149,9 +193,7 @@ export async function bcastScatterAllgather(c: Coll, root: number, buf: TypedArr
     await Promise.all(Array.from({ length: c.size }, (_, dst) => (dst === root ? undefined : sendBlock(c, dst, buf, offs[dst]!, counts[dst]!))));
   } else {
     for (const [so, len] of segments(counts[c.rank]!, segElems(buf))) {
-      const got = await c.recv<TypedArray>(root);
-      if (got.length !== len) throw new RangeError(`bcast: block of ${got.length} elements, expected ${len}`);
-      put(buf, got, offs[c.rank]! + so);
+      await recvSegment(c, root, buf, offs[c.rank]! + so, len, "bcast");
     }
   }
   await ringAllgather(c, buf, counts, offs);

@@ -2,8 +2,10 @@
  * Latency-bound algorithms: dissemination barrier, binomial bcast and reduce, recursive-doubling
  * allreduce and scan. They move whole values, so they serve typed arrays and plain values alike.
  */
+import { payloadOf, readPayloadInto } from "../comm/matching.js";
 import type { Encoded } from "../comm/payload.js";
-import { isTypedArray } from "../transport/dtype.js";
+import { CMA_MIN_BYTES } from "../transport/cma.js";
+import { bytesOf, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
 import type { Coll } from "./coll.js";
 import { copyOf } from "./blocks.js";
 import type { Op } from "./op.js";
@@ -22,7 +24,7 @@ export async function barrierDissemination(c: Coll): Promise<void> {
  * Binomial-tree broadcast of an encoded payload: the root encodes once, inner nodes forward the
  * bytes they received without decoding them.
  */
-export async function bcastBinomial(c: Coll, root: number, enc: Encoded | null): Promise<Encoded> {
+export async function bcastBinomial(c: Coll, root: number, enc: Encoded | null, dest?: TypedArray): Promise<Encoded> {
   const p = c.size;
   const vr = (c.rank - root + p) % p;
   let payload = enc;
@@ -30,7 +32,16 @@ export async function bcastBinomial(c: Coll, root: number, enc: Encoded | null):
   while (mask < p) {
     if (vr & mask) {
       const m = await c.recvRaw((vr - mask + root) % p);
-      payload = { dtype: m.dtype, count: m.count, bytes: m.payload, zeroCopy: false };
+      let bytes: Uint8Array | null;
+      if (dest && m.dtype === dtypeOf(dest) && m.count === dest.length) {
+        // Straight into the caller's array (one copy when it comes out of the parent's memory).
+        bytes = bytesOf(dest);
+        readPayloadInto(m, bytes);
+      } else {
+        bytes = payloadOf(m);
+      }
+      // The bytes are this rank's own now: forwarding them zero-copy lets a same-machine child read them in place.
+      payload = { dtype: m.dtype, count: m.count, bytes, zeroCopy: bytes !== null && bytes.byteLength >= CMA_MIN_BYTES };
       break;
     }
     mask <<= 1;

@@ -5,8 +5,16 @@
  */
 import { RankFailedError, TimeoutError, ZmpiError } from "../errors.js";
 import { Kind, type Envelope } from "../transport/frame.js";
-import type { Transport } from "../transport/transport.js";
-import { MatchQueue, type Incoming } from "./matching.js";
+import type { RemotePayload, Transport } from "../transport/transport.js";
+import { materialize, MatchQueue, type Incoming } from "./matching.js";
+
+/**
+ * How long a single-copy message may wait for its receive before it is copied out anyway. A user's
+ * receive usually follows within a moment or not for long; a collective's algorithms post their
+ * receives in a known order, so its segments are worth keeping for a direct copy much longer.
+ */
+const P2P_HOLD_MS = 5;
+const COLL_HOLD_MS = 250;
 
 /** Engine settings. */
 export interface EngineConfig {
@@ -27,8 +35,8 @@ export interface EngineCounters {
 /** One communicator's state inside the engine. */
 export class ContextState {
   /** Point-to-point and collective matching spaces. */
-  readonly p2p = new MatchQueue();
-  readonly coll = new MatchQueue();
+  readonly p2p = new MatchQueue(P2P_HOLD_MS);
+  readonly coll = new MatchQueue(COLL_HOLD_MS);
   private readonly commRankOf: Map<number, number>;
   /** Checks each arriving collective message (mismatch detection), set by the collective layer. */
   onCollArrive: ((m: Incoming) => void) | null = null;
@@ -68,7 +76,7 @@ export class Engine {
     readonly transport: Transport,
     readonly config: EngineConfig,
   ) {
-    transport.onMessage((env, payload) => this.deliver(env, payload));
+    transport.onMessage((env, payload, remote) => this.deliver(env, payload, remote));
     transport.onFailure((rank, reason) => this.fail(new RankFailedError(reason, { ranks: [rank] })));
   }
 
@@ -128,20 +136,23 @@ export class Engine {
     return m;
   }
 
-  private deliver(env: Envelope, payload: Buffer | null): void {
+  private deliver(env: Envelope, payload: Buffer | null, remote?: RemotePayload): void {
     const ctx = this.contexts.get(env.comm);
     if (!ctx) {
       let q = this.early.get(env.comm);
       if (!q) this.early.set(env.comm, (q = []));
-      q.push([env, payload]);
+      // Held messages are copied out now: the sender must not wait on a communicator not yet made here.
+      q.push([env, remote ? materialize(remote) : payload]);
       return;
     }
     const source = ctx.rankOfWorld(env.src);
     if (source < 0) {
+      remote?.release();
       this.dropped++;
       return;
     }
     const m: Incoming = { source, tag: env.tag, dtype: env.dtype, count: env.count, payload };
+    if (remote) m.remote = remote;
     if (env.meta !== undefined) m.meta = env.meta;
     if (env.kind === Kind.COLL) {
       ctx.onCollArrive?.(m);

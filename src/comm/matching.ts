@@ -4,6 +4,7 @@
  * sender's messages arrive in the order it sent them, this gives MPI's non-overtaking rule per
  * (source, tag, communicator).
  */
+import type { RemotePayload } from "../transport/transport.js";
 import { deadlines, type Deadline } from "./deadlines.js";
 
 /** Wildcard source for receives and probes. */
@@ -18,7 +19,77 @@ export interface Incoming {
   dtype: number;
   count: number;
   payload: Buffer | null;
+  /**
+   * Set (and `payload` null) while the bytes are still in the sending process: the receiver then
+   * copies them once, straight into its destination (see {@link payloadOf}, {@link readPayloadInto}).
+   */
+  remote?: RemotePayload;
+  /** Copies a still-remote payload out if no receive takes it in time (see {@link MatchQueue}). */
+  hold?: Deadline;
+  /** Why copying the payload out failed (raised when the message is received). */
+  readError?: Error;
   meta?: unknown;
+}
+
+/** Copies a remote payload into a fresh buffer of its own (aligned for any element type) and releases it. */
+export function materialize(remote: RemotePayload): Buffer {
+  const buf = Buffer.allocUnsafeSlow(remote.byteLength);
+  try {
+    remote.read(buf);
+  } finally {
+    remote.release();
+  }
+  return buf;
+}
+
+/**
+ * Takes the remote handle off a message (once), cancelling its hold; the caller reads it as it
+ * likes and must `release()` it. Undefined when the bytes are already here (`m.payload`).
+ */
+export function claimRemote(m: Incoming): RemotePayload | undefined {
+  if (m.readError) throw m.readError;
+  const r = m.remote;
+  if (!r) return undefined;
+  delete m.remote;
+  m.hold?.cancel();
+  delete m.hold;
+  return r;
+}
+
+/** The message's bytes, copying them out of the sender first if they are still there. */
+export function payloadOf(m: Incoming): Buffer | null {
+  const r = claimRemote(m);
+  if (r) m.payload = materialize(r);
+  return m.payload;
+}
+
+/** Puts the message's bytes into `dest` (exactly the payload's length): one copy whichever way they came. */
+export function readPayloadInto(m: Incoming, dest: Uint8Array): void {
+  const r = claimRemote(m);
+  if (!r) {
+    if (m.payload) dest.set(m.payload);
+    return;
+  }
+  try {
+    r.read(dest);
+  } finally {
+    r.release();
+  }
+}
+
+/** Lets the sender go without reading (a receive that failed its checks). */
+export function discardPayload(m: Incoming): void {
+  if (m.readError) return;
+  claimRemote(m)?.release();
+}
+
+/** Copies a message's bytes out now, keeping a failure to raise when it is received. */
+function settle(m: Incoming): void {
+  try {
+    payloadOf(m);
+  } catch (e) {
+    m.readError = e as Error;
+  }
 }
 
 interface Waiter {
@@ -38,10 +109,19 @@ function fits(m: Incoming, source: number, tag: number): boolean {
   return (source === ANY_SOURCE || m.source === source) && (tag === ANY_TAG || m.tag === tag);
 }
 
-/** One matching space (a communicator's point-to-point or collective traffic). */
+/**
+ * One matching space (a communicator's point-to-point or collective traffic).
+ *
+ * A message whose bytes are still in the sender (same machine, cross-memory attach) waits here
+ * for up to `holdMs` for its receive, which then copies it straight into its destination; after
+ * that it is copied out anyway, so the sender is never held up by a receive that comes late or
+ * never (a program may, as MPI's eager protocol allows, finish a send before posting a receive).
+ */
 export class MatchQueue {
   private readonly unexpected: Incoming[] = [];
   private readonly waiters: Waiter[] = [];
+
+  constructor(private readonly holdMs = 0) {}
 
   /** Delivers an arriving message. */
   arrive(m: Incoming): void {
@@ -53,6 +133,10 @@ export class MatchQueue {
       w.resolve(m);
       if (!w.peek) return;
       i--;
+    }
+    if (m.remote) {
+      if (this.holdMs > 0) m.hold = deadlines.add(this.holdMs, () => settle(m));
+      else settle(m);
     }
     this.unexpected.push(m);
   }

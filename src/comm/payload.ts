@@ -6,7 +6,7 @@
 import { UsageError } from "../errors.js";
 import { bytesOf, ctorOf, DType, dtypeName, dtypeOf, isTypedArray, isTypedCode, privateCopy, viewAs, type TypedArray } from "../transport/dtype.js";
 import { valuePackr } from "../transport/frame.js";
-import type { Incoming } from "./matching.js";
+import { discardPayload, payloadOf, readPayloadInto, type Incoming } from "./matching.js";
 
 /** A payload ready for the transport. */
 export interface Encoded {
@@ -56,14 +56,31 @@ export function decodeData(m: Incoming, out?: TypedArray): unknown {
   }
   if (m.dtype === DType.NONE) return undefined;
   if (!isTypedCode(m.dtype)) throw new UsageError(`unknown dtype ${m.dtype}`);
-  const bytes = m.payload ?? Buffer.alloc(0);
-  if (!out) return viewAs(m.dtype, bytes);
+  if (!out) return viewAs(m.dtype, payloadOf(m) ?? Buffer.alloc(0));
   const want = ctorOf(m.dtype);
   const outCode = dtypeOf(out);
   if (outCode !== m.dtype && !(outCode === DType.BUFFER && m.dtype === DType.U8) && !(outCode === DType.U8 && m.dtype === DType.BUFFER)) {
+    discardPayload(m);
     throw new UsageError(`recv out array is ${dtypeName(outCode)} but the message holds ${dtypeName(m.dtype)} (${want.name})`);
   }
-  if (out.length < m.count) throw new UsageError(`recv out array has ${out.length} elements but the message holds ${m.count}`);
-  bytesOf(out).set(bytes);
-  return out.length === m.count ? out : out.subarray(0, m.count);
+  if (out.length < m.count) {
+    discardPayload(m);
+    throw new UsageError(`recv out array has ${out.length} elements but the message holds ${m.count}`);
+  }
+  const filled = out.length === m.count ? out : out.subarray(0, m.count);
+  readPayloadInto(m, bytesOf(filled));
+  return filled;
+}
+
+/**
+ * Receives a typed array into `dest` when that saves a copy (the bytes were still in the sender),
+ * else returns a view of the received bytes: the caller compares the result with `dest` and copies
+ * only if they differ. For algorithm steps that may keep either.
+ */
+export function decodeToward(m: Incoming, dest: TypedArray): TypedArray {
+  if (m.remote && isTypedCode(m.dtype) && m.count === dest.length && ctorOf(m.dtype) === dest.constructor) {
+    readPayloadInto(m, bytesOf(dest));
+    return dest;
+  }
+  return decodeData(m) as TypedArray;
 }

@@ -4,6 +4,7 @@
  */
 import { DType } from "../transport/dtype.js";
 import { encodeHeader, Kind, valuePackr } from "../transport/frame.js";
+import type { CmaToken } from "../transport/cma.js";
 import type { PeerEndpoint } from "../transport/zmq-transport.js";
 
 /** Bumped when the control protocol changes; ranks of different versions refuse each other. */
@@ -23,6 +24,8 @@ export interface HelloMsg {
   pid: number;
   tcp: string;
   ipc: string | null;
+  /** Cross-memory attach token (same-machine single-copy transfers), or null. */
+  cma?: CmaToken | null;
 }
 
 /** Everyone is here: the endpoint table. */
@@ -97,6 +100,7 @@ export function decodeControl(payload: Buffer | null): ControlMsg | null {
     if (!ints.every((x) => Number.isInteger(x))) return null;
     if (typeof h.job !== "string" || typeof h.nodeName !== "string" || typeof h.tcp !== "string") return null;
     if (typeof h.hostname !== "string" || !(h.ipc === null || typeof h.ipc === "string")) return null;
+    if (h.cma != null && (typeof h.cma !== "object" || !Number.isSafeInteger(h.cma.address) || typeof h.cma.token !== "string")) return null;
     return v as HelloMsg;
   }
   if (t === "table") return Array.isArray((v as TableMsg).peers) ? (v as TableMsg) : null;

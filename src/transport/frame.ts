@@ -42,6 +42,11 @@ export interface Envelope {
   meta?: unknown;
   /** 1 when the sender handed over its buffer and waits for a receipt ({@link Kind.ACK}). */
   ack?: number;
+  /**
+   * Address of the payload in the sender's memory, when the receiver (on the same machine) is to
+   * copy it out itself (cross-memory attach, see cma.ts). The message then has no payload frame.
+   */
+  cma?: number;
 }
 
 /** Largest tag a user may pass (like MPI_TAG_UB, which must be at least 32767). */
@@ -89,7 +94,12 @@ export function decodeFrames(
   if (!isInt(h.count, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad count" };
   const payload = frames.length === 2 ? frames[1]! : null;
   const dtype = h.dtype;
-  if (dtype === DType.NONE) {
+  if (h.cma !== undefined) {
+    // A single-copy message: the bytes stay with the sender until the receipt.
+    if (!isInt(h.cma, 1, Number.MAX_SAFE_INTEGER)) return { error: "bad cma address" };
+    if (payload !== null) return { error: "payload frame on a cma message" };
+    if (!isTypedCode(dtype) || h.ack !== 1) return { error: "cma message that is not an acknowledged typed array" };
+  } else if (dtype === DType.NONE) {
     if (payload !== null && payload.length !== 0) return { error: "payload on a dtype-none message" };
   } else if (payload === null) {
     return { error: "missing payload frame" };
@@ -109,5 +119,6 @@ export function decodeFrames(
   };
   if (h.meta !== undefined) env.meta = h.meta;
   if (h.ack === 1) env.ack = 1;
+  if (h.cma !== undefined) env.cma = h.cma;
   return { env, payload };
 }

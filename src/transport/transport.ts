@@ -7,8 +7,25 @@ import type { Envelope } from "./frame.js";
 /** Header fields the caller fills; the transport adds `src` and `seq`. */
 export type OutboundEnvelope = Omit<Envelope, "src" | "seq">;
 
-/** Receives every validated inbound message (acks and control are handled inside). */
-export type MessageHandler = (env: Envelope, payload: Buffer | null) => void;
+/**
+ * A payload still in the sender's memory (same machine, cross-memory attach). Read it whole or in
+ * pieces, then `release()` it exactly once (also when it is not read at all): that frees the
+ * sender's buffer.
+ */
+export interface RemotePayload {
+  /** Size of the payload in bytes. */
+  readonly byteLength: number;
+  /** Copies `dest.byteLength` bytes, starting `byteOffset` bytes into the payload, into `dest`; throws if the read fails. */
+  read(dest: Uint8Array, byteOffset?: number): void;
+  /** Lets the sender go. */
+  release(): void;
+}
+
+/**
+ * Receives every validated inbound message (acks and control are handled inside). `remote` is set,
+ * and `payload` null, when the bytes are to be copied out of the sender's memory.
+ */
+export type MessageHandler = (env: Envelope, payload: Buffer | null, remote?: RemotePayload) => void;
 
 /** Told when a peer is known to be gone (connection lost, or the coordinator said so). */
 export type FailureHandler = (rank: number, reason: string) => void;
@@ -37,6 +54,9 @@ export interface TransportStats {
   refusedConnections: number;
   /** The same traffic split by where the peer is. */
   byPeerKind: Record<PeerKind, TrafficCounters>;
+  /** Messages received by copying straight out of the sender's memory (cross-memory attach), and their bytes. */
+  singleCopyReceived: number;
+  singleCopyBytes: number;
 }
 
 /** What the communicator layer needs from a transport. */
@@ -59,6 +79,8 @@ export interface Transport {
   stats(): TransportStats;
   /** Closes every socket; pending sends reject. */
   close(): Promise<void>;
+  /** Peers this rank sends large arrays to by cross-memory attach (none if the transport has no such path). */
+  singleCopyPeers?(): number[];
 }
 
 function emptyTraffic(): TrafficCounters {
@@ -71,6 +93,8 @@ export function emptyStats(): TransportStats {
     ...emptyTraffic(),
     malformedDropped: 0,
     refusedConnections: 0,
+    singleCopyReceived: 0,
+    singleCopyBytes: 0,
     byPeerKind: { self: emptyTraffic(), node: emptyTraffic(), remote: emptyTraffic() },
   };
 }

@@ -6,12 +6,16 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { RankFailedError } from "../errors.js";
-import { DType, privateCopy } from "./dtype.js";
+import { RankFailedError, ZmpiError } from "../errors.js";
+import { addressOf, canReadPeer, CMA_MIN_BYTES, publishCmaToken, readRemote, type CmaToken } from "./cma.js";
+import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
 import { encodeHeader, Kind, type Envelope } from "./frame.js";
 import { Inbox } from "./zmq-inbox.js";
 import { Link, type LinkFailure } from "./zmq-link.js";
-import { copyStats, countTraffic, emptyStats, type PeerKind, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
+import { copyStats, countTraffic, emptyStats, type PeerKind, type FailureHandler, type MessageHandler, type OutboundEnvelope, type RemotePayload, type Transport, type TransportStats } from "./transport.js";
+
+/** ACK tag by which a receiver tells a sender it has read the sender's token: CMA may be used. */
+const ACK_TAG_CMA_READY = 1;
 
 /** How to reach one rank. */
 export interface PeerEndpoint {
@@ -25,8 +29,10 @@ export interface PeerEndpoint {
   nodeName: string;
   /** `os.hostname()` of the rank's machine (ipc needs the same machine, not only the same node name). */
   hostname: string;
-  /** Process id, for error messages. */
+  /** Process id, for error messages and cross-memory attach. */
   pid: number;
+  /** Token for cross-memory attach, or null/absent when the rank offers none. */
+  cma?: CmaToken | null;
 }
 
 /** Options of {@link ZmqTransport.open}. */
@@ -41,6 +47,8 @@ export interface ZmqTransportOptions {
   jobTag: string;
   /** The job secret every connection presents. */
   secret: string;
+  /** Offer and use cross-memory attach with same-machine peers (default true; ZMPI_CMA=0 also turns it off). */
+  cma?: boolean;
 }
 
 interface AckWaiter {
@@ -63,6 +71,12 @@ export class ZmqTransport implements Transport {
   private controlHandler: (env: Envelope, payload: Buffer | null) => void = () => {};
   private readonly counters = emptyStats();
   private closing = false;
+  /** Peers whose memory this rank has proven it can read. */
+  private readonly cmaFrom = new Set<number>();
+  /** Peers that have proven they can read this rank's memory. */
+  private readonly cmaTo = new Set<number>();
+  /** This rank's published token, or null when it offers no cross-memory attach. */
+  cmaToken: CmaToken | null = null;
   /** Bound endpoints. */
   tcpEndpoint = "";
   ipcEndpoint: string | null = null;
@@ -79,6 +93,7 @@ export class ZmqTransport implements Transport {
   /** Binds the inbox and starts reading. */
   static async open(opts: ZmqTransportOptions): Promise<ZmqTransport> {
     const t = new ZmqTransport(opts.rank, opts.size, opts.secret);
+    if (opts.cma !== false) t.cmaToken = publishCmaToken();
     t.tcpEndpoint = await t.inbox.bind(`tcp://${opts.bindAddress}:*`);
     if (opts.ipcDir !== null) {
       mkdirSync(opts.ipcDir, { recursive: true, mode: 0o700 });
@@ -95,16 +110,29 @@ export class ZmqTransport implements Transport {
     this.peers = peers;
     this.me = peers[this.rank] ?? null;
     for (const [src, seq] of this.deferredAcks.splice(0)) this.ack(src, seq);
+    if (this.cmaToken) {
+      for (const p of peers) {
+        if (p.rank === this.rank || !p.cma || !this.sameMachine(p.rank)) continue;
+        if (!canReadPeer(p.pid, p.cma)) continue;
+        this.cmaFrom.add(p.rank);
+        this.ack(p.rank, 0, ACK_TAG_CMA_READY);
+      }
+    }
   }
 
-  private ack(src: number, seq: number): void {
+  private ack(src: number, seq: number, tag = 0): void {
     if (this.peers.length === 0) {
       // A faster peer got the table first and already sent to us: answer once we know its address.
       this.deferredAcks.push([src, seq]);
       return;
     }
-    const header = encodeHeader({ comm: 0, src: this.rank, tag: 0, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq });
+    const header = encodeHeader({ comm: 0, src: this.rank, tag, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq });
     this.link(src)?.send([header]).catch(() => {});
+  }
+
+  /** Peers this rank sends large arrays to by cross-memory attach. */
+  singleCopyPeers(): number[] {
+    return [...this.cmaTo].sort((a, b) => a - b);
   }
 
   /** The table entry of a rank, if known. */
@@ -131,6 +159,10 @@ export class ZmqTransport implements Transport {
       return;
     }
     if (env.kind === Kind.ACK) {
+      if (env.tag === ACK_TAG_CMA_READY) {
+        if (env.src >= 0 && env.src !== this.rank && this.cmaToken) this.cmaTo.add(env.src);
+        return;
+      }
       const waiter = this.acks.get(env.src)?.get(env.count);
       if (waiter) {
         this.acks.get(env.src)!.delete(env.count);
@@ -139,9 +171,59 @@ export class ZmqTransport implements Transport {
       return;
     }
     if (env.src < 0) return; // data never comes from the coordinator service
+    if (env.cma !== undefined) {
+      this.dispatchSingleCopy(env);
+      return;
+    }
     countTraffic(this.counters, this.kindOf(env.src), "received", payload ? payload.length : 0);
     if (env.ack === 1) this.ack(env.src, env.seq);
     this.handler(env, payload);
+  }
+
+  /** A message whose bytes are still in the sender: handed on as a {@link RemotePayload}. */
+  private dispatchSingleCopy(env: Envelope): void {
+    const src = env.src;
+    const peer = this.peers[src];
+    if (!peer || !this.cmaFrom.has(src)) {
+      // Only a peer we told we can read it may send these; anything else is not ours.
+      this.counters.malformedDropped++;
+      return;
+    }
+    const byteLength = env.count * elementBytes(env.dtype);
+    countTraffic(this.counters, "node", "received", byteLength);
+    const address = env.cma!;
+    let released = false;
+    let read = false;
+    const remote: RemotePayload = {
+      byteLength,
+      read: (dest, byteOffset = 0) => {
+        if (released) throw new ZmpiError(`message ${env.seq} from rank ${src} was already released`);
+        if (byteOffset < 0 || byteOffset + dest.byteLength > byteLength) throw new RangeError(`single-copy read of [${byteOffset}, ${byteOffset + dest.byteLength}) from a ${byteLength}-byte message`);
+        try {
+          readRemote(peer.pid, address + byteOffset, dest);
+        } catch (e) {
+          throw new RankFailedError(`could not copy a ${byteLength}-byte message out of rank ${src} (pid ${peer.pid}): ${(e as Error).message}`, { ranks: [src], op: "recv" });
+        }
+        read = true;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.ack(src, env.seq);
+        if (read) {
+          this.counters.singleCopyReceived++;
+          this.counters.singleCopyBytes += byteLength;
+        }
+      },
+    };
+    delete env.cma;
+    this.handler(env, null, remote);
+  }
+
+  /** Same host and node: ipc and cross-memory attach work. */
+  private sameMachine(rank: number): boolean {
+    const p = this.peers[rank];
+    return !!p && !!this.me && p.hostname === this.me.hostname && p.nodeName === this.me.nodeName;
   }
 
   /** Where a peer is, for the traffic counters. */
@@ -154,7 +236,7 @@ export class ZmqTransport implements Transport {
   private endpointOf(rank: number): string | undefined {
     const p = this.peers[rank];
     if (!p) return undefined;
-    if (p.ipc && this.me && p.hostname === this.me.hostname && p.nodeName === this.me.nodeName) return p.ipc;
+    if (p.ipc && this.sameMachine(rank)) return p.ipc;
     return p.tcp;
   }
 
@@ -209,15 +291,19 @@ export class ZmqTransport implements Transport {
     if (!link) return Promise.reject(new RankFailedError(`no endpoint known for rank ${dest}`, { ranks: [dest], op: "send" }));
     const full: Envelope = { ...env, src: this.rank, seq };
     if (zeroCopy) full.ack = 1;
+    // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
+    // closure below until the receipt, so the array is neither freed nor (by contract) reused.
+    const single = zeroCopy && payload !== null && payload.byteLength >= CMA_MIN_BYTES && isTypedCode(env.dtype) && this.cmaTo.has(dest);
+    if (single) full.cma = addressOf(payload);
     const header = encodeHeader(full);
-    const frames = payload && env.dtype !== DType.NONE ? [header, payload] : [header];
+    const frames = payload && env.dtype !== DType.NONE && !single ? [header, payload] : [header];
     if (!zeroCopy) return link.send(frames);
     const acked = new Promise<void>((resolve, reject) => {
       let m = this.acks.get(dest);
       if (!m) this.acks.set(dest, (m = new Map()));
       m.set(seq, { resolve, reject });
     });
-    return link.send(frames).then(() => acked);
+    return link.send(frames).then(() => acked.then(() => keepAlive(payload)));
   }
 
   private sendSelf(env: Envelope, payload: Uint8Array | null): Promise<void> {
@@ -231,7 +317,7 @@ export class ZmqTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return { ...copyStats(this.counters), malformedDropped: this.inbox.malformed, refusedConnections: this.inbox.refused };
+    return { ...copyStats(this.counters), malformedDropped: this.inbox.malformed + this.counters.malformedDropped, refusedConnections: this.inbox.refused };
   }
 
   /** The last reason a frame was dropped, for diagnostics. */
@@ -252,3 +338,6 @@ export class ZmqTransport implements Transport {
     this.inbox.close();
   }
 }
+
+/** Holds a reference until called (the sender's memory must outlive a single-copy read). */
+function keepAlive(_payload: Uint8Array | null): void {}

@@ -141,6 +141,14 @@ export class World extends Communicator {
     return this.engine.transport.stats();
   }
 
+  /**
+   * World ranks that receive this rank's large typed arrays by copying them straight out of its
+   * memory (same machine, Linux cross-memory attach); see {@link singleCopySupport}.
+   */
+  singleCopyPeers(): number[] {
+    return this.engine.transport.singleCopyPeers?.() ?? [];
+  }
+
   /** True once `finalize()` has been called. */
   get isFinalized(): boolean {
     return this.finalized !== null;

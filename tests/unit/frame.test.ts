@@ -21,7 +21,17 @@ describe("frame codec", () => {
     expect("env" in out && out.env).toEqual(e);
   });
 
+  it("keeps the address of a single-copy message, which has no payload frame", () => {
+    const e = env({ ack: 1, cma: 0x7f00_1234_5000 });
+    const out = decodeFrames([encodeHeader(e)], 4);
+    expect("env" in out && out.env).toEqual(e);
+  });
+
   it.each([
+    ["a single-copy message with a payload frame", [encodeHeader(env({ ack: 1, cma: 4096 })), Buffer.alloc(16)], /payload frame on a cma message/],
+    ["a single-copy message without a receipt", [encodeHeader(env({ cma: 4096 }))], /not an acknowledged typed array/],
+    ["a single-copy plain value", [encodeHeader(env({ ack: 1, cma: 4096, dtype: DType.MSGPACK }))], /not an acknowledged typed array/],
+    ["a single-copy address that is not one", [encodeHeader(env({ ack: 1, cma: -5 }))], /bad cma address/],
     ["a src outside the world", [encodeHeader(env({ src: 4 })), Buffer.alloc(16)], /bad src/],
     ["a payload of the wrong length", [encodeHeader(env()), Buffer.alloc(15)], /payload of 15 bytes for 2 elements/],
     ["a missing payload", [encodeHeader(env())], /missing payload/],

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "zmpi_native",
+      "sources": ["zmpi_native.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "conditions": [["OS!='linux'", {"type": "none", "sources": []}]]
+    }
+  ]
+}
