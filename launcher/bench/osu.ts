@@ -50,22 +50,26 @@ function payload(size: number): Uint8Array {
   return new Uint8Array(size).fill(0xa5);
 }
 
-/** zmpi ping-pong, OSU osu_latency: blocking send then receive, the peer mirrors it. */
-async function zmpiPingPong(world: World, buf: Uint8Array, n: number): Promise<void> {
+/**
+ * zmpi ping-pong, OSU osu_latency: blocking send then receive, the peer mirrors it. As in OSU,
+ * each rank receives into its own buffer, allocated once (`rbuf`).
+ */
+async function zmpiPingPong(world: World, buf: Uint8Array, rbuf: Uint8Array, n: number): Promise<void> {
   const peer = 1 - world.rank;
+  const into = { source: peer, tag: TAG_DATA, out: rbuf };
   for (let i = 0; i < n; i++) {
     if (world.rank === 0) {
       await world.send(buf, peer, { tag: TAG_DATA });
-      await world.recv({ source: peer, tag: TAG_DATA });
+      await world.recv(into);
     } else {
-      await world.recv({ source: peer, tag: TAG_DATA });
+      await world.recv(into);
       await world.send(buf, peer, { tag: TAG_DATA });
     }
   }
 }
 
-/** zmpi OSU osu_bw: `window` isends, waitAll, then the receiver's small ack. */
-async function zmpiBw(world: World, buf: Uint8Array, window: number, n: number, ack: Uint8Array): Promise<void> {
+/** zmpi OSU osu_bw: `window` isends, waitAll, then the receiver's small ack; receives land in `rbuf`, as OSU's do. */
+async function zmpiBw(world: World, buf: Uint8Array, rbuf: Uint8Array, window: number, n: number, ack: Uint8Array): Promise<void> {
   const peer = 1 - world.rank;
   for (let i = 0; i < n; i++) {
     if (world.rank === 0) {
@@ -75,7 +79,7 @@ async function zmpiBw(world: World, buf: Uint8Array, window: number, n: number, 
       await world.recv({ source: peer, tag: TAG_ACK });
     } else {
       const reqs: zmpi.Request<unknown>[] = [];
-      for (let j = 0; j < window; j++) reqs.push(world.irecv({ source: peer, tag: TAG_DATA }));
+      for (let j = 0; j < window; j++) reqs.push(world.irecv({ source: peer, tag: TAG_DATA, out: rbuf }));
       await zmpi.waitAll(reqs);
       await world.send(ack, peer, { tag: TAG_ACK });
     }
@@ -94,15 +98,16 @@ async function runP2p(world: World, name: "latency" | "bw", steps: PlanStep[], p
     emit(world, { type: "skip", benchmark: name, reason: "needs at least 2 ranks" });
     return;
   }
-  emit(world, { type: "begin", benchmark: name, np: world.size, raw: raw !== null });
+  emit(world, { type: "begin", benchmark: name, np: world.size, raw: raw !== null, singleCopy: world.singleCopyPeers().includes(1 - world.rank) });
   if (world.rank <= 1) {
     const ack = new Uint8Array(4);
     for (const [index, step] of steps.entries()) {
       const buf = payload(step.size);
+      const rbuf = payload(step.size);
       const window = step.window ?? 1;
       // Ping-pong: each iteration is a full round trip, reported as half of it.
       const per = name === "latency" ? 2 : window;
-      const zmpiRun = name === "latency" ? (n: number) => zmpiPingPong(world, buf, n) : (n: number) => zmpiBw(world, buf, window, n, ack);
+      const zmpiRun = name === "latency" ? (n: number) => zmpiPingPong(world, buf, rbuf, n) : (n: number) => zmpiBw(world, buf, rbuf, window, n, ack);
       let mine: Timing;
       let rawT: Timing | undefined;
       if (raw) {

@@ -70,7 +70,7 @@ const TITLES: Record<BenchmarkName, string> = {
  * columns are there (a string names their transport); `algorithm` (the forced `ZMPI_ALGORITHM`)
  * is shown on collectives, the only benchmarks it affects.
  */
-export function tableHeader(benchmark: BenchmarkName, np: number, raw: boolean | "ipc" | "tcp", algorithm?: string): string {
+export function tableHeader(benchmark: BenchmarkName, np: number, raw: boolean | "ipc" | "tcp", algorithm?: string, singleCopy?: boolean): string {
   const cols = columnsFor(benchmark, raw !== false);
   const head = (hasSize(benchmark) ? "# Size".padEnd(SIZE_W) : "#") + cols.map((c) => c.title.padStart(FIELD_W)).join("");
   const forced = algorithm && benchmark !== "latency" && benchmark !== "bw" ? `, ZMPI_ALGORITHM=${algorithm}` : "";
@@ -78,6 +78,9 @@ export function tableHeader(benchmark: BenchmarkName, np: number, raw: boolean |
   if (benchmark === "latency" || benchmark === "bw") {
     const over = typeof raw === "string" ? ` over ${raw}` : "";
     if (raw) lines.push(`# raw zmq = bare zeromq.js PUSH/PULL${over} between the same two processes; zmpi/raw time > 1 means zmpi is slower`);
+    if (singleCopy !== undefined) {
+      lines.push(`# zmpi receives into a buffer allocated once, as OSU does; arrays >= 64 KiB ${singleCopy ? "are copied once out of the sender (same machine, cross-memory attach; ZMPI_CMA=0 turns it off)" : "go over zmq (single copy is off)"}`);
+    }
   } else if (benchmark !== "barrier") {
     lines.push("# Avg/Min/Max = mean over ranks / fastest rank / slowest rank of each rank's mean time per call");
   }

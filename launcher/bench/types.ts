@@ -45,7 +45,7 @@ export interface BenchStatus {
 
 /** What rank 0 prints on stdout, one JSON object per line after {@link LINE_MARK}. */
 export type BenchEvent =
-  | { type: "begin"; benchmark: BenchmarkName; np: number; raw: boolean }
+  | { type: "begin"; benchmark: BenchmarkName; np: number; raw: boolean; singleCopy?: boolean }
   | { type: "row"; record: BenchRecord }
   | { type: "skip"; benchmark: BenchmarkName; reason: string }
   | { type: "end"; benchmark: BenchmarkName };

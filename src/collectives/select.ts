@@ -59,12 +59,26 @@ function fromGlobal(name: CollectiveName, v: string | undefined): string | undef
   return undefined;
 }
 
+function fromEnv(name: CollectiveName, env: Record<string, string | undefined>): string | undefined {
+  return env[`ZMPI_ALG_${name.toUpperCase()}`] ?? fromGlobal(name, env.ZMPI_ALGORITHM);
+}
+
+/**
+ * The job's environment is read once per collective name: reading process.env costs ~10 µs a
+ * time here (each read goes to the C environment), and a collective call must not pay it.
+ */
+const processEnvChoice = new Map<CollectiveName, string | undefined>();
+function fromProcessEnv(name: CollectiveName): string | undefined {
+  if (!processEnvChoice.has(name)) processEnvChoice.set(name, fromEnv(name, process.env));
+  return processEnvChoice.get(name);
+}
+
 /**
  * The forced algorithm for a collective: per call, else `ZMPI_ALG_<NAME>`, else `ZMPI_ALGORITHM`,
  * else null (automatic choice).
  */
 export function forced(name: CollectiveName, perCall: string | undefined, env: Record<string, string | undefined> = process.env): string | null {
-  const v = perCall ?? env[`ZMPI_ALG_${name.toUpperCase()}`] ?? fromGlobal(name, env.ZMPI_ALGORITHM);
+  const v = perCall ?? (env === process.env ? fromProcessEnv(name) : fromEnv(name, env));
   if (v === undefined || v === "" || v === "auto") return null;
   const known = ALGORITHMS[name] as readonly string[];
   if (!known.includes(v)) throw new UsageError(`unknown ${name} algorithm "${v}": choose one of ${known.join(", ")} (or auto)`);

@@ -122,15 +122,15 @@ export class BaseCommunicator {
   /**
    * @internal Sends raw data on the point-to-point or collective plane. Validation is the caller's.
    */
-  sendOn(kind: number, data: unknown, dest: number, tag: number, meta?: unknown): Promise<void> {
+  sendOn(kind: number, data: unknown, dest: number, tag: number, meta?: string): Promise<void> {
     this.engine.check();
     return this.sendEncodedOn(kind, encodeData(data, this.engine.config.eagerLimit), dest, tag, meta);
   }
 
   /** @internal Sends an encoded payload on a plane (forwarding without re-encoding). */
-  sendEncodedOn(kind: number, enc: Encoded, dest: number, tag: number, meta?: unknown): Promise<void> {
+  sendEncodedOn(kind: number, enc: Encoded, dest: number, tag: number, meta?: string): Promise<void> {
     this.engine.check();
-    const env = { comm: this.ctx.id, tag, kind, dtype: enc.dtype, count: enc.count, ...(meta === undefined ? {} : { meta }) };
+    const env = { comm: this.ctx.id, tag, kind, dtype: enc.dtype, count: enc.count, meta };
     return this.engine.transport.send(this.ctx.group[dest]!, env, enc.bytes, enc.zeroCopy);
   }
 

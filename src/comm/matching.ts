@@ -28,7 +28,8 @@ export interface Incoming {
   hold?: Deadline;
   /** Why copying the payload out failed (raised when the message is received). */
   readError?: Error;
-  meta?: unknown;
+  /** A collective's signature (see frame.ts). */
+  meta?: string;
 }
 
 /** Copies a remote payload into a fresh buffer of its own (aligned for any element type) and releases it. */

@@ -71,6 +71,7 @@ export class ZmqTransport implements Transport {
   private controlHandler: (env: Envelope, payload: Buffer | null) => void = () => {};
   private readonly counters = emptyStats();
   private closing = false;
+  private readonly kinds: (PeerKind | undefined)[] = [];
   /** Peers whose memory this rank has proven it can read. */
   private readonly cmaFrom = new Set<number>();
   /** Peers that have proven they can read this rank's memory. */
@@ -226,10 +227,12 @@ export class ZmqTransport implements Transport {
     return !!p && !!this.me && p.hostname === this.me.hostname && p.nodeName === this.me.nodeName;
   }
 
-  /** Where a peer is, for the traffic counters. */
+  /** Where a peer is, for the traffic counters (worked out once per peer: it is on every message's path). */
   private kindOf(rank: number): PeerKind {
     if (rank === this.rank) return "self";
-    return this.endpointOf(rank)?.startsWith("ipc://") ? "node" : "remote";
+    let k = this.kinds[rank];
+    if (k === undefined && this.peers.length > 0) k = this.kinds[rank] = this.endpointOf(rank)?.startsWith("ipc://") || this.sameMachine(rank) ? "node" : "remote";
+    return k ?? "remote";
   }
 
   /** Chooses ipc for a peer on the same machine and node, tcp otherwise. */
@@ -289,7 +292,7 @@ export class ZmqTransport implements Transport {
     if (deadReason) return Promise.reject(new RankFailedError(deadReason, { ranks: [dest], op: "send" }));
     const link = this.link(dest);
     if (!link) return Promise.reject(new RankFailedError(`no endpoint known for rank ${dest}`, { ranks: [dest], op: "send" }));
-    const full: Envelope = { ...env, src: this.rank, seq };
+    const full: Envelope = { comm: env.comm, src: this.rank, tag: env.tag, seq, kind: env.kind, dtype: env.dtype, count: env.count, meta: env.meta };
     if (zeroCopy) full.ack = 1;
     // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
     // closure below until the receipt, so the array is neither freed nor (by contract) reused.

@@ -5,6 +5,13 @@ import { bytesOf, DType, dtypeOf, viewAs } from "../../src/transport/dtype.js";
 import { decodeFrames, encodeHeader, Kind, type Envelope } from "../../src/transport/frame.js";
 import { decodeData, encodeData } from "../../src/comm/payload.js";
 
+/** A copy of `b` with byte `at` set to `v`. */
+const patch = (b: Buffer, at: number, v: number): Buffer => {
+  const c = Buffer.from(b);
+  c[at] = v;
+  return c;
+};
+
 const env = (over: Partial<Envelope> = {}): Envelope => ({ comm: 3, src: 1, tag: 7, seq: 42, kind: Kind.P2P, dtype: DType.F64, count: 2, ...over });
 
 describe("frame codec", () => {
@@ -36,8 +43,13 @@ describe("frame codec", () => {
     ["a payload of the wrong length", [encodeHeader(env()), Buffer.alloc(15)], /payload of 15 bytes for 2 elements/],
     ["a missing payload", [encodeHeader(env())], /missing payload/],
     ["three frames", [encodeHeader(env()), Buffer.alloc(16), Buffer.alloc(1)], /expected 1 or 2 frames/],
-    ["a header that is not msgpack", [Buffer.from([0xdf, 0, 0]), Buffer.alloc(16)], /not msgpack|bad comm/],
-    ["a header that is an array", [Buffer.from([0x92, 1, 2]), Buffer.alloc(16)], /not a map/],
+    ["a header too short to be one", [Buffer.from([0x5a, 1, 2]), Buffer.alloc(16)], /header of 3 bytes/],
+    ["a stranger's bytes of header length", [Buffer.alloc(36, 0x41), Buffer.alloc(16)], /bad magic/],
+    ["another header version", [patch(encodeHeader(env()), 1, 9), Buffer.alloc(16)], /header version 9/],
+    ["unknown flags", [patch(encodeHeader(env()), 4, 0x80), Buffer.alloc(16)], /bad header flags/],
+    ["a meta length past the end", [patch(encodeHeader(env({ meta: "bcast(root 0)" })), 36, 200), Buffer.alloc(16)], /meta length/],
+    ["trailing bytes", [Buffer.concat([encodeHeader(env()), Buffer.alloc(3)]), Buffer.alloc(16)], /trailing bytes/],
+    ["a fractional count", [Buffer.from(encodeHeader(env())).fill(0, 28, 36).fill(0x3f, 35, 36), Buffer.alloc(16)], /bad count/],
     ["an unknown kind", [encodeHeader(env({ kind: 9 })), Buffer.alloc(16)], /bad kind/],
     ["a negative tag", [encodeHeader(env({ tag: -1 })), Buffer.alloc(16)], /bad tag/],
     ["a msgpack count mismatch", [encodeHeader(env({ dtype: DType.MSGPACK, count: 3 })), Buffer.alloc(2)], /msgpack payload of 2 bytes/],
