@@ -1,6 +1,6 @@
 /** The `bench` command's options (commander), shared by `zmpi bench` and `npm run bench`. */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ALL_BENCHMARKS, DEFAULT_BATCHES, parseBenchmarks, parseSize, parseSizeList, type BenchmarkName } from "./plan.js";
+import { ALL_BENCHMARKS, DEFAULT_BATCHES, parseBenchmarks, parseSize, parseSizeList, type BenchmarkName, type CollectiveTiming } from "./plan.js";
 import { runBench } from "./run.js";
 import { positiveInt } from "../args.js";
 
@@ -29,6 +29,8 @@ interface BenchCliOptions {
   maxSize?: number;
   iterations?: number;
   warmup?: number;
+  jitWarmup?: number;
+  timing?: CollectiveTiming;
   benchmarks: BenchmarkName[];
   algorithm?: string;
   raw: boolean;
@@ -51,6 +53,8 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
     .option("--max-size <size>", "largest size of the sweep (default 16M for latency/bw, 64M for collectives)", asArg(parseSize))
     .option("-i, --iterations <N>", "timed iterations at every size (default: 1000, 100 from 1 MiB, 20 from 16 MiB; bw windows 100/50/20)", positiveInt)
     .option("-x, --warmup <N>", "untimed warm-up iterations at every size (default: a tenth of the timed ones)", nonNegativeInt)
+    .addOption(new Option("--timing <mode>", "collectives: batch = calls back to back in timed batches (as the anchors), osu = a barrier before every call").choices(["batch", "osu"]).default("batch"))
+    .option("--jit-warmup <S>", "seconds of untimed small-message traffic first, so V8 has optimized the message path (default 2; 0: none)", nonNegativeInt)
     .addOption(
       new Option("-b, --benchmarks <list>", `comma list of ${ALL_BENCHMARKS.join(", ")} (or all, p2p, collectives)`)
         .argParser(asArg(parseBenchmarks))
@@ -73,6 +77,8 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
         maxSize: o.maxSize,
         iterations: o.iterations,
         warmup: o.warmup,
+        jitWarmup: o.jitWarmup,
+        timing: o.timing,
         benchmarks: o.benchmarks,
         algorithm: o.algorithm,
         raw: o.raw,

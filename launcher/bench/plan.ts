@@ -131,6 +131,9 @@ export interface PlanStep {
   window?: number;
 }
 
+/** How collectives are timed: `batch` (calls back to back in timed batches, as the anchors) or `osu` (a barrier before every call). */
+export type CollectiveTiming = "batch" | "osu";
+
 /** The benchmarks and their steps. */
 export interface BenchPlan {
   benchmarks: Array<{ name: BenchmarkName; steps: PlanStep[] }>;
@@ -140,6 +143,10 @@ export interface BenchPlan {
   rawTransport: "ipc" | "tcp";
   /** Batches per step for min/max. */
   batches: number;
+  /** Untimed small-message traffic before the first benchmark, in ms (see osu.ts `jitWarmup`). */
+  jitWarmupMs: number;
+  /** How collectives are timed (see {@link CollectiveTiming}). */
+  timing: CollectiveTiming;
 }
 
 /** What the user asked for (all optional: defaults fill in). */
@@ -156,7 +163,18 @@ export interface PlanOptions {
   raw?: boolean;
   rawTransport?: "ipc" | "tcp";
   batches?: number;
+  /** Seconds of untimed small-message traffic before the first benchmark (default {@link DEFAULT_JIT_WARMUP_S}). */
+  jitWarmup?: number;
+  /** How collectives are timed (default `batch`). */
+  timing?: CollectiveTiming;
 }
+
+/**
+ * V8 compiles zmpi's message path with its optimizing tier only after a few thousand messages
+ * (8 B half round trip here: ~150 µs for the first 1500 round trips, 35-40 µs from ~3000 on), far
+ * more than OSU's per-size warm-up; two seconds of traffic first measures the steady state.
+ */
+export const DEFAULT_JIT_WARMUP_S = 2;
 
 /** Default benchmark selection: point-to-point, every collective, barrier. */
 export const DEFAULT_BENCHMARKS: BenchmarkName[] = [...ALL_BENCHMARKS];
@@ -185,7 +203,7 @@ export function makePlan(o: PlanOptions = {}): BenchPlan {
     });
     return { name, steps };
   });
-  return { benchmarks, raw: o.raw ?? true, rawTransport: o.rawTransport ?? "ipc", batches: o.batches ?? DEFAULT_BATCHES };
+  return { benchmarks, raw: o.raw ?? true, rawTransport: o.rawTransport ?? "ipc", batches: o.batches ?? DEFAULT_BATCHES, jitWarmupMs: Math.round((o.jitWarmup ?? DEFAULT_JIT_WARMUP_S) * 1000), timing: o.timing ?? "batch" };
 }
 
 /** Splits `n` iterations into at most `batches` nearly equal batches (never an empty one). */

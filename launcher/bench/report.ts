@@ -2,7 +2,7 @@
  * Output in OSU's shape: a `#` title and header per benchmark, then one fixed-width row per size
  * (printed as each row arrives, so a long run shows progress), plus CSV and JSON files.
  */
-import type { BenchmarkName } from "./plan.js";
+import type { BenchmarkName, CollectiveTiming } from "./plan.js";
 import type { BenchRecord, BenchReport } from "./types.js";
 
 /** Width of the size column (OSU: 10). */
@@ -70,7 +70,7 @@ const TITLES: Record<BenchmarkName, string> = {
  * columns are there (a string names their transport); `algorithm` (the forced `ZMPI_ALGORITHM`)
  * is shown on collectives, the only benchmarks it affects.
  */
-export function tableHeader(benchmark: BenchmarkName, np: number, raw: boolean | "ipc" | "tcp", algorithm?: string, singleCopy?: boolean): string {
+export function tableHeader(benchmark: BenchmarkName, np: number, raw: boolean | "ipc" | "tcp", algorithm?: string, singleCopy?: boolean, timing: CollectiveTiming = "osu"): string {
   const cols = columnsFor(benchmark, raw !== false);
   const head = (hasSize(benchmark) ? "# Size".padEnd(SIZE_W) : "#") + cols.map((c) => c.title.padStart(FIELD_W)).join("");
   const forced = algorithm && benchmark !== "latency" && benchmark !== "bw" ? `, ZMPI_ALGORITHM=${algorithm}` : "";
@@ -81,6 +81,9 @@ export function tableHeader(benchmark: BenchmarkName, np: number, raw: boolean |
     if (singleCopy !== undefined) {
       lines.push(`# zmpi receives into a buffer allocated once, as OSU does; arrays >= 64 KiB ${singleCopy ? "are copied once out of the sender (same machine, cross-memory attach; ZMPI_CMA=0 turns it off)" : "go over zmq (single copy is off)"}`);
     }
+  } else if (timing === "batch") {
+    lines.push("# calls back to back in timed batches, a barrier before each (as the anchors); a batch lasts as long as its slowest rank");
+    lines.push("# Avg = all batches' time / calls, Min/Max = fastest / slowest batch per call (--timing osu: a barrier before every call)");
   } else if (benchmark !== "barrier") {
     lines.push("# Avg/Min/Max = mean over ranks / fastest rank / slowest rank of each rank's mean time per call");
   }

@@ -124,7 +124,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
       case "begin":
         rawShown.set(ev.benchmark, ev.raw);
         status.set(ev.benchmark, { name: ev.benchmark, status: "failed", reason: "did not finish" });
-        out.write(tableHeader(ev.benchmark, ev.np, ev.raw && plan.rawTransport, o.algorithm, ev.singleCopy) + "\n");
+        out.write(tableHeader(ev.benchmark, ev.np, ev.raw && plan.rawTransport, o.algorithm, ev.singleCopy, ev.timing) + "\n");
         break;
       case "row":
         records.push(ev.record);

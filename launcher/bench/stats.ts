@@ -62,6 +62,16 @@ export function collectiveTiming(perRank: readonly (readonly number[])[], batche
   };
 }
 
+/**
+ * Statistics of back-to-back batches (the anchors' method): `perRank[r][k]` is rank r's time for
+ * batch k of `counts[k]` calls; a batch takes as long as its slowest rank. Avg = all batches' time
+ * over all calls; min / max / median over batches, per call.
+ */
+export function batchTiming(perRank: readonly (readonly number[])[], counts: readonly number[]): Timing {
+  const slowest = counts.map((_, k) => Math.max(...perRank.map((xs) => xs[k]!)));
+  return fromBatches(slowest, counts);
+}
+
 /** MB/s (10^6 B/s) for `bytes` moved in `us` microseconds: bytes per µs is exactly MB/s. */
 export function mbps(bytes: number, us: number): number {
   return us > 0 ? bytes / us : NaN;

@@ -2,7 +2,7 @@
  * The records rank 0 reports and the driver prints, writes and compares. Times are microseconds;
  * bandwidth is MB/s with 1 MB = 10^6 B (OSU's and the anchors' unit).
  */
-import type { BenchmarkName } from "./plan.js";
+import type { BenchmarkName, CollectiveTiming } from "./plan.js";
 
 /** Timing of one stack (zmpi or bare zeromq.js) at one size. */
 export interface Timing {
@@ -45,7 +45,7 @@ export interface BenchStatus {
 
 /** What rank 0 prints on stdout, one JSON object per line after {@link LINE_MARK}. */
 export type BenchEvent =
-  | { type: "begin"; benchmark: BenchmarkName; np: number; raw: boolean; singleCopy?: boolean }
+  | { type: "begin"; benchmark: BenchmarkName; np: number; raw: boolean; singleCopy?: boolean; timing?: CollectiveTiming }
   | { type: "row"; record: BenchRecord }
   | { type: "skip"; benchmark: BenchmarkName; reason: string }
   | { type: "end"; benchmark: BenchmarkName };

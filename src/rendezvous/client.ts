@@ -133,7 +133,7 @@ export async function joinJob(
         return;
     }
   });
-  const hello: HelloMsg = { type: "hello", version: 1, ...opts.hello, tcp: transport.tcpEndpoint, ipc: transport.ipcEndpoint, cma: transport.cmaToken };
+  const hello: HelloMsg = { type: "hello", version: 1, ...opts.hello, tcp: transport.tcpEndpoint, ipc: transport.ipcEndpoint, cma: transport.cmaToken, stream: transport.streamPath };
   link.send(controlFrames(opts.hello.rank, hello)).catch(() => {});
   // The coordinator has the same deadline and then names the missing ranks; wait a little longer
   // so its message, not ours, is what the user reads.

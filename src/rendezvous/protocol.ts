@@ -26,6 +26,8 @@ export interface HelloMsg {
   ipc: string | null;
   /** Cross-memory attach token (same-machine single-copy transfers), or null. */
   cma?: CmaToken | null;
+  /** Same-machine stream socket path, or null. */
+  stream?: string | null;
 }
 
 /** Everyone is here: the endpoint table. */
@@ -101,6 +103,7 @@ export function decodeControl(payload: Buffer | null): ControlMsg | null {
     if (typeof h.job !== "string" || typeof h.nodeName !== "string" || typeof h.tcp !== "string") return null;
     if (typeof h.hostname !== "string" || !(h.ipc === null || typeof h.ipc === "string")) return null;
     if (h.cma != null && (typeof h.cma !== "object" || !Number.isSafeInteger(h.cma.address) || typeof h.cma.token !== "string")) return null;
+    if (h.stream != null && typeof h.stream !== "string") return null;
     return v as HelloMsg;
   }
   if (t === "table") return Array.isArray((v as TableMsg).peers) ? (v as TableMsg) : null;

@@ -12,6 +12,8 @@ import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
 import { encodeHeader, Kind, type Envelope } from "./frame.js";
 import { Inbox } from "./zmq-inbox.js";
 import { Link, type LinkFailure } from "./zmq-link.js";
+import { StreamInbox } from "./stream-inbox.js";
+import { StreamLink, type PeerLink } from "./stream-link.js";
 import { copyStats, countTraffic, emptyStats, type PeerKind, type FailureHandler, type MessageHandler, type OutboundEnvelope, type RemotePayload, type Transport, type TransportStats } from "./transport.js";
 
 /** ACK tag by which a receiver tells a sender it has read the sender's token: CMA may be used. */
@@ -33,6 +35,8 @@ export interface PeerEndpoint {
   pid: number;
   /** Token for cross-memory attach, or null/absent when the rank offers none. */
   cma?: CmaToken | null;
+  /** Path of the rank's same-machine stream socket (Unix socket), or null/absent. */
+  stream?: string | null;
 }
 
 /** Options of {@link ZmqTransport.open}. */
@@ -49,6 +53,8 @@ export interface ZmqTransportOptions {
   secret: string;
   /** Offer and use cross-memory attach with same-machine peers (default true; ZMPI_CMA=0 also turns it off). */
   cma?: boolean;
+  /** Talk to same-machine peers over a Unix socket instead of ZeroMQ ipc (default true; ZMPI_STREAM=0 also turns it off). */
+  stream?: boolean;
 }
 
 interface AckWaiter {
@@ -59,7 +65,8 @@ interface AckWaiter {
 /** The ZeroMQ transport. */
 export class ZmqTransport implements Transport {
   private readonly inbox: Inbox;
-  private readonly links = new Map<number, Link>();
+  private readonly links = new Map<number, PeerLink>();
+  private stream: StreamInbox | null = null;
   private readonly nextSeq: number[];
   private readonly acks = new Map<number, Map<number, AckWaiter>>();
   private readonly dead = new Map<number, string>();
@@ -78,6 +85,10 @@ export class ZmqTransport implements Transport {
   private readonly cmaTo = new Set<number>();
   /** This rank's published token, or null when it offers no cross-memory attach. */
   cmaToken: CmaToken | null = null;
+  /** Path of the same-machine stream socket, or null. */
+  get streamPath(): string | null {
+    return this.stream?.path ?? null;
+  }
   /** Bound endpoints. */
   tcpEndpoint = "";
   ipcEndpoint: string | null = null;
@@ -101,6 +112,10 @@ export class ZmqTransport implements Transport {
       const path = join(opts.ipcDir, `${opts.jobTag}-r${opts.rank}.sock`);
       // Unix socket paths are limited to ~107 bytes; fall back to tcp rather than fail.
       if (path.length < 100) t.ipcEndpoint = await t.inbox.bind(`ipc://${path}`);
+      const streamPath = join(opts.ipcDir, `${opts.jobTag}-r${opts.rank}.s`);
+      if (opts.stream !== false && process.env.ZMPI_STREAM !== "0" && process.platform !== "win32" && streamPath.length < 100) {
+        t.stream = await StreamInbox.listen(streamPath, opts.secret, opts.size, (env, payload) => t.dispatch(env, payload));
+      }
     }
     t.inbox.start();
     return t;
@@ -243,12 +258,15 @@ export class ZmqTransport implements Transport {
     return p.tcp;
   }
 
-  private link(rank: number): Link | undefined {
+  /** The link to a peer: the stream socket for a same-machine peer that offers one, else ZeroMQ. */
+  private link(rank: number): PeerLink | undefined {
     let l = this.links.get(rank);
     if (l) return l;
     const ep = this.endpointOf(rank);
     if (!ep) return undefined;
-    l = new Link(ep, this.secret, (why) => this.lost(rank, why));
+    const zmqLink = () => new Link(ep, this.secret, (why) => this.lost(rank, why));
+    const path = this.peers[rank]?.stream;
+    l = path && this.stream && this.sameMachine(rank) ? new StreamLink(path, this.rank, this.secret, (why) => this.lost(rank, why), zmqLink) : zmqLink();
     this.links.set(rank, l);
     return l;
   }
@@ -320,12 +338,17 @@ export class ZmqTransport implements Transport {
   }
 
   stats(): TransportStats {
-    return { ...copyStats(this.counters), malformedDropped: this.inbox.malformed + this.counters.malformedDropped, refusedConnections: this.inbox.refused };
+    const st = this.stream;
+    return {
+      ...copyStats(this.counters),
+      malformedDropped: this.inbox.malformed + this.counters.malformedDropped + (st ? st.malformed : 0),
+      refusedConnections: this.inbox.refused + (st ? st.refused : 0),
+    };
   }
 
   /** The last reason a frame was dropped, for diagnostics. */
   lastMalformed(): string {
-    return this.inbox.lastMalformed;
+    return this.stream?.lastMalformed || this.inbox.lastMalformed;
   }
 
   async close(): Promise<void> {
@@ -339,6 +362,7 @@ export class ZmqTransport implements Transport {
     }
     this.links.clear();
     this.inbox.close();
+    this.stream?.close();
   }
 }
 
