@@ -5,7 +5,7 @@
 import { RendezvousError } from "../errors.js";
 import { Link } from "../transport/zmq-link.js";
 import type { PeerEndpoint, ZmqTransport } from "../transport/zmq-transport.js";
-import { controlFrames, decodeControl, type AbortMsg, type HelloMsg } from "./protocol.js";
+import { controlFrames, decodeControl, PROTOCOL_VERSION, type AbortMsg, type HelloMsg } from "./protocol.js";
 
 /** What a rank sends in its hello, minus the endpoints the transport knows. */
 export type HelloFields = Omit<HelloMsg, "type" | "version" | "tcp" | "ipc">;
@@ -133,7 +133,7 @@ export async function joinJob(
         return;
     }
   });
-  const hello: HelloMsg = { type: "hello", version: 1, ...opts.hello, tcp: transport.tcpEndpoint, ipc: transport.ipcEndpoint, cma: transport.cmaToken, stream: transport.streamPath };
+  const hello: HelloMsg = { type: "hello", version: PROTOCOL_VERSION, ...opts.hello, tcp: transport.tcpEndpoint, ipc: transport.ipcEndpoint, cma: transport.cmaToken, stream: transport.streamPath };
   link.send(controlFrames(opts.hello.rank, hello)).catch(() => {});
   // The coordinator has the same deadline and then names the missing ranks; wait a little longer
   // so its message, not ours, is what the user reads.

@@ -7,8 +7,8 @@ import { encodeHeader, Kind, valuePackr } from "../transport/frame.js";
 import type { CmaToken } from "../transport/cma.js";
 import type { PeerEndpoint } from "../transport/zmq-transport.js";
 
-/** Bumped when the control protocol changes; ranks of different versions refuse each other. */
-export const PROTOCOL_VERSION = 1;
+/** Bumped when the control protocol or the wire header changes (2: binary header, cma and stream endpoints). */
+export const PROTOCOL_VERSION = 2;
 
 /** A rank introduces itself. */
 export interface HelloMsg {
