@@ -16,6 +16,14 @@ import { StreamInbox } from "./stream-inbox.js";
 import { StreamLink, type PeerLink } from "./stream-link.js";
 import { copyStats, countTraffic, emptyStats, type PeerKind, type FailureHandler, type MessageHandler, type OutboundEnvelope, type RemotePayload, type Transport, type TransportStats } from "./transport.js";
 
+/**
+ * Payloads at least this large go to a same-machine peer over ZeroMQ even when the stream socket
+ * carries the rest (they only take this way without single copy: larger zero-copy arrays are
+ * read out of the sender). Measured at np=2 with ZMPI_CMA=0, socket vs ZeroMQ: 16 KiB half round
+ * trip 102 vs 180 µs, 64 KiB 294 vs 349 µs, 1 MiB 2.2 vs 1.3 ms; bandwidth 32 KiB 462 vs 436
+ * MB/s, 1 MiB 655 vs 1715 MB/s, 16 MiB 656 vs 1458 MB/s.
+ */
+const STREAM_MAX_PAYLOAD = 64 * 1024;
 /** ACK tag by which a receiver tells a sender it has read the sender's token: CMA may be used. */
 const ACK_TAG_CMA_READY = 1;
 
@@ -68,6 +76,11 @@ export class ZmqTransport implements Transport {
   private readonly links = new Map<number, PeerLink>();
   private stream: StreamInbox | null = null;
   private readonly nextSeq: number[];
+  /** Sequence number of the next data message expected from each peer, and those that came early. */
+  private readonly expectSeq: number[];
+  private readonly held = new Map<number, Map<number, [Envelope, Buffer | null]>>();
+  /** ZeroMQ links to same-machine peers, for payloads too large for the stream socket. */
+  private readonly bulkLinks = new Map<number, Link>();
   private readonly acks = new Map<number, Map<number, AckWaiter>>();
   private readonly dead = new Map<number, string>();
   private peers: PeerEndpoint[] = [];
@@ -99,6 +112,7 @@ export class ZmqTransport implements Transport {
     private readonly secret: string,
   ) {
     this.nextSeq = new Array<number>(size).fill(0);
+    this.expectSeq = new Array<number>(size).fill(0);
     this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload));
   }
 
@@ -187,6 +201,32 @@ export class ZmqTransport implements Transport {
       return;
     }
     if (env.src < 0) return; // data never comes from the coordinator service
+    // One peer's data may come over two connections (large arrays over ZeroMQ, the rest over the
+    // stream socket): deliver it in the peer's sequence order, holding what comes early.
+    const src = env.src;
+    const want = this.expectSeq[src]!;
+    if (env.seq !== want) {
+      if (env.seq < want) {
+        this.counters.malformedDropped++; // a repeat: never delivered twice
+        return;
+      }
+      let held = this.held.get(src);
+      if (!held) this.held.set(src, (held = new Map()));
+      held.set(env.seq, [env, payload]);
+      return;
+    }
+    this.expectSeq[src] = want + 1;
+    this.deliverData(env, payload);
+    const held = this.held.get(src);
+    if (!held || held.size === 0) return;
+    for (let next = held.get(want + 1); next; next = held.get(this.expectSeq[src]!)) {
+      held.delete(this.expectSeq[src]!);
+      this.expectSeq[src]!++;
+      this.deliverData(next[0], next[1]);
+    }
+  }
+
+  private deliverData(env: Envelope, payload: Buffer | null): void {
     if (env.cma !== undefined) {
       this.dispatchSingleCopy(env);
       return;
@@ -294,12 +334,15 @@ export class ZmqTransport implements Transport {
       waiting.clear();
     }
     this.links.get(rank)?.fail(err);
+    this.bulkLinks.get(rank)?.fail(err);
   }
 
   /** Marks a peer's coming disconnect as expected (it said goodbye). */
   expectClose(rank: number): void {
     const l = this.links.get(rank);
     if (l) l.expectClose = true;
+    const b = this.bulkLinks.get(rank);
+    if (b) b.expectClose = true;
   }
 
   send(dest: number, env: OutboundEnvelope, payload: Uint8Array | null, zeroCopy: boolean): Promise<void> {
@@ -317,14 +360,27 @@ export class ZmqTransport implements Transport {
     const single = zeroCopy && payload !== null && payload.byteLength >= CMA_MIN_BYTES && isTypedCode(env.dtype) && this.cmaTo.has(dest);
     if (single) full.cma = addressOf(payload);
     const header = encodeHeader(full);
-    const frames = payload && env.dtype !== DType.NONE && !single ? [header, payload] : [header];
-    if (!zeroCopy) return link.send(frames);
+    const withPayload = payload !== null && env.dtype !== DType.NONE && !single;
+    const frames = withPayload ? [header, payload] : [header];
+    // Node reads a Unix socket in 64 KiB pieces through its stream machinery: for large payloads
+    // ZeroMQ's I/O threads are faster (the receiver puts the two connections back in order).
+    const via = withPayload && payload.byteLength >= STREAM_MAX_PAYLOAD && link instanceof StreamLink ? this.bulkLink(dest) : link;
+    if (!zeroCopy) return via.send(frames);
     const acked = new Promise<void>((resolve, reject) => {
       let m = this.acks.get(dest);
       if (!m) this.acks.set(dest, (m = new Map()));
       m.set(seq, { resolve, reject });
     });
-    return link.send(frames).then(() => acked.then(() => keepAlive(payload)));
+    return via.send(frames).then(() => acked.then(() => keepAlive(payload)));
+  }
+
+  private bulkLink(rank: number): Link {
+    let l = this.bulkLinks.get(rank);
+    if (!l) {
+      l = new Link(this.endpointOf(rank)!, this.secret, (why) => this.lost(rank, why));
+      this.bulkLinks.set(rank, l);
+    }
+    return l;
   }
 
   private sendSelf(env: Envelope, payload: Uint8Array | null): Promise<void> {
@@ -361,6 +417,11 @@ export class ZmqTransport implements Transport {
       l.close();
     }
     this.links.clear();
+    for (const l of this.bulkLinks.values()) {
+      l.expectClose = true;
+      l.close();
+    }
+    this.bulkLinks.clear();
     this.inbox.close();
     this.stream?.close();
   }

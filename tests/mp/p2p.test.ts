@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { linesOf, runJob } from "../helpers/run.js";
 
-const CHECKS = ["ordering", "any-source", "payload-types", "send-buffer-reuse", "recv-out", "self-and-requests", "sendrecv-probe", "bad-input", "finalize"];
+const CHECKS = ["ordering", "ordering-mixed", "any-source", "payload-types", "send-buffer-reuse", "recv-out", "self-and-requests", "sendrecv-probe", "bad-input", "finalize"];
 
 describe("point-to-point through zmpi launch", () => {
   for (const np of [1, 2, 3, 4, 8]) {

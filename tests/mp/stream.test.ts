@@ -14,6 +14,13 @@ describe("same-machine stream channel", () => {
     for (const rank of [0, 1, 2]) expect(linesOf(r.stdout, rank)).toContain("ok after");
   });
 
+  it("without single copy, large arrays go over ZeroMQ and small ones over the socket, and arrive in send order", async () => {
+    const r = await runJob("p2p-suite.ts", 3, { env: { ZMPI_CMA: "0" } });
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [1, 2]) expect(linesOf(r.stdout, rank)).toContain("ok ordering-mixed");
+    expect(linesOf(r.stdout, 2)).toContain("ok finalize");
+  });
+
   it("with ZMPI_STREAM=0 everything goes over ZeroMQ ipc: point-to-point and collective suites pass", async () => {
     const p2p = await runJob("p2p-suite.ts", 3, { env: { ZMPI_STREAM: "0" } });
     expect(p2p.code, p2p.stderr).toBe(0);
