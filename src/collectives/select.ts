@@ -9,13 +9,15 @@ import { UsageError } from "../errors.js";
 /**
  * Allreduce above this many bytes uses the ring; at or below, recursive doubling. Measured with
  * `ZMPI_ALG_ALLREDUCE=<alg> npm run bench -- -n <p> --benchmarks allreduce` on the 2-core VM:
- * np=2 crosses between 8 and 32 KiB (8 KiB: 248 vs 335 µs; 32 KiB: 479 vs 283 µs); with 3 or 4
- * ranks on 2 cores every ring step pays a context switch, and recursive doubling stays ahead up
- * to 8 MiB (np=4, 8 MiB: 54 vs 62 ms), so the ring starts at 16 MiB there.
+ * np=2 crosses between 8 and 32 KiB (8 KiB: 248 vs 335 µs; 32 KiB: 479 vs 283 µs). With 3 or 4
+ * ranks on 2 cores, since same-machine arrays are copied once out of the sender, the ring wins
+ * from 512 KiB (np=4, recursive doubling vs ring: 512 KiB 9.8 vs 5.4 ms, 2 MiB 25 vs 7.3 ms,
+ * 8 MiB 72 vs 19 ms; np=3, 512 KiB 5.5 vs 1.7 ms; 256 KiB is a toss-up). Over ZeroMQ only it
+ * was 16 MiB.
  */
 export const ALLREDUCE_RING_MIN_BYTES = 32 * 1024;
 /** With more than two ranks the ring starts here (see above). */
-export const ALLREDUCE_RING_MIN_BYTES_MANY = 16 * 1024 * 1024;
+export const ALLREDUCE_RING_MIN_BYTES_MANY = 512 * 1024;
 /** Bcast of typed arrays of at least this many bytes, on at least this many ranks, uses scatter + ring allgather. */
 export const BCAST_SCATTER_MIN_BYTES = 512 * 1024;
 export const BCAST_SCATTER_MIN_RANKS = 4;
