@@ -181,7 +181,7 @@ describe.skipIf(skipReason !== null)("zmpi under the local Slurm cluster", () =>
     expect(r.timedOut, r.stderr).toBe(false);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const tasks = byTask(r.stdout);
-    const checks = ["ordering", "tags", "any-source", "payload-types", "send-buffer-reuse", "recv-out", "self-and-requests", "sendrecv-probe", "bad-input", "finalize"];
+    const checks = ["ordering", "ordering-mixed", "tags", "any-source", "payload-types", "send-buffer-reuse", "recv-out", "self-and-requests", "sendrecv-probe", "bad-input", "finalize"];
     for (let t = 0; t < 4; t++) {
       const oks = (tasks.get(t) ?? []).filter((l) => l.startsWith("ok ")).map((l) => l.slice(3));
       expect(oks, `task ${t}`).toEqual(checks);
