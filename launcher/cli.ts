@@ -17,11 +17,12 @@ export function program(setStatus: (s: number) => void): Command {
     .option("--slurm-env", "give ranks real SLURM_* variables, so the Slurm code path runs")
     .option("--no-prefix", "do not prefix output lines with the rank")
     .option("--no-kill-on-bad-exit", "when a rank fails, let the others notice and exit by themselves")
+    .option("--no-huge-pages", "do not set GLIBC_TUNABLES=glibc.malloc.hugetlb=1 for the ranks (transparent huge pages for large arrays)")
     .argument("<script>", "script to run (.js, .mjs or .ts)")
     .argument("[args...]", "arguments for the script")
     .passThroughOptions()
-    .action(async (script: string, args: string[], o: { np: number; nodes?: number; timeout?: number; slurmEnv?: boolean; prefix: boolean; killOnBadExit: boolean }) => {
-      setStatus(await launch({ np: o.np, nodes: o.nodes, timeoutSec: o.timeout, slurmEnv: o.slurmEnv, prefix: o.prefix, killOnBadExit: o.killOnBadExit, script, args }));
+    .action(async (script: string, args: string[], o: { np: number; nodes?: number; timeout?: number; slurmEnv?: boolean; prefix: boolean; killOnBadExit: boolean; hugePages: boolean }) => {
+      setStatus(await launch({ np: o.np, nodes: o.nodes, timeoutSec: o.timeout, slurmEnv: o.slurmEnv, prefix: o.prefix, killOnBadExit: o.killOnBadExit, hugePages: o.hugePages, script, args }));
     });
   cmd
     .command("info")

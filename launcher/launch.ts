@@ -31,6 +31,8 @@ export interface LaunchOptions {
   args?: string[];
   /** Extra environment for every rank. */
   env?: Record<string, string>;
+  /** Ask glibc for transparent huge pages on large allocations (default true; see {@link withHugePages}). */
+  hugePages?: boolean;
   /** Extra environment for one rank, applied last (tests use it to break one rank on purpose). */
   rankEnv?: (rank: number) => Record<string, string>;
   /** Where output goes (tests capture it). */
@@ -141,6 +143,23 @@ function rankEnv(opts: LaunchOptions, rank: number, layout: number[], names: str
   };
 }
 
+/** The glibc tunable that makes malloc madvise its large mappings for transparent huge pages. */
+export const HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1";
+
+/**
+ * Adds {@link HUGE_PAGES_TUNABLE} to `GLIBC_TUNABLES` unless it already says something about
+ * `glibc.malloc.hugetlb`. Node's large ArrayBuffers then sit on 2 MiB pages (the kernel's THP mode
+ * is madvise here): far fewer page faults on first touch and less page-table work in cross-memory
+ * reads. Measured at np=2 (bench, same runs interleaved): 16 MiB bandwidth 3.6-4.2 -> 5.1-5.9 GB/s,
+ * 64 MiB allreduce 53 -> 40-43 ms. The anchors' THP columns were measured the same way. Other C
+ * libraries and systems ignore the variable.
+ */
+export function withHugePages(env: Record<string, string>): Record<string, string> {
+  const cur = env.GLIBC_TUNABLES ?? "";
+  if (cur.includes("glibc.malloc.hugetlb")) return env;
+  return { ...env, GLIBC_TUNABLES: cur ? `${cur}:${HUGE_PAGES_TUNABLE}` : HUGE_PAGES_TUNABLE };
+}
+
 /** Inherited variables that would make a rank believe it is something else. */
 function cleanEnv(): Record<string, string> {
   const out: Record<string, string> = {};
@@ -179,7 +198,7 @@ export async function launch(opts: LaunchOptions): Promise<number> {
     port: await freePort(),
     secret: randomBytes(24).toString("hex"),
   };
-  const base = cleanEnv();
+  const base = opts.hugePages === false ? cleanEnv() : withHugePages(cleanEnv());
   const children: ChildProcess[] = [];
   const pipes: Promise<void>[] = [];
   let status: number | null = null;

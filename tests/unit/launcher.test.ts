@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { infoRows } from "../../launcher/info.js";
-import { blockLayout, formatTasksPerNode, nodeArgsFor } from "../../launcher/launch.js";
+import { blockLayout, formatTasksPerNode, nodeArgsFor, withHugePages } from "../../launcher/launch.js";
 import { detectEnvironment } from "../../src/env/detect.js";
 import { parseTasksPerNode } from "../../src/env/tasks-per-node.js";
 
@@ -62,5 +62,13 @@ describe("zmpi info", () => {
     expect(table.stdout).toMatch(/│ rank\s+│ 3 of 4/);
     const json = spawnSync(process.execPath, [bin, "info", "--json"], { encoding: "utf8", env });
     expect(JSON.parse(json.stdout)).toMatchObject({ method: "slurm", rank: 3, size: 4, nodeName: "n2", cpusPerTask: 2, coordinator: { host: "n1" } });
+  });
+});
+
+describe("huge pages for the ranks", () => {
+  it("adds the glibc tunable, keeping the user's other tunables and any choice they made", () => {
+    expect(withHugePages({ A: "1" })).toEqual({ A: "1", GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" });
+    expect(withHugePages({ GLIBC_TUNABLES: "glibc.malloc.arena_max=2" }).GLIBC_TUNABLES).toBe("glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1");
+    expect(withHugePages({ GLIBC_TUNABLES: "glibc.malloc.hugetlb=0" }).GLIBC_TUNABLES).toBe("glibc.malloc.hugetlb=0");
   });
 });
