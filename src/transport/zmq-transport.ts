@@ -3,18 +3,26 @@
  * on the same node) and one lazily opened PUSH link per peer. Payload frames carry typed-array
  * bytes as they are. A zero-copy send resolves when the receiver acknowledges the message, because
  * zeromq reads the caller's memory after `send()` has returned.
+ *
+ * Ranks on the same machine take two shortcuts, as MPI's shared-memory transports do: their
+ * messages go over a Unix socket per pair (stream-link.ts, no ZeroMQ I/O threads in the way), and
+ * large arrays are not sent at all but copied once out of the sender by the receiver
+ * (single-copy.ts, cma.ts). Each peer's data is delivered in send order whatever way it came
+ * (in-order.ts).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { RankFailedError, ZmpiError } from "../errors.js";
-import { addressOf, canReadPeer, CMA_MIN_BYTES, publishCmaToken, readRemote, type CmaToken } from "./cma.js";
+import { RankFailedError } from "../errors.js";
+import { addressOf, canReadPeer, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
+import { InOrder } from "./in-order.js";
+import { remotePayload } from "./single-copy.js";
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
 import { encodeHeader, Kind, type Envelope } from "./frame.js";
 import { Inbox } from "./zmq-inbox.js";
 import { Link, type LinkFailure } from "./zmq-link.js";
 import { StreamInbox } from "./stream-inbox.js";
 import { StreamLink, type PeerLink } from "./stream-link.js";
-import { copyStats, countTraffic, emptyStats, type PeerKind, type FailureHandler, type MessageHandler, type OutboundEnvelope, type RemotePayload, type Transport, type TransportStats } from "./transport.js";
+import { copyStats, countTraffic, emptyStats, type PeerKind, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
 
 /**
  * Payloads at least this large go to a same-machine peer over ZeroMQ even when the stream socket
@@ -76,9 +84,7 @@ export class ZmqTransport implements Transport {
   private readonly links = new Map<number, PeerLink>();
   private stream: StreamInbox | null = null;
   private readonly nextSeq: number[];
-  /** Sequence number of the next data message expected from each peer, and those that came early. */
-  private readonly expectSeq: number[];
-  private readonly held = new Map<number, Map<number, [Envelope, Buffer | null]>>();
+  private readonly order: InOrder<[Envelope, Buffer | null]>;
   /** ZeroMQ links to same-machine peers, for payloads too large for the stream socket. */
   private readonly bulkLinks = new Map<number, Link>();
   private readonly acks = new Map<number, Map<number, AckWaiter>>();
@@ -112,7 +118,7 @@ export class ZmqTransport implements Transport {
     private readonly secret: string,
   ) {
     this.nextSeq = new Array<number>(size).fill(0);
-    this.expectSeq = new Array<number>(size).fill(0);
+    this.order = new InOrder(size);
     this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload));
   }
 
@@ -201,30 +207,11 @@ export class ZmqTransport implements Transport {
       return;
     }
     if (env.src < 0) return; // data never comes from the coordinator service
-    // One peer's data may come over two connections (large arrays over ZeroMQ, the rest over the
-    // stream socket): deliver it in the peer's sequence order, holding what comes early.
-    const src = env.src;
-    const want = this.expectSeq[src]!;
-    if (env.seq !== want) {
-      if (env.seq < want) {
-        this.counters.malformedDropped++; // a repeat: never delivered twice
-        return;
-      }
-      let held = this.held.get(src);
-      if (!held) this.held.set(src, (held = new Map()));
-      held.set(env.seq, [env, payload]);
-      return;
-    }
-    this.expectSeq[src] = want + 1;
-    this.deliverData(env, payload);
-    const held = this.held.get(src);
-    if (!held || held.size === 0) return;
-    for (let next = held.get(want + 1); next; next = held.get(this.expectSeq[src]!)) {
-      held.delete(this.expectSeq[src]!);
-      this.expectSeq[src]!++;
-      this.deliverData(next[0], next[1]);
-    }
+    // One peer's data may come over two connections: deliver it in the peer's send order.
+    if (!this.order.push(env.src, env.seq, [env, payload], this.deliverNext)) this.counters.malformedDropped++; // a repeat
   }
+
+  private readonly deliverNext = ([env, payload]: [Envelope, Buffer | null]): void => this.deliverData(env, payload);
 
   private deliverData(env: Envelope, payload: Buffer | null): void {
     if (env.cma !== undefined) {
@@ -247,31 +234,20 @@ export class ZmqTransport implements Transport {
     }
     const byteLength = env.count * elementBytes(env.dtype);
     countTraffic(this.counters, "node", "received", byteLength);
-    const address = env.cma!;
-    let released = false;
-    let read = false;
-    const remote: RemotePayload = {
+    const remote = remotePayload({
+      src,
+      pid: peer.pid,
+      seq: env.seq,
+      address: env.cma!,
       byteLength,
-      read: (dest, byteOffset = 0) => {
-        if (released) throw new ZmpiError(`message ${env.seq} from rank ${src} was already released`);
-        if (byteOffset < 0 || byteOffset + dest.byteLength > byteLength) throw new RangeError(`single-copy read of [${byteOffset}, ${byteOffset + dest.byteLength}) from a ${byteLength}-byte message`);
-        try {
-          readRemote(peer.pid, address + byteOffset, dest);
-        } catch (e) {
-          throw new RankFailedError(`could not copy a ${byteLength}-byte message out of rank ${src} (pid ${peer.pid}): ${(e as Error).message}`, { ranks: [src], op: "recv" });
-        }
-        read = true;
-      },
-      release: () => {
-        if (released) return;
-        released = true;
+      release: (read) => {
         this.ack(src, env.seq);
         if (read) {
           this.counters.singleCopyReceived++;
           this.counters.singleCopyBytes += byteLength;
         }
       },
-    };
+    });
     delete env.cma;
     this.handler(env, null, remote);
   }
@@ -286,7 +262,7 @@ export class ZmqTransport implements Transport {
   private kindOf(rank: number): PeerKind {
     if (rank === this.rank) return "self";
     let k = this.kinds[rank];
-    if (k === undefined && this.peers.length > 0) k = this.kinds[rank] = this.endpointOf(rank)?.startsWith("ipc://") || this.sameMachine(rank) ? "node" : "remote";
+    if (k === undefined && this.peers.length > 0) k = this.kinds[rank] = this.sameMachine(rank) ? "node" : "remote";
     return k ?? "remote";
   }
 
