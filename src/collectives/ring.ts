@@ -4,7 +4,7 @@
  * scatter + allgather bcast, and alltoall. Ring steps move their block in segments, so the
  * reduction of one segment overlaps the transfer of the next.
  */
-import { claimRemote, discardPayload } from "../comm/matching.js";
+import { claimRemote, discardPayload, type Incoming } from "../comm/matching.js";
 import { decodeData, decodeToward } from "../comm/payload.js";
 import { bytesOf, type TypedArray } from "../transport/dtype.js";
 import type { RemotePayload } from "../transport/transport.js";
@@ -28,13 +28,19 @@ function sendBlock(c: Coll, dest: number, buf: TypedArray, off: number, n: numbe
   return p;
 }
 
-/** Receives `len` elements from `source` into `buf` at `at`: straight there when the bytes come out of the sender's memory. */
-async function recvSegment(c: Coll, source: number, buf: TypedArray, at: number, len: number, what: string): Promise<void> {
+/** The next message from `source`, which must hold `len` elements (else it is released and this throws). */
+async function recvCount(c: Coll, source: number, len: number, what: string): Promise<Incoming> {
   const m = await c.recvRaw(source);
   if (m.count !== len) {
     discardPayload(m);
     throw new RangeError(`${what}: rank ${source} sent ${m.count} elements, expected ${len}`);
   }
+  return m;
+}
+
+/** Receives `len` elements from `source` into `buf` at `at`: straight there when the bytes come out of the sender's memory. */
+async function recvSegment(c: Coll, source: number, buf: TypedArray, at: number, len: number, what: string): Promise<void> {
+  const m = await recvCount(c, source, len, what);
   const dst = buf.subarray(at, at + len);
   const got = decodeToward(m, dst);
   if (got !== dst) put(buf, got, at);
@@ -83,11 +89,7 @@ export async function ringReduceScatter(c: Coll, buf: TypedArray, op: Op, counts
     // Step 0 sends this rank's own input; later steps forward partial sums already in buf.
     const sent = sendBlock(c, next, s === 0 ? src : buf, offs[sb]!, counts[sb]!);
     for (const [so, len] of segments(counts[rb]!, seg)) {
-      const m = await c.recvRaw(prev);
-      if (m.count !== len) {
-        discardPayload(m);
-        throw new RangeError(`ring reduce-scatter: segment of ${m.count} elements, expected ${len}`);
-      }
+      const m = await recvCount(c, prev, len, "ring reduce-scatter");
       const at = offs[rb]! + so;
       const dst = buf.subarray(at, at + len);
       // From here to the reduction nothing awaits, so the shared scratch cannot be overwritten.

@@ -58,6 +58,17 @@ static int view_of(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 1;
 }
 
+/* Reads exactly `n` (at most 3) arguments into argv; throws a TypeError naming `usage` if fewer came. */
+static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+  size_t argc = n;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < n) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 /* allowPeers(): lets processes of the same user read this one (needed where Yama ptrace_scope = 1). */
 static napi_value allow_peers(napi_env env, napi_callback_info info) {
   (void)info;
@@ -70,10 +81,8 @@ static napi_value allow_peers(napi_env env, napi_callback_info info) {
 
 /* addressOf(view): the address of the view's first byte, as a double (user addresses fit in 2^53). */
 static napi_value address_of(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1) { napi_throw_type_error(env, NULL, "addressOf(view)"); return NULL; }
+  if (!get_args(env, info, 1, argv, "addressOf(view)")) return NULL;
   uint8_t *data; size_t len;
   if (!view_of(env, argv[0], &data, &len)) return NULL;
   napi_value out;
@@ -83,10 +92,8 @@ static napi_value address_of(napi_env env, napi_callback_info info) {
 
 /* read(pid, address, dest): fills all of `dest` from `address` in process `pid`; throws on any failure. */
 static napi_value read_remote(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) { napi_throw_type_error(env, NULL, "read(pid, address, dest)"); return NULL; }
+  if (!get_args(env, info, 3, argv, "read(pid, address, dest)")) return NULL;
   int32_t pid;
   double addr;
   if (napi_get_value_int32(env, argv[0], &pid) != napi_ok || napi_get_value_double(env, argv[1], &addr) != napi_ok) {
