@@ -11,6 +11,9 @@ export interface Deadline {
   cancel(): void;
 }
 
+/** setTimeout's longest delay (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 0x7fffffff;
+
 interface Entry {
   at: number;
   expire: () => void;
@@ -40,7 +43,8 @@ class DeadlineSet {
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.armedFor = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - performance.now()));
+    // A deadline beyond the timer's range is reached in steps: fire() finds nothing due and re-arms.
+    this.timer = setTimeout(() => this.fire(), Math.min(MAX_TIMER_MS, Math.max(0, at - performance.now())));
   }
 
   private fire(): void {
@@ -63,3 +67,20 @@ class DeadlineSet {
 
 /** The process-wide deadline set. */
 export const deadlines = new DeadlineSet();
+
+/** `p`, or a rejection with `onTimeout()` if it has not settled within `ms`. */
+export function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const d = deadlines.add(ms, () => reject(onTimeout()));
+    p.then(
+      (v) => {
+        d.cancel();
+        resolve(v);
+      },
+      (e: unknown) => {
+        d.cancel();
+        reject(e);
+      },
+    );
+  });
+}
