@@ -1,12 +1,13 @@
 /**
  * Turning user data into a payload and back. Typed arrays go as raw bytes: small ones are copied
  * (so the caller may reuse its array at once), large ones are handed to zeromq as they are and the
- * send completes when the receiver acknowledges them. Everything else is msgpack.
+ * send completes when the receiver acknowledges them. Everything else is msgpack (values.ts says
+ * exactly what comes back).
  */
 import { UsageError } from "../errors.js";
 import { bytesOf, ctorOf, DType, dtypeName, dtypeOf, isTypedArray, isTypedCode, privateCopy, viewAs, type TypedArray } from "../transport/dtype.js";
-import { valuePackr } from "../transport/frame.js";
 import { discardPayload, payloadOf, readPayloadInto, type Incoming } from "./matching.js";
+import { packValue, unpackValue } from "./values.js";
 
 /** A payload ready for the transport. */
 export interface Encoded {
@@ -27,6 +28,11 @@ function rejectUnsupported(data: unknown): void {
   if (data instanceof Promise) throw new UsageError("cannot send a Promise: await it first");
 }
 
+/** Throws the {@link UsageError} {@link encodeData} would for a value that can never be sent (a send to PROC_NULL checks no more). */
+export function checkSendable(data: unknown): void {
+  if (!isTypedArray(data)) rejectUnsupported(data);
+}
+
 /** Encodes user data for sending. Throws {@link UsageError} for unsupported values. */
 export function encodeData(data: unknown, eagerLimit: number): Encoded {
   if (isTypedArray(data)) {
@@ -38,7 +44,7 @@ export function encodeData(data: unknown, eagerLimit: number): Encoded {
   rejectUnsupported(data);
   let bytes: Buffer;
   try {
-    bytes = valuePackr.pack(data);
+    bytes = packValue(data);
   } catch (e) {
     throw new UsageError(`cannot encode value for sending: ${(e as Error).message}`);
   }
@@ -52,7 +58,7 @@ export function encodeData(data: unknown, eagerLimit: number): Encoded {
 export function decodeData(m: Incoming, out?: TypedArray): unknown {
   if (m.dtype === DType.MSGPACK) {
     if (out) throw new UsageError(`recv with an out array, but the message holds a plain value (msgpack), not an array`);
-    return valuePackr.unpack(m.payload!);
+    return unpackValue(m.payload!);
   }
   if (m.dtype === DType.NONE) return undefined;
   if (!isTypedCode(m.dtype)) throw new UsageError(`unknown dtype ${m.dtype}`);
