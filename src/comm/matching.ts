@@ -11,6 +11,17 @@ import { deadlines, type Deadline } from "./deadlines.js";
 export const ANY_SOURCE = -1;
 /** Wildcard tag for receives and probes. */
 export const ANY_TAG = -1;
+/**
+ * The null process (MPI_PROC_NULL, -2 as in Open MPI): a send to it or a receive or probe from it
+ * completes at once and moves nothing; the receive's status says source PROC_NULL, tag ANY_TAG,
+ * count 0.
+ */
+export const PROC_NULL = -2;
+/**
+ * "No such index / no such color" (MPI_UNDEFINED): the index `waitAny` and `testAny` give when no
+ * request is active; the color that makes `split` return null.
+ */
+export const UNDEFINED = -32766;
 
 /** A message as the communicator sees it: source in the communicator's numbering. */
 export interface Incoming {

@@ -4,11 +4,11 @@
  * all its members agree on, so its messages never meet another communicator's receives.
  */
 import { CollectiveCommunicator } from "../collectives/collective-communicator.js";
+import { UNDEFINED } from "../comm/matching.js";
 import { UsageError } from "../errors.js";
 import { Mesh, type MeshOptions } from "./mesh.js";
 
-/** Color that makes `split` return null for this rank (MPI_UNDEFINED). */
-export const UNDEFINED = -32766;
+export { UNDEFINED };
 
 /** A group of ranks with its own message space: point-to-point, collectives and splitting. */
 export class Communicator extends CollectiveCommunicator {
