@@ -3,10 +3,12 @@
  * queue, holds messages for communicators this rank has not created yet, keeps the deadlines, and
  * turns a failure anywhere into a rejection of every pending operation.
  */
-import { RankFailedError, TimeoutError, ZmpiError } from "../errors.js";
+import { RankFailedError, TimeoutError, UsageError, ZmpiError } from "../errors.js";
+import { DType } from "../transport/dtype.js";
 import { Kind, type Envelope } from "../transport/frame.js";
 import type { RemotePayload, Transport } from "../transport/transport.js";
 import { materialize, MatchQueue, type Incoming } from "./matching.js";
+import { SyncLedger } from "./sync.js";
 
 /**
  * How long a single-copy message may wait for its receive before it is copied out anyway. A user's
@@ -35,24 +37,38 @@ export interface EngineCounters {
 /** One communicator's state inside the engine. */
 export class ContextState {
   /** Point-to-point and collective matching spaces. */
-  readonly p2p = new MatchQueue(P2P_HOLD_MS);
+  readonly p2p: MatchQueue;
   readonly coll = new MatchQueue(COLL_HOLD_MS);
+  /** Synchronous sends from and to this rank on this communicator. */
+  readonly sync = new SyncLedger();
   private readonly commRankOf: Map<number, number>;
   /** Checks each arriving collective message (mismatch detection), set by the collective layer. */
   onCollArrive: ((m: Incoming) => void) | null = null;
+  /** Set by `free()`: every later operation is refused. */
+  freed = false;
 
   constructor(
     readonly id: number,
     /** World rank of each communicator rank. */
     readonly group: readonly number[],
     readonly name: string,
+    /** Sends the receipt of a synchronous message a receive has taken. */
+    onTakeSync: (ctx: ContextState, m: Incoming) => void = () => {},
   ) {
     this.commRankOf = new Map(group.map((w, r) => [w, r]));
+    this.p2p = new MatchQueue(P2P_HOLD_MS, (m) => onTakeSync(this, m));
   }
 
   /** Communicator rank of a world rank, or -1. */
   rankOfWorld(worldRank: number): number {
     return this.commRankOf.get(worldRank) ?? -1;
+  }
+
+  /** Rejects every pending operation on this communicator. */
+  failAll(makeError: (op: string) => Error): void {
+    this.p2p.failAll(makeError);
+    this.coll.failAll(makeError);
+    this.sync.failAll(makeError);
   }
 }
 
@@ -60,6 +76,8 @@ export class ContextState {
 export class Engine {
   private readonly contexts = new Map<number, ContextState>();
   private readonly early = new Map<number, Array<[Envelope, Buffer | null]>>();
+  /** Ids of freed communicators: what still arrives for them is dropped (ids are never reused). */
+  private readonly freedIds = new Set<number>();
   private failure: ZmpiError | null = null;
   private readonly failureListeners: Array<(e: ZmpiError) => void> = [];
   /**
@@ -94,7 +112,7 @@ export class Engine {
   register(id: number, group: readonly number[], name: string): ContextState {
     const existing = this.contexts.get(id);
     if (existing) throw new ZmpiError(`communicator id ${id} is already in use (by ${existing.name})`);
-    const ctx = new ContextState(id, group, name);
+    const ctx = new ContextState(id, group, name, this.sendReceipt);
     this.contexts.set(id, ctx);
     const held = this.early.get(id);
     if (held) {
@@ -104,20 +122,35 @@ export class Engine {
     return ctx;
   }
 
-  /** Forgets a communicator (after `free()`); its waiters reject. */
+  /**
+   * Forgets a communicator (its `free()`): operations still pending on it reject with a
+   * {@link UsageError}, messages waiting for a receive are dropped (their senders let go), and
+   * whatever arrives for it later is dropped and counted in {@link dropped}.
+   */
   unregister(id: number): void {
     const ctx = this.contexts.get(id);
     if (!ctx) return;
     this.contexts.delete(id);
-    const err = (op: string) => new ZmpiError("communicator was freed", { comm: ctx.name, op });
-    ctx.p2p.failAll(err);
-    ctx.coll.failAll(err);
+    this.freedIds.add(id);
+    ctx.freed = true;
+    ctx.failAll((op) => new UsageError("the communicator was freed while this operation was pending", { comm: ctx.name, op }));
+    ctx.p2p.discardAll();
+    ctx.coll.discardAll();
   }
 
-  /** True if a communicator id is registered here. */
-  has(id: number): boolean {
-    return this.contexts.has(id);
+  /** Communicators registered here (diagnostics and tests). */
+  get contextCount(): number {
+    return this.contexts.size;
   }
+
+  /** Tells the sender of a synchronous message that a receive has taken it. */
+  private readonly sendReceipt = (ctx: ContextState, m: Incoming): void => {
+    if (this.failure || ctx.freed) return;
+    const env = { comm: ctx.id, tag: 0, kind: Kind.SYNC, dtype: DType.NONE, count: m.sync! };
+    this.transport.send(ctx.group[m.source]!, env, null, false).catch(() => {
+      // The sender is gone: its own failure handling reports that.
+    });
+  };
 
   /** Name of this process's node (for node-local groups). */
   nodeName = "local";
@@ -139,6 +172,11 @@ export class Engine {
   private deliver(env: Envelope, payload: Buffer | null, remote?: RemotePayload): void {
     const ctx = this.contexts.get(env.comm);
     if (!ctx) {
+      if (this.freedIds.has(env.comm)) {
+        remote?.release();
+        this.dropped++;
+        return;
+      }
       let q = this.early.get(env.comm);
       if (!q) this.early.set(env.comm, (q = []));
       // Held messages are copied out now: the sender must not wait on a communicator not yet made here.
@@ -157,6 +195,14 @@ export class Engine {
     if (env.kind === Kind.COLL) {
       ctx.onCollArrive?.(m);
       ctx.coll.arrive(m);
+    } else if (env.kind === Kind.SYNC) {
+      // A synchronous send's message, or (no payload type) the receipt for one this rank sent.
+      if (env.dtype === DType.NONE) {
+        ctx.sync.receipt(source, env.count);
+        return;
+      }
+      m.sync = ctx.sync.arrived(source);
+      ctx.p2p.arrive(m);
     } else {
       ctx.p2p.arrive(m);
     }
@@ -184,9 +230,7 @@ export class Engine {
     if (this.failure) return;
     this.failure = err;
     for (const ctx of this.contexts.values()) {
-      const e = (op: string) => new (err.constructor as typeof ZmpiError)(err.detail, { comm: ctx.name, op, ranks: err.ranks });
-      ctx.p2p.failAll(e);
-      ctx.coll.failAll(e);
+      ctx.failAll((op: string) => new (err.constructor as typeof ZmpiError)(err.detail, { comm: ctx.name, op, ranks: err.ranks }));
     }
     for (const l of this.failureListeners) l(err);
   }

@@ -41,6 +41,8 @@ export interface Incoming {
   readError?: Error;
   /** A collective's signature (see frame.ts). */
   meta?: string;
+  /** Set on a synchronous send's message: its number, for the receipt sent when a receive takes it (see sync.ts). */
+  sync?: number;
 }
 
 /** Copies a remote payload into a fresh buffer of its own (aligned for any element type) and releases it. */
@@ -133,7 +135,11 @@ export class MatchQueue {
   private readonly unexpected: Incoming[] = [];
   private readonly waiters: Waiter[] = [];
 
-  constructor(private readonly holdMs = 0) {}
+  constructor(
+    private readonly holdMs = 0,
+    /** Told when a receive (not a probe) takes a synchronous message: the sender waits for that. */
+    private readonly onTakeSync: (m: Incoming) => void = () => {},
+  ) {}
 
   /** Delivers an arriving message. */
   arrive(m: Incoming): void {
@@ -143,7 +149,10 @@ export class MatchQueue {
       this.waiters.splice(i, 1);
       w.deadline?.cancel();
       w.resolve(m);
-      if (!w.peek) return;
+      if (!w.peek) {
+        if (m.sync !== undefined) this.onTakeSync(m);
+        return;
+      }
       i--;
     }
     if (m.remote) {
@@ -156,7 +165,10 @@ export class MatchQueue {
   /** Removes and returns the earliest fitting unexpected message. */
   take(source: number, tag: number): Incoming | undefined {
     const i = this.unexpected.findIndex((m) => fits(m, source, tag));
-    return i < 0 ? undefined : this.unexpected.splice(i, 1)[0];
+    if (i < 0) return undefined;
+    const m = this.unexpected.splice(i, 1)[0]!;
+    if (m.sync !== undefined) this.onTakeSync(m);
+    return m;
   }
 
   /** Returns the earliest fitting unexpected message without removing it. */
@@ -196,6 +208,11 @@ export class MatchQueue {
       w.deadline?.cancel();
       w.reject(makeError(w.op));
     }
+  }
+
+  /** Drops every unexpected message, letting their senders go (the communicator was freed). */
+  discardAll(): void {
+    for (const m of this.unexpected.splice(0)) discardPayload(m);
   }
 
   /** Waiters currently posted. */

@@ -22,6 +22,12 @@ export const Kind = {
   ACK: 2,
   /** Rendezvous and job control (hello, table, abort, bye, fin). */
   CONTROL: 3,
+  /**
+   * A synchronous send's point-to-point message (its sender waits until a receive has taken it),
+   * or, with dtype NONE and no payload, the receipt saying so (count = the message's number; see
+   * comm/sync.ts).
+   */
+  SYNC: 4,
 } as const;
 
 /** A message kind code. */
@@ -149,7 +155,7 @@ export function decodeFrames(
   if (!isInt(h.src, -1, maxSrc)) return { error: `bad src ${String(h.src)}` };
   if (!isInt(h.tag, 0, 0x7fffffff)) return { error: "bad tag" };
   if (!isInt(h.seq, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad seq" };
-  if (!isInt(h.kind, 0, 3)) return { error: "bad kind" };
+  if (!isInt(h.kind, 0, Kind.SYNC)) return { error: "bad kind" };
   if (!isInt(h.dtype, 0, DType.NONE)) return { error: "bad dtype" };
   if (!isInt(h.count, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad count" };
   const payload = frames.length === 2 ? frames[1]! : null;
