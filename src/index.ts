@@ -19,9 +19,18 @@ export { Op, type ReduceFn, type OpOptions } from "./collectives/op.js";
 export { ALGORITHMS, type CollectiveName } from "./collectives/select.js";
 export type { CollectiveOptions, OutOptions } from "./collectives/collective-communicator.js";
 export { CollectiveCommunicator } from "./collectives/collective-communicator.js";
-export { BaseCommunicator, type SendOptions, type RecvOptions, type SendrecvOptions, type Status, type Received } from "./comm/communicator.js";
-export { Request, waitAll, waitAny, type TestResult } from "./comm/request.js";
-export { ANY_SOURCE, ANY_TAG } from "./comm/matching.js";
+export {
+  BaseCommunicator,
+  type SendOptions,
+  type RecvOptions,
+  type ProbeOptions,
+  type SendrecvOptions,
+  type SendrecvReplaceOptions,
+  type Status,
+  type Received,
+} from "./comm/communicator.js";
+export { Request, waitAll, waitAny, waitSome, testAll, testAny, testSome, type TestResult, type AnyResult, type TestAnyResult, type SomeResult } from "./comm/request.js";
+export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./comm/matching.js";
 export { MAX_TAG } from "./transport/frame.js";
 export type { TypedArray, TypedArrayConstructor } from "./transport/dtype.js";
 export type { TransportStats } from "./transport/transport.js";

@@ -1,28 +1,35 @@
 /**
  * Point-to-point messaging on a communicator: tagged send/recv with MPI's matching and ordering,
- * non-blocking forms with requests, sendrecv, probe. Collectives and group operations build on this
- * class in the layers above.
+ * non-blocking forms with requests, synchronous sends, sendrecv, probe, and PROC_NULL. Collectives
+ * and group operations build on this class in the layers above. Methods are thin: check every
+ * argument (options.ts), then hand off to the engine.
  */
 import { performance } from "node:perf_hooks";
 import { TimeoutError, UsageError } from "../errors.js";
-import type { TypedArray } from "../transport/dtype.js";
-import { Kind, MAX_TAG } from "../transport/frame.js";
+import { bytesOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
+import { Kind } from "../transport/frame.js";
+import { withDeadline } from "./deadlines.js";
 import type { ContextState, Engine } from "./engine.js";
-import { ANY_SOURCE, ANY_TAG, type Incoming, type MatchQueue } from "./matching.js";
-import { decodeData, encodeData, type Encoded } from "./payload.js";
+import { ANY_SOURCE, ANY_TAG, PROC_NULL, type Incoming, type MatchQueue } from "./matching.js";
+import { checkDest, checkTag, IPROBE_KEYS, PROBE_KEYS, recvArgs, REPLACE_KEYS, sendArgs, SENDRECV_KEYS, type RecvArgs, type SendArgs } from "./options.js";
+import { checkSendable, decodeData, encodeData, type Encoded } from "./payload.js";
 import { Request } from "./request.js";
 
-/** Options of a send. */
+/** Options of a send (`send`, `isend`, `ssend`, `issend`). */
 export interface SendOptions {
   /** Message tag, 0 ≤ tag ≤ {@link MAX_TAG}. Default 0. */
   tag?: number;
-  /** Deadline in ms for the receipt of a large (zero-copy) message; default `ZMPI_TIMEOUT`. */
+  /**
+   * Deadline in ms for the send to complete: a small message handed to the network, a large
+   * (zero-copy) array received by `dest`, an `ssend`'s message taken by a receive. Default
+   * `ZMPI_TIMEOUT`. Past it the promise rejects with a `TimeoutError`.
+   */
   timeoutMs?: number;
 }
 
-/** Options of a receive or probe. */
+/** Options of a receive. */
 export interface RecvOptions<O extends TypedArray = TypedArray> {
-  /** Source rank, or {@link ANY_SOURCE} (default). */
+  /** Source rank, {@link ANY_SOURCE} (default) or {@link PROC_NULL}. */
   source?: number;
   /** Tag, or {@link ANY_TAG} (default). */
   tag?: number;
@@ -32,11 +39,14 @@ export interface RecvOptions<O extends TypedArray = TypedArray> {
   timeoutMs?: number;
 }
 
+/** Options of {@link BaseCommunicator.probe}. */
+export type ProbeOptions = Omit<RecvOptions, "out">;
+
 /** Who sent a message and what it holds. */
 export interface Status {
-  /** Sender's rank in this communicator. */
+  /** Sender's rank in this communicator ({@link PROC_NULL} for a receive from it). */
   source: number;
-  /** Message tag. */
+  /** Message tag ({@link ANY_TAG} for a receive from PROC_NULL). */
   tag: number;
   /** Elements of a typed array, or bytes of a msgpack value. */
   count: number;
@@ -54,10 +64,18 @@ export interface SendrecvOptions<O extends TypedArray = TypedArray> extends Recv
   sendTag?: number;
 }
 
+/** Options of {@link BaseCommunicator.sendrecvReplace}: those of sendrecv but `out` (the buffer is the data). */
+export type SendrecvReplaceOptions = Omit<SendrecvOptions, "out">;
+
+/** The status of a receive or probe from PROC_NULL. */
+function nullStatus(): Status {
+  return { source: PROC_NULL, tag: ANY_TAG, count: 0 };
+}
+
 /**
- * Point-to-point layer of a communicator. Argument errors (bad rank, tag or type) are thrown
- * synchronously by the call itself, before anything is sent; failures on the wire reject the
- * returned promise.
+ * Point-to-point layer of a communicator. Argument errors (bad rank, tag, option or type) are
+ * thrown synchronously by the call itself as a `UsageError`, before anything is sent; failures on
+ * the wire reject the returned promise.
  */
 export class BaseCommunicator {
   /** This process's rank in the communicator. */
@@ -94,6 +112,11 @@ export class BaseCommunicator {
     return this.ctx.group;
   }
 
+  /** True once {@link Communicator.free} has released this communicator. */
+  get freed(): boolean {
+    return this.ctx.freed;
+  }
+
   /** World rank of `rank` of this communicator. */
   worldRankOf(rank: number): number {
     this.checkRank(rank, "worldRankOf", "rank");
@@ -107,16 +130,9 @@ export class BaseCommunicator {
     }
   }
 
-  private checkTag(tag: unknown, op: string, wildcard: boolean): asserts tag is number {
-    if (wildcard && tag === ANY_TAG) return;
-    if (typeof tag !== "number" || !Number.isInteger(tag) || tag < 0 || tag > MAX_TAG) {
-      throw new UsageError(`tag ${String(tag)} is invalid: tags are integers 0..${MAX_TAG}${wildcard ? " or ANY_TAG" : ""}`, { comm: this.name, op });
-    }
-  }
-
-  private checkSource(source: unknown, op: string): asserts source is number {
-    if (source === ANY_SOURCE) return;
-    this.checkRank(source, op, "source");
+  /** @internal Throws a {@link UsageError} naming the communicator if it has been freed. Every operation calls it first. */
+  checkLive(op: string): void {
+    if (this.ctx.freed) throw new UsageError("this communicator has been freed (free()); use another one", { comm: this.name, op });
   }
 
   /**
@@ -130,16 +146,18 @@ export class BaseCommunicator {
   /** @internal Sends an encoded payload on a plane (forwarding without re-encoding). */
   sendEncodedOn(kind: number, enc: Encoded, dest: number, tag: number, meta?: string): Promise<void> {
     this.engine.check();
+    this.checkLive(meta === undefined ? "send" : meta.slice(0, meta.indexOf("(")));
     const env = { comm: this.ctx.id, tag, kind, dtype: enc.dtype, count: enc.count, meta };
     return this.engine.transport.send(this.ctx.group[dest]!, env, enc.bytes, enc.zeroCopy);
   }
 
   /** @internal Waits for a message on a plane. */
   recvOn(queue: MatchQueue, source: number, tag: number, peek: boolean, op: string, timeoutMs?: number): Promise<Incoming> {
+    this.checkLive(op);
     return this.engine.await(queue, source, tag, peek, op, timeoutMs, () => {
       const from = source === ANY_SOURCE ? "any rank" : `rank ${source}`;
       const ms = timeoutMs ?? this.engine.config.timeoutMs;
-      return new TimeoutError(`no message from ${from} with tag ${tag === ANY_TAG ? "ANY_TAG" : tag} within ${(ms / 1000).toFixed(1)} s`, {
+      return new TimeoutError(`no message from ${from} with tag ${tag === ANY_TAG ? "ANY_TAG" : tag} within ${seconds(ms)} s`, {
         comm: this.name,
         op,
         ranks: source === ANY_SOURCE ? [] : [source],
@@ -147,49 +165,88 @@ export class BaseCommunicator {
     });
   }
 
+  /** Checks a send's arguments; false when `dest` is PROC_NULL (nothing to do). */
+  private sendChecks(op: string, data: unknown, dest: unknown, opts: unknown): SendArgs | null {
+    const a = sendArgs(this, op, opts);
+    checkDest(this, op, dest);
+    this.checkLive(op);
+    if (dest !== PROC_NULL) return a;
+    checkSendable(data);
+    return null;
+  }
 
-
-  /**
-   * Sends `data` to `dest`. Typed arrays travel as raw bytes; other values as msgpack. When the
-   * promise resolves the caller may modify `data`: small arrays are copied at once, large ones
-   * (over the eager limit, 64 KiB by default) are sent without a copy and the promise resolves when
-   * `dest` has received them.
-   */
-  send(data: unknown, dest: number, opts: SendOptions = {}): Promise<void> {
-    const tag = opts.tag ?? 0;
-    this.checkRank(dest, "send", "destination");
-    this.checkTag(tag, "send", false);
+  /** Sends a checked message: `sync` waits for the receiver's match (ssend); bounded by the deadline. */
+  private sendChecked(op: string, data: unknown, dest: number, a: SendArgs, sync: boolean): Promise<void> {
     const c = this.engine.counters;
     c.p2pCalls++;
     const t0 = performance.now();
-    const p = this.sendOn(Kind.P2P, data, dest, tag);
+    this.engine.check();
+    const enc = encodeData(data, this.engine.config.eagerLimit);
+    const expect = sync ? this.ctx.sync.expect(dest) : null;
+    let p = this.sendEncodedOn(sync ? Kind.SYNC : Kind.P2P, enc, dest, a.tag);
+    if (expect) p = Promise.all([p, expect.matched]).then(() => {});
     c.p2pMs += performance.now() - t0;
-    // Only sends that wait for a receipt (large, zero-copy) take time after this point.
-    return p;
+    // Only sends that wait (a large array's receipt, a synchronous send's match) take time after this point.
+    const ms = a.timeoutMs ?? this.engine.config.timeoutMs;
+    return withDeadline(p, ms, () => {
+      expect?.forget();
+      const what = sync ? `rank ${dest} has not received the message` : enc.zeroCopy ? `rank ${dest} has not taken the ${enc.bytes!.byteLength}-byte array (it may still read it: do not reuse it)` : "the message was not handed to the network";
+      return new TimeoutError(`${what} within ${seconds(ms)} s`, { comm: this.name, op, ranks: [dest] });
+    });
   }
 
-  /** Receives a message; resolves with the value (the sender's array type, or the decoded value). */
-  recv<T = unknown>(opts: RecvOptions = {}): Promise<T> {
-    return this.receive(opts, false) as Promise<T>;
+  /**
+   * Sends `data` to `dest` ({@link PROC_NULL}: completes at once, nothing is sent). Typed arrays
+   * travel as raw bytes; other values as msgpack. When the promise resolves the caller may modify
+   * `data`: small arrays are copied at once, large ones (over the eager limit, 64 KiB by default)
+   * are sent without a copy and the promise resolves when `dest` has received them.
+   *
+   * @example
+   * await comm.send(new Float64Array([1, 2]), 1, { tag: 7 });
+   */
+  send(data: unknown, dest: number, opts?: SendOptions): Promise<void> {
+    const a = this.sendChecks("send", data, dest, opts);
+    return a ? this.sendChecked("send", data, dest, a, false) : Promise.resolve();
+  }
+
+  /**
+   * Synchronous send (MPI_Ssend): like {@link send}, but resolves only once a receive on `dest`
+   * has taken the message (a probe does not count), so the sender knows the receiver got that far.
+   *
+   * @example
+   * await comm.ssend({ step: 3 }, 1); // rank 1 has posted its matching recv
+   */
+  ssend(data: unknown, dest: number, opts?: SendOptions): Promise<void> {
+    const a = this.sendChecks("ssend", data, dest, opts);
+    return a ? this.sendChecked("ssend", data, dest, a, true) : Promise.resolve();
+  }
+
+  /**
+   * Receives a message; resolves with the value (the sender's array type, or the decoded value).
+   * From {@link PROC_NULL}: resolves at once with `undefined` (`out` untouched).
+   *
+   * @example
+   * const x = await comm.recv<Float64Array>({ source: 0, tag: 7 });
+   */
+  recv<T = unknown>(opts?: RecvOptions): Promise<T> {
+    return this.receiveChecked("recv", recvArgs(this, "recv", opts), false) as Promise<T>;
   }
 
   /** Like {@link recv}, with the sender, tag and count. */
-  recvWithStatus<T = unknown>(opts: RecvOptions = {}): Promise<Received<T>> {
-    return this.receive(opts, true) as Promise<Received<T>>;
+  recvWithStatus<T = unknown>(opts?: RecvOptions): Promise<Received<T>> {
+    return this.receiveChecked("recvWithStatus", recvArgs(this, "recvWithStatus", opts), true) as Promise<Received<T>>;
   }
 
-  private receive(opts: RecvOptions, withStatus: boolean): Promise<unknown> {
-    const source = opts.source ?? ANY_SOURCE;
-    const tag = opts.tag ?? ANY_TAG;
-    this.checkSource(source, "recv");
-    this.checkTag(tag, "recv", true);
+  private receiveChecked(op: string, a: RecvArgs, withStatus: boolean): Promise<unknown> {
+    this.checkLive(op);
+    if (a.source === PROC_NULL) return Promise.resolve(withStatus ? { data: undefined, ...nullStatus() } : undefined);
     const t0 = performance.now();
     const c = this.engine.counters;
     c.p2pCalls++;
-    return this.recvOn(this.ctx.p2p, source, tag, false, "recv", opts.timeoutMs).then(
+    return this.recvOn(this.ctx.p2p, a.source, a.tag, false, op, a.timeoutMs).then(
       (m) => {
         c.p2pMs += performance.now() - t0;
-        const data = decodeData(m, opts.out);
+        const data = decodeData(m, a.out);
         return withStatus ? { data, source: m.source, tag: m.tag, count: m.count } : data;
       },
       (e: unknown) => {
@@ -199,51 +256,127 @@ export class BaseCommunicator {
     );
   }
 
-  /** Non-blocking send: the request completes when {@link send} would resolve. */
-  isend(data: unknown, dest: number, opts: SendOptions = {}): Request<void> {
-    return new Request(this.send(data, dest, opts));
+  /**
+   * Non-blocking send: the request completes when {@link send} would resolve.
+   *
+   * @example
+   * const req = comm.isend(block, 1, { tag: 2 });
+   * await req.wait();
+   */
+  isend(data: unknown, dest: number, opts?: SendOptions): Request<void> {
+    const a = this.sendChecks("isend", data, dest, opts);
+    return a ? new Request(this.sendChecked("isend", data, dest, a, false)) : Request.completed(undefined);
   }
 
-  /** Non-blocking receive: a request whose `wait()` gives the value. */
-  irecv<T = unknown>(opts: RecvOptions = {}): Request<T> {
-    return new Request(this.recv<T>(opts));
+  /**
+   * Non-blocking synchronous send: the request completes when a receive on `dest` has taken the message.
+   *
+   * @example
+   * const req = comm.issend(x, 1);
+   * req.test().done; // false until rank 1 receives it
+   */
+  issend(data: unknown, dest: number, opts?: SendOptions): Request<void> {
+    const a = this.sendChecks("issend", data, dest, opts);
+    return a ? new Request(this.sendChecked("issend", data, dest, a, true)) : Request.completed(undefined);
+  }
+
+  /**
+   * Non-blocking receive: a request whose `wait()` gives the value.
+   *
+   * @example
+   * const reqs = [comm.irecv({ source: 1 }), comm.irecv({ source: 2 })];
+   * const [a, b] = await waitAll(reqs);
+   */
+  irecv<T = unknown>(opts?: RecvOptions): Request<T> {
+    const a = recvArgs(this, "irecv", opts);
+    if (a.source === PROC_NULL) {
+      this.checkLive("irecv");
+      return Request.completed(undefined as T);
+    }
+    return new Request(this.receiveChecked("irecv", a, false) as Promise<T>);
   }
 
   /** Non-blocking receive with status. */
-  irecvWithStatus<T = unknown>(opts: RecvOptions = {}): Request<Received<T>> {
-    return new Request(this.recvWithStatus<T>(opts));
-  }
-
-  /** Sends to `dest` and receives from `opts.source` at once (no deadlock in rings and exchanges). */
-  sendrecv<T = unknown>(data: unknown, dest: number, opts: SendrecvOptions = {}): Promise<T> {
-    const s = this.send(data, dest, { tag: opts.sendTag ?? 0, timeoutMs: opts.timeoutMs });
-    let r: Promise<T>;
-    try {
-      r = this.recv<T>(opts);
-    } catch (e) {
-      s.catch(() => {});
-      throw e;
+  irecvWithStatus<T = unknown>(opts?: RecvOptions): Request<Received<T>> {
+    const a = recvArgs(this, "irecvWithStatus", opts);
+    if (a.source === PROC_NULL) {
+      this.checkLive("irecvWithStatus");
+      return Request.completed({ data: undefined as T, ...nullStatus() });
     }
-    return Promise.all([r, s]).then(([value]) => value);
+    return new Request(this.receiveChecked("irecvWithStatus", a, true) as Promise<Received<T>>);
   }
 
-  /** Waits until a matching message is available and returns its status, without receiving it. */
-  probe(opts: Omit<RecvOptions, "out"> = {}): Promise<Status> {
-    const source = opts.source ?? ANY_SOURCE;
-    const tag = opts.tag ?? ANY_TAG;
-    this.checkSource(source, "probe");
-    this.checkTag(tag, "probe", true);
-    return this.recvOn(this.ctx.p2p, source, tag, true, "probe", opts.timeoutMs).then((m) => ({ source: m.source, tag: m.tag, count: m.count }));
+  /**
+   * Sends to `dest` and receives from `opts.source` at once (no deadlock in rings and exchanges).
+   * Either side may be {@link PROC_NULL}.
+   *
+   * @example
+   * const left = await comm.sendrecv(mine, (rank + 1) % size, { source: (rank - 1 + size) % size });
+   */
+  sendrecv<T = unknown>(data: unknown, dest: number, opts?: SendrecvOptions): Promise<T> {
+    const op = "sendrecv";
+    const r = recvArgs(this, op, opts, SENDRECV_KEYS);
+    const sendTag = checkTag(this, op, opts?.sendTag, 0, false, "sendTag");
+    return this.exchange(op, data, dest, { tag: sendTag, timeoutMs: r.timeoutMs }, r) as Promise<T>;
+  }
+
+  /**
+   * MPI_Sendrecv_replace: sends the typed array `buf` to `dest` and receives the message from
+   * `opts.source` into the same array; resolves with `buf` (a view of its first `count` elements if
+   * the message was shorter; `buf` untouched from {@link PROC_NULL}). The message must have `buf`'s
+   * type and fit in it.
+   *
+   * @example
+   * await comm.sendrecvReplace(halo, right, { source: left }); // halo now holds left's halo
+   */
+  sendrecvReplace<T extends TypedArray>(buf: T, dest: number, opts?: SendrecvReplaceOptions): Promise<T> {
+    const op = "sendrecvReplace";
+    if (!isTypedArray(buf)) throw new UsageError(`sendrecvReplace receives into its data, which must be a typed array or Buffer (use sendrecv for other values)`, { comm: this.name, op });
+    const r = recvArgs(this, op, opts, REPLACE_KEYS);
+    const sendTag = checkTag(this, op, opts?.sendTag, 0, false, "sendTag");
+    // The receive writes into `buf` while the send may still read it: send a copy (small sends copy anyway).
+    const outgoing = dest !== PROC_NULL && bytesOf(buf).byteLength > this.engine.config.eagerLimit ? copyOf(buf) : buf;
+    return this.exchange(op, outgoing, dest, { tag: sendTag, timeoutMs: r.timeoutMs }, { ...r, out: buf }).then((got) => (got === undefined ? buf : (got as T)));
+  }
+
+  /** The two halves of a sendrecv, every argument checked before either starts. */
+  private exchange(op: string, data: unknown, dest: unknown, s: SendArgs, r: RecvArgs): Promise<unknown> {
+    checkDest(this, op, dest);
+    this.checkLive(op);
+    let sent: Promise<void> = Promise.resolve();
+    if (dest === PROC_NULL) checkSendable(data);
+    else sent = this.sendChecked(op, data, dest, s, false);
+    const got = this.receiveChecked(op, r, false);
+    return Promise.all([got, sent]).then(([value]) => value);
+  }
+
+  /**
+   * Waits until a matching message is available and returns its status, without receiving it.
+   * From {@link PROC_NULL}: at once, `{ source: PROC_NULL, tag: ANY_TAG, count: 0 }`.
+   */
+  probe(opts?: ProbeOptions): Promise<Status> {
+    const a = recvArgs(this, "probe", opts, PROBE_KEYS);
+    this.checkLive("probe");
+    if (a.source === PROC_NULL) return Promise.resolve(nullStatus());
+    return this.recvOn(this.ctx.p2p, a.source, a.tag, true, "probe", a.timeoutMs).then((m) => ({ source: m.source, tag: m.tag, count: m.count }));
   }
 
   /** Status of a matching message if one is already here, else null. Never waits. */
-  iprobe(opts: Omit<RecvOptions, "out" | "timeoutMs"> = {}): Status | null {
-    const source = opts.source ?? ANY_SOURCE;
-    const tag = opts.tag ?? ANY_TAG;
-    this.checkSource(source, "iprobe");
-    this.checkTag(tag, "iprobe", true);
+  iprobe(opts?: Omit<ProbeOptions, "timeoutMs">): Status | null {
+    const a = recvArgs(this, "iprobe", opts, IPROBE_KEYS);
+    this.checkLive("iprobe");
     this.engine.check();
-    const m = this.ctx.p2p.peek(source, tag);
+    if (a.source === PROC_NULL) return nullStatus();
+    const m = this.ctx.p2p.peek(a.source, a.tag);
     return m ? { source: m.source, tag: m.tag, count: m.count } : null;
   }
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
+
+/** A copy of a typed array of the same type (a Buffer stays a Buffer). */
+function copyOf<T extends TypedArray>(a: T): T {
+  return (Buffer.isBuffer(a) ? Buffer.from(a) : a.slice()) as T;
 }

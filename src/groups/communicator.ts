@@ -63,6 +63,25 @@ export class Communicator extends CollectiveCommunicator {
   }
 
   /**
+   * Releases this communicator (MPI_Comm_free): its context leaves the engine, so nothing it held
+   * stays behind. Local: each rank frees its own handle once it is done with it, after its last
+   * operation on it (MPI's rule too). Operations still pending on it reject, messages nobody
+   * received are dropped (counted in the engine's `dropped`), and every later call on it throws a
+   * `UsageError` naming it. Freeing twice is harmless; the world cannot be freed (`finalize()` ends
+   * it).
+   *
+   * @example
+   * const sub = await world.dup();
+   * await sub.allreduce(x, Op.SUM);
+   * sub.free();
+   */
+  free(): void {
+    if (this.freed) return;
+    if (this.contextId === 0) throw new UsageError("the world communicator cannot be freed; finalize() ends it", { comm: this.name, op: "free" });
+    this.engine.unregister(this.contextId);
+  }
+
+  /**
    * A named mesh over this communicator: dimensions slowest → fastest (row-major, like torch's
    * `init_device_mesh`), e.g. `mesh({ pp: 2, dp: 2, tp: 2 })`. Each dimension is a communicator.
    * One size may be -1 (inferred). Collective.
