@@ -129,7 +129,8 @@ describe("deadlines", () => {
     expect((err as TimeoutError).message).toMatch(/send on world: rank 1 has not taken the 800000-byte array .* within 0.1 s/);
     expect((err as TimeoutError).ranks).toEqual([1]);
     expect(performance.now() - t0).toBeLessThan(5_000);
-    await expect(comm.isend("small", 1, { timeoutMs: 50 }).wait()).rejects.toThrow(/isend on world: the message was not handed to the network within/);
+    await expect(comm.isend(new Int8Array(70_000), 1, { timeoutMs: 50 }).wait()).rejects.toThrow(/isend on world: rank 1 has not taken the 70000-byte array/);
+    await expect(comm.ssend("small", 1, { timeoutMs: 50 })).rejects.toThrow(/ssend on world: rank 1 has not received the message within/);
   });
 });
 
