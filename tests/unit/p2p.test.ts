@@ -176,6 +176,35 @@ describe("sendrecv and sendrecvReplace (test_p2p_buf.py testSendrecv, testSendre
       for (const smess of messages) expect(await c.sendrecv(smess, dest, { source, tag: 0 })).toEqual(smess);
     }));
 
+  it("test_p2p_buf testSendrecv: into an out one longer than the message, every typed array; the rest untouched", () =>
+    onEveryComm(SIZES, async (c) => {
+      const dest = (c.rank + 1) % c.size;
+      const source = (c.rank - 1 + c.size) % c.size;
+      const ctors = [Float64Array, Float32Array, Int32Array, Int16Array, Int8Array, Uint32Array, Uint16Array, Uint8Array];
+      for (const Ctor of ctors) {
+        for (let s = 0; s <= c.size; s++) {
+          const sbuf = new Ctor(s).fill(s);
+          const rbuf = new Ctor(s + 1).fill(Ctor === Uint8Array || Ctor === Uint16Array || Ctor === Uint32Array ? 99 : -1);
+          const last = rbuf[s];
+          const got = (await c.sendrecv(sbuf, dest, { source, out: rbuf })) as InstanceType<typeof Ctor>;
+          expect(got.buffer).toBe(rbuf.buffer);
+          expect(got.length).toBe(s);
+          for (let i = 0; i < s; i++) expect(rbuf[i]).toBe(s);
+          expect(rbuf[s]).toBe(last);
+        }
+      }
+    }));
+
+  it("test_p2p_buf testIProbe: nothing pending on a fresh dup", () =>
+    onEveryComm(SIZES, async (c) => {
+      const d = await c.dup();
+      expect(d.iprobe()).toBeNull();
+      expect(d.iprobe({ source: ANY_SOURCE })).toBeNull();
+      expect(d.iprobe({ source: ANY_SOURCE, tag: ANY_TAG })).toBeNull();
+      await d.barrier();
+      d.free();
+    }));
+
   it("replaces the buffer with the neighbour's, small and above the eager limit, every typed array", () =>
     onEveryComm(SIZES, async (c) => {
       const dest = (c.rank + 1) % c.size;
