@@ -148,13 +148,3 @@ export function snapshotDirAtomic(src: string, target: string): string | undefin
     throw e;
   }
 }
-
-/**
- * Copies `src` to a fresh temporary file next to `target` and returns its path; the caller may
- * append to it and then {@link commitTmp}. Uses a copy-on-write clone where the file system has one.
- */
-export function copyToTmp(src: string, target: string): string {
-  const tmp = tmpPathFor(target);
-  copyFileSync(src, tmp, constants.COPYFILE_FICLONE);
-  return tmp;
-}
