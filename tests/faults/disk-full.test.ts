@@ -154,6 +154,8 @@ for (const fault of ["tmpfs", "rlimit"] as const) {
             `file unchanged (${want.length} rows, ${before.bytes} bytes, sha ${before.sha.slice(0, 12)}), failed on ${NP}/${NP} ranks with ${osError}, ` +
             `${ROWS} rows kept per rank; retry added ${NP * ROWS}, ${final.length} rows, ${duplicates} duplicates; ${ckFigure}`,
         );
+        rmSync(ctl, { recursive: true, force: true });
+        if (fault === "rlimit") rmSync(base, { recursive: true, force: true });
       });
     }
   });
