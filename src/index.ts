@@ -52,6 +52,7 @@ export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./env/types
 export type { MetricsOptions } from "./world/world.js";
 export {
   ResultsWriter,
+  ResultsWriteError,
   type ResultsFormat,
   type ResultsOptions,
   type FlushResult,
@@ -60,6 +61,7 @@ export {
   type ManifestData,
   type ManifestOutput,
   type ManifestCheckpoint,
+  type ManifestVersion,
   type RunStatus,
   formatMetricsTable,
   type RankMetrics,

@@ -1,24 +1,22 @@
 /**
  * `world.results(path)`: a table every rank appends to and only rank 0 writes. `append` buffers
  * locally; `flush()` (collective) agrees on the columns, streams every rank's rows to rank 0 in
- * rank order, and rank 0 publishes the whole table so far by an atomic rename. Other ranks never
- * open the output directory.
+ * rank order, and rank 0 appends them and publishes the new version atomically (see root-sink.ts
+ * for the order of writes, text-file.ts and writer-parquet.ts for the layouts). Other ranks never
+ * open the output directory. A flush that fails changes nothing on disk and keeps its rows.
  */
-import { closeSync, existsSync, openSync, rmSync, writeSync } from "node:fs";
-import { hostname } from "node:os";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { basename, extname, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import type { Communicator } from "../groups/communicator.js";
-import { commitTmp, copyFileAtomic, copyToTmp, ensureDir } from "./atomic.js";
-import { Manifest } from "./manifest.js";
-import { inferColumns, mergeColumns, SchemaConflict, type ColumnType, type Columns, type Row } from "./schema.js";
+import { RootSink, type Outcome, type Plan, type ResultsFormat, type Summary } from "./root-sink.js";
+import { inferColumns, type ColumnType, type Columns, type Row } from "./schema.js";
 import { receiveRows, sendRows, type StreamOptions } from "./stream.js";
-import { csvHeader, encodeCsv } from "./writer-csv.js";
+import { encodeCsv } from "./writer-csv.js";
 import { encodeJsonl } from "./writer-jsonl.js";
-import { encodeColumnar, ParquetStaging, type ColumnarChunk } from "./writer-parquet.js";
+import { encodeColumnar, type ColumnarChunk } from "./writer-parquet.js";
+import { ResultsWriteError } from "./write-error.js";
 
-/** File formats of a results table. */
-export type ResultsFormat = "jsonl" | "csv" | "parquet";
+export type { ResultsFormat } from "./root-sink.js";
 
 /** Options of `world.results()`. */
 export interface ResultsOptions {
@@ -66,17 +64,9 @@ export function resolveOutput(path: string, format: ResultsFormat | undefined): 
   return { path: resolve(ext === EXT[f] ? path : path + EXT[f]), format: f };
 }
 
-interface Summary {
-  n: number;
-  cols: Columns;
-}
-
-type Plan = { ok: true; columns: Columns; counts: number[] } | { ok: false; error: string };
-type Outcome = { ok: true; path: string; rows: number; totalRows: number } | { ok: false; error: string };
-
 /** A results table. Create it with `world.results(path, opts)` on every rank. */
 export class ResultsWriter {
-  /** Absolute path of the output. */
+  /** Absolute path of the output: a file (CSV, JSONL), or a directory of part files (Parquet). */
   readonly path: string;
   /** Its format. */
   readonly format: ResultsFormat;
@@ -105,7 +95,7 @@ export class ResultsWriter {
     this.stream = { chunkRows, window, timeoutMs: opts.timeoutMs };
     this.fixed = { ...(this.withRank ? { rank: "INT32" as const } : {}), ...(opts.columns ?? {}) };
     // Only rank 0 ever touches the file system; everything below is null elsewhere.
-    this.root = parent.rank === 0 ? new RootSink(this.path, this.format, parent.size, opts) : null;
+    this.root = parent.rank === 0 ? new RootSink(this.path, this.format, parent.size, opts.codec, opts.manifest !== false) : null;
     if (this.root) hooks.onFailure?.((err) => this.root!.manifest?.fail(err.message));
   }
 
@@ -137,32 +127,57 @@ export class ResultsWriter {
 
   /**
    * Collective: every rank's buffered rows go to rank 0, which appends them (rank order, then
-   * append order) and atomically replaces the output with the whole table so far.
+   * append order) and publishes the table's new version atomically. The cost is in proportion to
+   * the rows of this flush, not to the table.
+   *
+   * If rank 0 cannot write (a full disk, a file size limit, a permission), the flush rejects on
+   * every rank with a {@link ResultsWriteError} naming rank 0, the path and the OS error; nothing
+   * on disk changed (the published table and `manifest.json` are as before), and every rank keeps
+   * its rows of this flush in {@link pending}, ahead of rows appended since, so the next `flush()`
+   * writes them, once. A bad row (a column type conflict) rejects with a `UsageError`, rows kept.
+   *
+   * @example
+   * ```ts
+   * const table = world.results("out/scores.csv");
+   * table.append({ step: 1, loss: 0.25 });
+   * try {
+   *   const { totalRows } = await table.flush(); // same result on every rank
+   * } catch (e) {
+   *   if (e instanceof ResultsWriteError) world.log.warn(`not written (${e.code}), ${table.pending} rows kept`);
+   * }
+   * ```
    */
   flush(): Promise<FlushResult> {
-    return this.serial(() => this.doFlush());
+    return this.serial(() => this.doFlush(false));
   }
 
   /**
    * Collective: flushes, then rank 0 copies the complete output to `name` in the same directory
-   * (default `<stem>_<UTC timestamp>.<ext>`), atomically. The copy is never touched again, so it
-   * survives anything that happens later.
+   * (default `<stem>_<UTC timestamp>.<ext>`), atomically: a whole copy or none (a failed
+   * checkpoint rejects everywhere with a {@link ResultsWriteError} and leaves nothing behind). The
+   * copy is never touched again, so it survives anything that happens later. A Parquet checkpoint
+   * is a directory of hard links to the parts (which never change), so it costs no data copy.
    */
   checkpoint(name?: string): Promise<FlushResult> {
     return this.serial(async () => {
-      const f = await this.doFlush();
+      const f = await this.doFlush(false);
       const comm = await this.dupComm();
       const mine: Outcome | undefined = this.root ? this.root.checkpoint(name) : undefined;
-      return unwrap(await comm.bcast(mine, 0, { timeoutMs: this.opts.timeoutMs }), "checkpoint") ?? f;
+      const o = await comm.bcast(mine, 0, { timeoutMs: this.opts.timeoutMs });
+      if (!o.ok) throw this.writeError(o, "results.checkpoint", "no checkpoint was made; the table itself is unchanged");
+      return { ...f, path: o.path };
     });
   }
 
-  /** Collective: a last flush, then the output is marked closed (and the run complete in the manifest once every output is). */
+  /**
+   * Collective: a last flush, then the output is marked closed (and the run complete in the
+   * manifest once every output is). If that flush fails, the table stays open with its rows
+   * pending, and `close()` may be called again.
+   */
   close(): Promise<FlushResult> {
     return this.serial(async () => {
-      const f = await this.doFlush();
+      const f = await this.doFlush(true);
       this.closedFlag = true;
-      this.root?.close();
       return f;
     });
   }
@@ -180,17 +195,19 @@ export class ResultsWriter {
     return this.comm;
   }
 
-  private async doFlush(): Promise<FlushResult> {
+  private async doFlush(closing: boolean): Promise<FlushResult> {
     if (this.closedFlag) throw new UsageError(`results ${this.path} is closed`, { op: "flush" });
     const comm = await this.dupComm();
     const rows = this.rows;
     this.rows = [];
+    // Nothing of this flush reached the disk: its rows go back ahead of any appended since.
+    const keep = () => (this.rows = rows.concat(this.rows));
     const t = this.opts.timeoutMs;
     const summary: Summary = { n: rows.length, cols: this.columnsOf(rows) };
     const all = await comm.gather(summary, 0, { timeoutMs: t });
     const plan = await comm.bcast<Plan>(this.root ? this.root.plan(all!) : undefined, 0, { timeoutMs: t });
     if (!plan.ok) {
-      this.rows = rows.concat(this.rows); // nothing was written: keep the rows for a corrected flush
+      keep();
       throw new UsageError(plan.error, { comm: this.parent.name, op: "results.flush" });
     }
     const rank = this.withRank ? comm.rank : null;
@@ -203,8 +220,17 @@ export class ResultsWriter {
     } else {
       await sendRows(comm, rows, this.stream, encode);
     }
-    const outcome = await comm.bcast<Outcome>(this.root ? this.root.publish(plan.counts) : undefined, 0, { timeoutMs: t });
-    return unwrap(outcome, "flush")!;
+    const outcome = await comm.bcast<Outcome>(this.root ? this.root.publish(plan.counts, closing) : undefined, 0, { timeoutMs: t });
+    if (!outcome.ok) {
+      keep();
+      const op = closing ? "results.close" : "results.flush";
+      throw this.writeError(outcome, op, `nothing was written (the published table and manifest are unchanged); the ${outcome.rows} rows of this flush are kept on their ranks for the next flush`);
+    }
+    return { path: outcome.path, rows: outcome.rows, totalRows: outcome.totalRows };
+  }
+
+  private writeError(o: Extract<Outcome, { ok: false }>, op: string, consequence: string): ResultsWriteError {
+    return new ResultsWriteError(`rank 0 ${o.error}; ${consequence}`, { comm: this.parent.name, op, path: o.path, code: o.code });
   }
 
   /** This rank's columns, `rank` first (only when there are rows, so an empty flush fixes nothing). */
@@ -226,156 +252,3 @@ export class ResultsWriter {
   }
 }
 
-function unwrap(o: Outcome | undefined, op: string): FlushResult | undefined {
-  if (o === undefined) return undefined;
-  if (!o.ok) throw new UsageError(`rank 0 could not write the results: ${o.error}`, { op: `results.${op}` });
-  return { path: o.path, rows: o.rows, totalRows: o.totalRows };
-}
-
-function stamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, "").replace(".", "");
-}
-
-/** Rank 0's side: the staging file, the published output, the manifest entry. */
-class RootSink {
-  readonly manifest: Manifest | null;
-  private readonly staging: string;
-  private columns: Columns | null = null;
-  private fd: number | null = null;
-  private parquet: ParquetStaging | null = null;
-  private readonly rowsPerRank: number[];
-  private flushes = 0;
-  private error: string | null = null;
-  private closedFlag = false;
-
-  constructor(
-    readonly path: string,
-    readonly format: ResultsFormat,
-    size: number,
-    private readonly opts: ResultsOptions,
-  ) {
-    this.staging = join(dirname(path), `.${basename(path)}.staging`);
-    this.rowsPerRank = new Array<number>(size).fill(0);
-    this.manifest = opts.manifest === false ? null : Manifest.for(dirname(path), size, hostname());
-  }
-
-  private get total(): number {
-    return this.rowsPerRank.reduce((a, b) => a + b, 0);
-  }
-
-  /** Agrees the columns for this flush, or says why not (sent to every rank). */
-  plan(all: Summary[]): Plan {
-    const counts = all.map((s) => s.n);
-    if (this.format === "jsonl") return { ok: true, columns: [], counts };
-    try {
-      const columns = mergeColumns(this.columns ?? [], all.map((s) => s.cols), this.columns !== null);
-      return { ok: true, columns, counts };
-    } catch (e) {
-      if (e instanceof SchemaConflict) return { ok: false, error: `${basename(this.path)}: ${e.message}` };
-      throw e;
-    }
-  }
-
-  private open(columns: Columns): void {
-    ensureDir(dirname(this.path));
-    if (this.format === "parquet") {
-      // A Parquet file needs at least one column: an empty first flush waits for rows.
-      if (this.parquet === null && columns.length > 0) {
-        this.parquet = new ParquetStaging(this.staging, columns, this.opts.codec);
-        this.columns = this.parquet.columns;
-      }
-      return;
-    }
-    if (this.fd === null) this.fd = openSync(this.staging, "w");
-    if (this.format === "csv" && this.columns === null && columns.length > 0) {
-      this.columns = columns;
-      this.append(Buffer.from(csvHeader(columns), "utf8"));
-    }
-  }
-
-  private append(bytes: Uint8Array): void {
-    let off = 0;
-    while (off < bytes.byteLength) off += writeSync(this.fd!, bytes, off, bytes.byteLength - off);
-  }
-
-  /** Writes one chunk from `source` (rank order is the caller's). Errors are kept for the outcome. */
-  write(chunk: Uint8Array | ColumnarChunk, source: number | null): void {
-    if (this.error) return; // keep draining the senders so no rank hangs; report once at publish
-    try {
-      if (this.format === "parquet") this.parquet!.write(chunk as ColumnarChunk, source);
-      else this.append(chunk as Uint8Array);
-    } catch (e) {
-      this.error = (e as Error).message;
-    }
-  }
-
-  /** Publishes the whole table so far; the outcome goes to every rank. */
-  publish(counts: number[]): Outcome {
-    try {
-      if (this.error) throw new Error(this.error);
-      const added = counts.reduce((a, b) => a + b, 0);
-      counts.forEach((n, r) => (this.rowsPerRank[r]! += n));
-      this.flushes++;
-      if (this.format === "parquet") {
-        // No columns yet means no rows yet: there is no Parquet file to publish.
-        if (this.parquet) this.parquet.publish(this.path);
-      } else {
-        commitTmp(copyToTmp(this.staging, this.path), this.path);
-      }
-      this.record();
-      return { ok: true, path: this.path, rows: added, totalRows: this.total };
-    } catch (e) {
-      const msg = (e as Error).message;
-      this.error = null;
-      return { ok: false, error: msg };
-    }
-  }
-
-  /** Called after the plan, before the first chunk: opens the staging file with the agreed columns. */
-  prepare(columns: Columns): void {
-    try {
-      this.open(columns);
-    } catch (e) {
-      this.error = (e as Error).message;
-    }
-  }
-
-  /** Copies the published output to a checkpoint file. */
-  checkpoint(name: string | undefined): Outcome {
-    try {
-      const ext = extname(this.path);
-      const file = name ?? `${basename(this.path, ext)}_${stamp()}${ext}`;
-      if (file.includes("/") || file.includes("\\")) throw new Error(`checkpoint name "${file}" must be a file name, not a path`);
-      const target = join(dirname(this.path), file);
-      if (!existsSync(this.path)) throw new Error(`${basename(this.path)} has no rows yet: nothing to checkpoint`);
-      copyFileAtomic(this.path, target);
-      this.manifest?.checkpoint({ file, of: basename(this.path), rows: this.total, rowsPerRank: [...this.rowsPerRank], writtenAt: new Date().toISOString() });
-      return { ok: true, path: target, rows: 0, totalRows: this.total };
-    } catch (e) {
-      return { ok: false, error: (e as Error).message };
-    }
-  }
-
-  private record(): void {
-    this.manifest?.output({
-      file: basename(this.path),
-      format: this.format,
-      rows: this.total,
-      rowsPerRank: [...this.rowsPerRank],
-      columns: (this.columns ?? []).map(([n]) => n),
-      flushes: this.flushes,
-      updatedAt: new Date().toISOString(),
-      closed: this.closedFlag,
-    });
-  }
-
-  /** Closes the staging file and removes it; the manifest marks the output closed. */
-  close(): void {
-    if (this.closedFlag) return;
-    this.closedFlag = true;
-    if (this.fd !== null) closeSync(this.fd);
-    this.parquet?.close();
-    rmSync(this.staging, { force: true });
-    this.record();
-  }
-}

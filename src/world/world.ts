@@ -98,9 +98,19 @@ export class World extends Communicator {
 
   /**
    * A results table: every rank appends, `flush()` (collective) gathers the rows to rank 0, which
-   * alone writes (`jsonl`, `csv` or `parquet`, by `opts.format` or the path's extension) through a
-   * temp file and an atomic rename, and keeps `manifest.json` beside it. Call it on every rank;
-   * `finalize()` closes tables still open.
+   * alone writes (`jsonl`, `csv` or `parquet`, by `opts.format` or the path's extension): it appends
+   * the flush's rows to a staged copy, fsyncs, and renames it into place, and keeps `manifest.json`
+   * beside it. CSV and JSONL are one file; Parquet is a directory of parts (`<path>/part-000000.parquet`,
+   * one per flush). A flush rank 0 cannot write rejects everywhere with `ResultsWriteError`, changes
+   * nothing on disk and keeps its rows for the next flush. Call it on every rank; `finalize()`
+   * closes tables still open.
+   *
+   * @example
+   * ```ts
+   * const table = world.results("out/scores.parquet");
+   * table.append({ step: 1, loss: 0.25 });
+   * await table.flush(); // out/scores.parquet/part-000000.parquet
+   * ```
    */
   results(path: string, opts: ResultsOptions = {}): ResultsWriter {
     const w = new ResultsWriter(this, path, opts, { onFailure: (l) => this.engine.onFailure(l) });
