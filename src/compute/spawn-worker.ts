@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { WorkerInit } from "./protocol.js";
-import { tsxApiUrl } from "./ts-loader.js";
+import { tsxEntryUrl } from "./ts-loader.js";
 
 const here = fileURLToPath(import.meta.url);
 const fromSources = here.endsWith(".ts");
@@ -22,7 +22,7 @@ let bootstrap: string | undefined;
 
 function tsBootstrap(entry: string): string {
   if (!bootstrap) {
-    const api = tsxApiUrl([import.meta.url]);
+    const api = tsxEntryUrl("./esm/api", [import.meta.url]);
     if (api === null) throw new Error(`the pool worker runs from zmpi's TypeScript sources (${entry}) and needs tsx, which is not installed`);
     bootstrap =
       `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); })` +

@@ -29,11 +29,11 @@ export function isTypeScriptModule(url: string): boolean {
 }
 
 /**
- * The `file:` URL of tsx's ESM API (`tsx/esm/api`, whose `register()` installs its hooks in the
- * calling thread), resolved from the first of `bases` (file paths or URLs) that can see a tsx
- * install; null when none can.
+ * The `file:` URL of one of tsx's entry points, resolved from the first of `bases` (file paths or
+ * URLs) that can see a tsx install; null when none can. `"."` is what `node --import tsx` loads;
+ * `"./esm/api"` exports `register()`, which installs tsx's hooks in the calling thread.
  */
-export function tsxApiUrl(bases: readonly (string | URL)[]): string | null {
+export function tsxEntryUrl(entry: "." | "./esm/api", bases: readonly (string | URL)[]): string | null {
   for (const base of bases) {
     let manifest: string;
     try {
@@ -41,14 +41,19 @@ export function tsxApiUrl(bases: readonly (string | URL)[]): string | null {
     } catch {
       continue;
     }
-    // The ESM build, from the package's own exports map (its CommonJS build cannot be import()ed).
+    // The ESM build, from the package's own exports map (its CommonJS API cannot be import()ed).
     const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { exports?: Record<string, unknown> };
-    const entry = pkg.exports?.["./esm/api"] as string | { import?: string | { default?: string } } | undefined;
-    const imp = typeof entry === "string" ? entry : entry?.import;
+    const spec = pkg.exports?.[entry] as string | { import?: string | { default?: string } } | undefined;
+    const imp = typeof spec === "string" ? spec : spec?.import;
     const rel = typeof imp === "string" ? imp : imp?.default;
     if (typeof rel === "string") return pathToFileURL(join(dirname(manifest), rel)).href;
   }
   return null;
+}
+
+/** True when this Node runs TypeScript by itself (type stripping, Node 22.18+/23.6+ by default). */
+export function nodeStripsTypes(): boolean {
+  return Boolean((process.features as { typescript?: string | false }).typescript);
 }
 
 /** Node strips types itself, except under node_modules (where the probe sits in an installed zmpi). */
@@ -76,7 +81,7 @@ async function registerIfNeeded(moduleUrl: string): Promise<void> {
   } catch (e) {
     if (NATIVE_STRIPPING_CODES.has((e as NodeJS.ErrnoException).code ?? "")) return;
   }
-  const api = tsxApiUrl([moduleUrl, join(process.cwd(), "noop.js"), import.meta.url]);
+  const api = tsxEntryUrl("./esm/api", [moduleUrl, join(process.cwd(), "noop.js"), import.meta.url]);
   if (api === null) {
     throw new Error(
       `${moduleUrl} is TypeScript, and this pool worker has no TypeScript loader: tsx is not installed where the module, ` +
