@@ -38,6 +38,8 @@ export interface LaunchOptions {
   hugePages?: boolean;
   /** Extra environment for one rank, applied last (tests use it to break one rank on purpose). */
   rankEnv?: (rank: number) => Record<string, string>;
+  /** Called as each rank ends, with its exit status (128 + signal number when killed, 127 when it could not start). */
+  onRankExit?: (rank: number, status: number) => void;
   /** Where output goes (tests capture it). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -243,12 +245,14 @@ export async function launch(opts: LaunchOptions): Promise<number> {
       child.on("error", (e) => {
         stderr.write(`zmpi launch: cannot start rank ${rank}: ${e.message}\n`);
         if (status === null) status = 127;
+        opts.onRankExit?.(rank, 127);
         stopping = true;
         stopAll("SIGTERM");
         resolve();
       });
       child.on("exit", (code, signal) => {
         const st = code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 1);
+        opts.onRankExit?.(rank, st);
         if (st !== 0 && status === null) status = st;
         if (st !== 0 && !stopping && opts.killOnBadExit !== false) {
           stopping = true;
