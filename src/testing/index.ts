@@ -5,13 +5,17 @@
  * say why.
  *
  * ```ts
- * import { describe, expect, it } from "vitest";
+ * import { expect, it } from "vitest";
  * import { Op } from "zmpi";
- * import { describeSlurm, runInMemory, runJob } from "zmpi/testing";
+ * import { runInMemory, runJob } from "zmpi/testing";
  *
  * it("sums on 3 ranks in memory", async () => {
  *   const sums = await runInMemory(3, async (w) => (await w.allreduce(new Float64Array([w.rank]), Op.SUM))[0]);
  *   expect(sums).toEqual([3, 3, 3]);
+ * });
+ *
+ * it("runs app.mjs on 4 processes", async () => {
+ *   expect((await runJob({ np: 4, script: new URL("../app.mjs", import.meta.url) })).code).toBe(0);
  * });
  * ```
  * @packageDocumentation
