@@ -65,20 +65,6 @@ function readmeFiles(section: string): Map<string, string> {
   return files;
 }
 
-const APP_TS = `import { init, Op, type World } from "zmpi";
-
-const world: World = await init();
-const sum = await world.allreduce(new Float64Array([world.rank + 1]), Op.SUM);
-const cubes = await world.pool({ size: 1 }).map<number, number>(new URL("./tasks.ts", import.meta.url), "cube", [world.rank, 3]);
-console.log(\`app.ts rank \${world.rank} of \${world.size}: sum \${sum[0]} cubes \${cubes.join(",")}\`);
-await world.finalize();
-`;
-
-const TASKS_TS = `export function cube(x: number): number {
-  return x ** 3;
-}
-`;
-
 const POOL_MJS = `import { init } from "zmpi";
 
 const world = await init();
@@ -100,9 +86,11 @@ beforeAll(() => {
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "zmpi-user", version: "1.0.0", private: true, type: "module" }, null, 2));
   install = run("npm", ["install", join(work, packed.filename), "--prefer-offline", "--no-audit", "--no-fund", "--foreground-scripts"], { timeoutSec: 480 });
   expect(install.status, show(install)).toBe(0);
-  for (const [name, text] of [["app.ts", APP_TS], ["tasks.ts", TASKS_TS], ["pool.mjs", POOL_MJS], ...readmeFiles("Test your own programs"), ...readmeFiles("Use it in your project")]) {
-    mkdirSync(dirname(join(project, name!)), { recursive: true });
-    writeFileSync(join(project, name!), text!);
+  const files = new Map([["pool.mjs", POOL_MJS], ...readmeFiles("Use it in your project"), ...readmeFiles("Test your own programs")]);
+  expect([...files.keys()].sort()).toEqual(["app.mjs", "app.ts", "pool.mjs", "tasks.ts", "test/app.test.ts"]);
+  for (const [name, text] of files) {
+    mkdirSync(dirname(join(project, name)), { recursive: true });
+    writeFileSync(join(project, name), text);
   }
 }, 600_000);
 
@@ -168,12 +156,24 @@ describe("the packed tarball", () => {
     expect(r.stdout).toContain("[1] rank 1 of 2: sum 1");
   });
 
-  it("with tsx: npx zmpi launch -n 2 app.ts runs TypeScript, with a pool task from a .ts module", () => {
+  it("with tsx beside it, the README's commands run there as written: .mjs and .ts programs (pool tasks from a .ts module) by npx zmpi launch and by srun -N2 -n4", () => {
+    const readme = readFileSync(join(repo, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("\n## Use it in your project\n"), readme.indexOf("\n## Develop and test\n"));
+    const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split("\n")).map((l) => l.replace(/\s+#.*$/, "").trim());
+    const runnable = commands.filter((c) => c && !c.startsWith("npm install"));
+    expect(runnable).toEqual(["npx zmpi launch -n 4 app.mjs", "npx zmpi launch -n 4 app.ts", "srun -N2 -n4 node app.mjs", "srun -N2 -n4 node --import tsx app.ts"]);
     link("tsx");
-    const r = run("npx", ["--no", "zmpi", "launch", "-n", "2", "app.ts"]);
-    expect(r.status, show(r)).toBe(0);
-    expect(r.stdout).toContain("[0] app.ts rank 0 of 2: sum 3 cubes 0,27");
-    expect(r.stdout).toContain("[1] app.ts rank 1 of 2: sum 3 cubes 1,27");
+    const skip = slurmSkipReason();
+    for (const cmd of runnable) {
+      if (cmd.startsWith("srun") && skip !== null) {
+        console.log(`skipped: ${cmd}: ${skip}`);
+        continue;
+      }
+      const r = run("bash", ["-c", cmd]);
+      expect(r.status, `${cmd}\n${show(r)}`).toBe(0);
+      const prefix = cmd.startsWith("npx") ? "[3] " : "";
+      expect(r.stdout, cmd).toContain(cmd.includes("app.ts") ? `${prefix}app.ts rank 3 of 4: sum 10, cubes 27 27` : `${prefix}rank 3 of 4: sum 6`);
+    }
   });
 
   it("the user's TypeScript compiles against the shipped declarations (zmpi and zmpi/testing)", () => {
@@ -199,12 +199,6 @@ describe("the packed tarball", () => {
     const reason = slurmSkipReason();
     if (reason === null) expect(r.stdout).toMatch(/under Slurm > runs app\.mjs on two nodes/);
     else expect(r.stdout).toMatch(/under Slurm \(skipped: /);
-  });
-
-  it.skipIf(slurmSkipReason() !== null)(`srun -N2 -n4 node app.mjs runs from the project (${slurmSkipReason() ?? "Slurm is up"})`, () => {
-    const r = run("srun", ["-N2", "-n4", "node", "app.mjs"], { timeoutSec: 180 });
-    expect(r.status, show(r)).toBe(0);
-    for (let k = 0; k < 4; k++) expect(r.stdout).toContain(`rank ${k} of 4: sum 6`);
   });
 
   it("where the addon cannot be compiled, the install step warns and exits 0, and zmpi still runs", () => {
