@@ -8,9 +8,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { hostname } from "node:os";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { isTypeScriptModule, nodeStripsTypes, tsxEntryUrl } from "../src/compute/ts-loader.js";
 import { COORD_PORT_BASE } from "../src/env/coord-port.js";
 import { compressHostlist } from "../src/env/hostlist.js";
+import { UsageError } from "../src/errors.js";
 
 /** Options of {@link launch}. */
 export interface LaunchOptions {
@@ -35,6 +38,8 @@ export interface LaunchOptions {
   hugePages?: boolean;
   /** Extra environment for one rank, applied last (tests use it to break one rank on purpose). */
   rankEnv?: (rank: number) => Record<string, string>;
+  /** Called as each rank ends, with its exit status (128 + signal number when killed, 127 when it could not start). */
+  onRankExit?: (rank: number, status: number) => void;
   /** Where output goes (tests capture it). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -85,10 +90,22 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free coordinator port found in ${COORD_PORT_BASE}-65535`);
 }
 
-/** The node command for a script: TypeScript runs through tsx, resolved from zmpi's own install. */
+/**
+ * The node command for a script. TypeScript runs through tsx (an optional peer dependency): the
+ * one the script's project has, else the working directory's, else the one beside zmpi. Without
+ * tsx, a Node that strips types itself runs the script as is; any other gets a UsageError saying
+ * what to install.
+ */
 export function nodeArgsFor(script: string): string[] {
-  if (/\.(c|m)?tsx?$/.test(script)) return ["--import", import.meta.resolve("tsx"), script];
-  return [script];
+  if (!isTypeScriptModule(script)) return [script];
+  const tsx = tsxEntryUrl(".", [resolve(script), join(process.cwd(), "noop.js"), import.meta.url]);
+  if (tsx !== null) return ["--import", tsx, script];
+  if (nodeStripsTypes()) return [script];
+  throw new UsageError(
+    `${script} is TypeScript, and zmpi runs TypeScript through tsx, which is not installed here (nor beside zmpi). ` +
+      `Add it to your project (npm install --save-dev tsx), or run a compiled .js/.mjs program.`,
+    { op: "launch" },
+  );
 }
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15, SIGABRT: 6 };
@@ -187,6 +204,7 @@ export async function launch(opts: LaunchOptions): Promise<number> {
   const nodes = opts.nodes ?? 1;
   if (!Number.isInteger(np) || np < 1) throw new Error(`-n must be a positive integer, got ${np}`);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > np) throw new Error(`--nodes must be an integer from 1 to ${np} (the rank count), got ${nodes}`);
+  const nodeArgs = [...nodeArgsFor(opts.script), ...(opts.args ?? [])];
   const stdout = opts.stdout ?? process.stdout;
   const stderr = opts.stderr ?? process.stderr;
   const layout = blockLayout(np, nodes);
@@ -216,7 +234,7 @@ export async function launch(opts: LaunchOptions): Promise<number> {
   };
 
   const exits = Array.from({ length: np }, (_, rank) => {
-    const child = spawn(process.execPath, [...nodeArgsFor(opts.script), ...(opts.args ?? [])], {
+    const child = spawn(process.execPath, nodeArgs, {
       env: { ...base, ...(opts.env ?? {}), ...rankEnv(opts, rank, layout, names, job), ...(opts.rankEnv?.(rank) ?? {}) },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -227,12 +245,14 @@ export async function launch(opts: LaunchOptions): Promise<number> {
       child.on("error", (e) => {
         stderr.write(`zmpi launch: cannot start rank ${rank}: ${e.message}\n`);
         if (status === null) status = 127;
+        opts.onRankExit?.(rank, 127);
         stopping = true;
         stopAll("SIGTERM");
         resolve();
       });
       child.on("exit", (code, signal) => {
         const st = code ?? 128 + (SIGNAL_NUMBERS[signal ?? ""] ?? 1);
+        opts.onRankExit?.(rank, st);
         if (st !== 0 && status === null) status = st;
         if (st !== 0 && !stopping && opts.killOnBadExit !== false) {
           stopping = true;

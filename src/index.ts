@@ -50,6 +50,7 @@ export { parseTasksPerNode } from "./env/tasks-per-node.js";
 export { deriveCoordinatorPort } from "./env/coord-port.js";
 export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./env/types.js";
 export type { MetricsOptions } from "./world/world.js";
+export type { DiskSpace } from "./results/metrics.js";
 export {
   ResultsWriter,
   ResultsWriteError,

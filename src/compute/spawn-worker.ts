@@ -3,16 +3,17 @@
  *
  * Built (`dist/src/compute/pool.js`): the entry is the compiled `worker.js` beside this file.
  * From sources (vitest, tsx): vite/tsx transform TS in *this* thread only, and Node 20 neither
- * runs `.ts` nor applies `--import` from a Worker's execArgv, so the worker starts from a tiny
- * eval'd bootstrap that registers tsx's ESM hooks in the worker, then imports `worker.ts`.
- * tsx is a runtime dependency already; this path costs ~100 ms per worker start, only in dev.
+ * runs `.ts` nor lets tsx's `--import` entry register its hooks in a worker, so the worker starts
+ * from a tiny eval'd bootstrap that registers tsx's ESM hooks in the worker, then imports
+ * `worker.ts`. tsx is a dev dependency; this path costs ~100 ms per worker start, only in dev.
+ * (Users' TypeScript task modules are a separate matter, handled in the worker: ts-loader.ts.)
  */
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { WorkerInit } from "./protocol.js";
+import { tsxEntryUrl } from "./ts-loader.js";
 
 const here = fileURLToPath(import.meta.url);
 const fromSources = here.endsWith(".ts");
@@ -21,8 +22,8 @@ let bootstrap: string | undefined;
 
 function tsBootstrap(entry: string): string {
   if (!bootstrap) {
-    const req = createRequire(import.meta.url);
-    const api = pathToFileURL(join(dirname(req.resolve("tsx/package.json")), "dist", "esm", "api", "index.mjs")).href;
+    const api = tsxEntryUrl("./esm/api", [import.meta.url]);
+    if (api === null) throw new Error(`the pool worker runs from zmpi's TypeScript sources (${entry}) and needs tsx, which is not installed`);
     bootstrap =
       `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); })` +
       `.catch((e) => { setImmediate(() => { throw e; }); });`;

@@ -2,13 +2,14 @@
  * Pool worker entry. Instantiates the kernels on the rank's shared memory (or uses the JS
  * kernels on views of it), then serves two kinds of tasks one at a time: kernel slices
  * (pointers into the shared memory) and user calls (module URL + export name: functions are
- * imported here, never serialised). A user error is sent back with its stack; the worker lives on.
- * Workers never open ZeroMQ sockets.
+ * imported here, never serialised; a TypeScript module first gets a loader, see ts-loader.ts). A
+ * user error is sent back with its stack; the worker lives on. Workers never open ZeroMQ sockets.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { jsKernels } from "./js-kernels.js";
 import { ComputeMemory } from "./memory.js";
 import type { FromWorker, KernelTask, ToWorker, WireError, WorkerInit } from "./protocol.js";
+import { ensureTypeScript, isTypeScriptModule } from "./ts-loader.js";
 import type { KernelArray, KernelBackend } from "./types.js";
 import { instantiateKernels } from "./wasm-loader.js";
 import { WasmKernels } from "./wasm-kernels.js";
@@ -52,10 +53,15 @@ function runKernel(t: KernelTask): number | undefined {
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
+async function load(url: string): Promise<Record<string, unknown>> {
+  if (isTypeScriptModule(url)) await ensureTypeScript(url);
+  return (await import(url)) as Record<string, unknown>;
+}
+
 async function callUser(url: string, name: string, arg: unknown): Promise<unknown> {
   let mod = modules.get(url);
   if (!mod) {
-    mod = import(url) as Promise<Record<string, unknown>>;
+    mod = load(url);
     modules.set(url, mod);
     mod.catch(() => modules.delete(url)); // a failed import may succeed later (file written after)
   }

@@ -403,7 +403,7 @@ function checkBelow(name: string, value: number, what: string, limit: number): v
 }
 
 /** Which method the variables describe, in the documented order. */
-function autoDetect(v: Vars): LaunchMethod | "slurm-batch" {
+function autoDetect(v: Vars): Exclude<LaunchMethod, "memory"> | "slurm-batch" {
   if (v.has(ZMPI_ENV.RANK)) return "zmpi";
   if (STEP_ID.some((n) => v.has(n)) && v.has("SLURM_PROCID")) return "slurm";
   if (v.has("OMPI_COMM_WORLD_RANK")) return "ompi";
@@ -496,11 +496,12 @@ export function detectEnvironment(env: EnvVars = process.env, opts: DetectOption
   const v = new Vars(env);
   const hostname = opts.hostname ?? osHostname();
   const forced = env[ZMPI_ENV.LAUNCHER];
-  let method: LaunchMethod | "slurm-batch";
+  // "memory" is never read from an environment: only memoryWorld() (zmpi/testing) makes such ranks.
+  let method: Exclude<LaunchMethod, "memory"> | "slurm-batch";
   if (forced === undefined || forced === "" || forced === "auto") {
     method = autoDetect(v);
   } else if ((METHODS as readonly string[]).includes(forced)) {
-    method = forced as LaunchMethod;
+    method = forced as Exclude<LaunchMethod, "memory">;
   } else {
     throw new UsageError(`ZMPI_LAUNCHER="${forced}" is not one of auto, ${METHODS.join(", ")}`);
   }

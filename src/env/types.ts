@@ -1,5 +1,5 @@
-/** How the ranks of this job were started. */
-export type LaunchMethod = "slurm" | "zmpi" | "torchrun" | "ompi" | "single";
+/** How the ranks of this job were started (`memory`: all in one process, by `memoryWorld` from `zmpi/testing`). */
+export type LaunchMethod = "slurm" | "zmpi" | "torchrun" | "ompi" | "single" | "memory";
 
 /** Where the coordinator (rendezvous service) listens and whether this process runs it. */
 export interface CoordinatorInfo {

@@ -3,7 +3,7 @@
  * collective and group algorithms at 16–256 ranks in a unit test. Same engine, same algorithms,
  * same matching as the real thing; only the wire is replaced.
  */
-import { Engine } from "../comm/engine.js";
+import { Engine, type ContextState } from "../comm/engine.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
 import { Communicator } from "./communicator.js";
 
@@ -15,11 +15,19 @@ export interface MemoryWorldOptions {
   eagerLimit?: number;
 }
 
-/** N world communicators (index = rank) connected in memory. */
-export function memoryWorld(size: number, opts: MemoryWorldOptions = {}): Communicator[] {
+/**
+ * N engines (index = rank) connected in memory, each with its world context registered; a failure
+ * on one spreads to the others, as the coordinator spreads it in a real job.
+ */
+export function memoryEngines(size: number, opts: MemoryWorldOptions = {}): { engine: Engine; ctx: ContextState }[] {
   const net = new MemoryNetwork(size);
   const engines = net.transports.map((t) => new Engine(t, { timeoutMs: opts.timeoutMs ?? 30_000, eagerLimit: opts.eagerLimit ?? 64 * 1024 }));
   for (const e of engines) e.spread = (err) => engines.forEach((o) => o !== e && o.fail(err));
   const group = Array.from({ length: size }, (_, r) => r);
-  return engines.map((e) => new Communicator(e, e.register(0, group, "world")));
+  return engines.map((engine) => ({ engine, ctx: engine.register(0, group, "world") }));
+}
+
+/** N world communicators (index = rank) connected in memory. */
+export function memoryWorld(size: number, opts: MemoryWorldOptions = {}): Communicator[] {
+  return memoryEngines(size, opts).map(({ engine, ctx }) => new Communicator(engine, ctx));
 }

@@ -138,7 +138,7 @@ export class World extends Communicator {
     const dirEnv = process.env.ZMPI_METRICS_DIR;
     const dirs = opts.dir !== undefined ? [opts.dir] : dirEnv ? [dirEnv] : [...new Set(this.outputs.map((o) => dirname(o.path)))];
     if (dirs.length > 0) {
-      const report = await buildReport(ranks);
+      const report = buildReport(ranks, dirs);
       for (const d of dirs) writeMetrics(join(d, "metrics.json"), report);
       for (const m of openManifests()) if (dirs.some((d) => resolve(d) === dirname(m.path))) m.metrics("metrics.json");
     }
