@@ -43,6 +43,7 @@ interface SummaryFlags {
   latency?: string;
   tokens?: string;
   compareFn?: string;
+  throughputTime?: "wall" | "max-latency";
   plots: boolean;
 }
 
@@ -54,6 +55,7 @@ const summaryOptions = (o: SummaryFlags) => ({
   latency: o.latency,
   tokens: o.tokens,
   compareModule: o.compareFn,
+  throughputTime: o.throughputTime,
   plots: o.plots,
 });
 
@@ -67,6 +69,10 @@ function withSummaryFlags(c: Command): Command {
     .option("--latency <col>", "per-row latency column (ms) for percentiles")
     .option("--tokens <col>", "tokens column for tokens per second")
     .option("--compare-fn <module#export>", "comparison function for values that are neither numbers nor strings")
+    .option("--throughput-time <t>", 'time throughput is over: "wall" (slowest rank, start-up included) or "max-latency" (largest latency: the serving time)', (v: string) => {
+      if (v !== "wall" && v !== "max-latency") throw new InvalidArgumentError(`expected wall or max-latency, got "${v}"`);
+      return v;
+    })
     .option("--no-plots", "skip the SVG plots");
 }
 

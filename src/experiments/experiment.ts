@@ -31,6 +31,12 @@ export const summarySchema = z.strictObject({
   latency: z.string({ error: (i) => `expected a column name, got ${show(i.input)}` }).optional(),
   /** Column of tokens (or items) per row, for tokens per second. */
   tokens: z.string({ error: (i) => `expected a column name, got ${show(i.input)}` }).optional(),
+  /**
+   * The time throughput is over: `wall` (default), the slowest rank's wall time from metrics.json
+   * (start-up included), or `max-latency`, the largest value of the latency column, for tables
+   * whose latency counts from a common start (all requests arriving at once): the serving time.
+   */
+  throughputTime: z.enum(["wall", "max-latency"], { error: (i) => `expected "wall" or "max-latency", got ${show(i.input)}` }).default("wall"),
   /** `module#export` of a comparison function for values that are neither numbers nor strings. */
   compareModule: z.string({ error: (i) => `expected "path/to/module.js#exportName", got ${show(i.input)}` }).regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, { error: (i) => `expected "path/to/module.js#exportName", got ${show(i.input)}` }).optional(),
 });

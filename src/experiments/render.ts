@@ -234,7 +234,7 @@ function launchLines(job: JobConfig, o: RenderOptions): string[] {
     lines.push(
       "# Local executor: zmpi launch starts the ranks on this machine, spread over pretend nodes in",
       "# blocks as srun would, and stops them all when one fails (like --kill-on-bad-exit).",
-      `node ${shq(bin)} launch -n "$NTASKS" --nodes ${job.nodes} ${prog}`,
+      `node ${shq(bin)} launch -n ${job.nodes * job.tasksPerNode} --nodes ${job.nodes} ${prog}`,
     );
     return lines;
   }

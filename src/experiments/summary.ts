@@ -5,7 +5,8 @@
  * `summary.md` and two SVG plots in the run directory.
  *
  * Throughput is rows (or tokens, with a tokens column) per second of the slowest rank's wall
- * time: process start to finalize, the cost a user pays for the job, start-up included.
+ * time (process start to finalize, start-up included), or of the largest latency for tables whose
+ * latency counts from a common start (`throughputTime: "max-latency"`: the serving time).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -33,6 +34,8 @@ export interface SummaryOptions {
   tokens?: string;
   /** `module#export` of a comparison function for non-numeric, non-string values. */
   compareModule?: string;
+  /** Throughput over `wall` time (default) or the largest latency (`max-latency`, needs a latency column). */
+  throughputTime?: "wall" | "max-latency";
   /** Write the SVG plots (default true). */
   plots?: boolean;
 }
@@ -79,7 +82,7 @@ function metricsOf(dir: string): MetricsReport | null {
 const round = (x: number | null, d = 3) => (x === null ? null : Number(x.toPrecision(d + 3)));
 const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined ? "" : Math.abs(x) >= 1e5 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : Number(x.toFixed(d)).toString());
 
-function settle(o: SummaryOptions, fromRun: unknown): Required<Pick<SummaryOptions, "compare">> & { key: string[]; tolerance: Tolerance; latency?: string; tokens?: string; compareModule?: string } {
+function settle(o: SummaryOptions, fromRun: unknown): Required<Pick<SummaryOptions, "compare" | "throughputTime">> & { key: string[]; tolerance: Tolerance; latency?: string; tokens?: string; compareModule?: string } {
   const s = (fromRun ?? {}) as Partial<SummaryConfig>;
   const key = o.key ?? s.key;
   const compare = o.compare ?? s.compare;
@@ -91,6 +94,7 @@ function settle(o: SummaryOptions, fromRun: unknown): Required<Pick<SummaryOptio
     latency: o.latency ?? s.latency,
     tokens: o.tokens ?? s.tokens,
     compareModule: o.compareModule ?? s.compareModule,
+    throughputTime: o.throughputTime ?? s.throughputTime ?? "wall",
   };
 }
 
@@ -133,6 +137,9 @@ export async function summarize(run?: string, opts: SummaryOptions = {}): Promis
     const lat = o.latency ? mine.map((r) => Number(r[o.latency!])) : [];
     const metrics = metricsOf(m.jobDir(j));
     const wallSec = metrics ? metrics.totals.maxWallMs / 1000 : null;
+    const maxLatency = lat.length ? Math.max(...lat.filter(Number.isFinite)) / 1000 : null;
+    if (o.throughputTime === "max-latency" && !o.latency) throw new UsageError(`throughput over "max-latency" needs a latency column (--latency <col>)`, { op: "summary" });
+    const span = o.throughputTime === "max-latency" ? maxLatency : wallSec;
     const tokens = o.tokens ? mine.reduce((a, r) => a + (Number(r[o.tokens!]) || 0), 0) : null;
     rows.push({
       strategy: j.strategy,
@@ -146,8 +153,8 @@ export async function summarize(run?: string, opts: SummaryOptions = {}): Promis
       latencyP99Ms: percentile(lat, 99),
       wallSec: round(wallSec),
       elapsedSec: j.elapsedSec,
-      rowsPerSec: wallSec ? round(mine.length / wallSec) : null,
-      tokensPerSec: wallSec && tokens !== null ? round(tokens / wallSec) : null,
+      rowsPerSec: span ? round(mine.length / span) : null,
+      tokensPerSec: span && tokens !== null ? round(tokens / span) : null,
       peakRssMiB: metrics ? round(metrics.totals.maxPeakRssBytes / 2 ** 20) : null,
     });
   }
@@ -186,6 +193,7 @@ function markdown(m: RunManifest, rows: SummaryRow[], o: ReturnType<typeof settl
     lines.push(`- ${r.strategy}: ${r.matched}/${r.baselineRows} rows match; ${r.missing} missing, ${r.extra} extra, ${r.duplicates} duplicated${r.mismatchedKeys ? `; first mismatches: ${r.mismatchedKeys}` : ""}`);
   }
   if (plots.length) lines.push("", ...plots.map((p) => `![${relative(m.dir, p)}](${relative(m.dir, p)})`));
-  lines.push("", "Throughput is rows (or tokens) per second of the slowest rank's wall time (start-up included); latency percentiles are over the table's rows.", "");
+  const over = o.throughputTime === "max-latency" ? `the largest ${o.latency} (the serving time: latency counts from a common start)` : "the slowest rank's wall time (start-up included)";
+  lines.push("", `Throughput is rows (or tokens) per second of ${over}; latency percentiles are over the table's rows.`, "");
   return lines.join("\n");
 }

@@ -106,7 +106,7 @@ describe("rendered scripts", () => {
     const { script, scriptName } = renderJob(job, { jobDir: "/runs/r/tp-pp", executor: "local", zmpiBin: "/opt/zmpi/launcher/bin.mjs" });
     expect(scriptName).toBe("job.local.sh");
     expect(script).not.toMatch(/^srun|^module/m);
-    expect(script).toMatch(/^node \/opt\/zmpi\/launcher\/bin\.mjs launch -n "\$NTASKS" --nodes 2 examples\/inference\/serve\.ts --prompts 16 'two words'$/m);
+    expect(script).toMatch(/^node \/opt\/zmpi\/launcher\/bin\.mjs launch -n 4 --nodes 2 examples\/inference\/serve\.ts --prompts 16 'two words'$/m);
     expect(script).toMatch(/^NTASKS=4$/m);
     expect(script).toMatch(/^export NODE_OPTIONS=--max-old-space-size=4096$/m);
   });
