@@ -230,9 +230,11 @@ export async function queryJobs(refs: readonly JobRef[]): Promise<Map<string, Jo
     if (out.has(r.jobId)) continue;
     const rec = await scontrolJob(r.jobId);
     if (rec) {
+      const state = normState(rec.JobState);
       out.set(r.jobId, {
-        state: normState(rec.JobState),
-        exitCode: rec.ExitCode ? Number(rec.ExitCode.split(":")[0]) : null,
+        state,
+        // scontrol shows ExitCode=0:0 while a job runs: only a final state's code means anything.
+        exitCode: rec.ExitCode && FINAL_STATES.has(state) ? Number(rec.ExitCode.split(":")[0]) : null,
         elapsedSec: seconds(rec.RunTime),
         startedAt: isoOrNull(rec.StartTime),
         endedAt: isoOrNull(rec.EndTime),
