@@ -146,7 +146,7 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
       const r = await collect(run, { strategyColumn: o.strategyColumn });
       for (const j of r.jobs) process.stdout.write(`${j.strategy}: ${j.status}, ${j.rows} rows${j.message ? ` (${j.message})` : ""}\n`);
       process.stdout.write(`${r.table.rows.length} rows -> ${r.parquet}\n${" ".repeat(String(r.table.rows.length).length + 9)}${r.csv}\n`);
-      setStatus(r.jobs.every((j) => j.status === "ok") ? 0 : 1);
+      setStatus(r.jobs.every((j) => j.status === "ok" || j.status === "skipped") ? 0 : 1);
     });
 
   const summaryCmd = withSummaryFlags(
@@ -179,10 +179,16 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
     }
     for (const j of done.jobs.filter((x) => x.state !== "COMPLETED")) process.stderr.write(`zmpi experiment: ${describeJob(j)}: see ${m.dir}/${j.dir}/\n`);
     const c = await collect(m.dir);
-    for (const j of c.jobs.filter((x) => x.status !== "ok")) process.stderr.write(`zmpi experiment: ${j.strategy}: ${j.status}${j.message ? ` (${j.message})` : ""}\n`);
+    for (const j of c.jobs.filter((x) => x.status !== "ok" && x.status !== "skipped")) process.stderr.write(`zmpi experiment: ${j.strategy}: ${j.status}${j.message ? ` (${j.message})` : ""}\n`);
+    const collected = c.jobs.every((j) => j.status === "ok" || j.status === "skipped");
+    if (!m.data.experiment?.summary && !o.key) {
+      // No baseline to compare with: the run's table is the result.
+      process.stdout.write(`${c.table.rows.length} rows from ${c.jobs.filter((j) => j.status === "ok").map((j) => j.strategy).join(", ")} -> ${c.parquet}\n${" ".repeat(String(c.table.rows.length).length + 9)}${c.csv}\n`);
+      return setStatus(collected ? 0 : 1);
+    }
     const s = await summarize(m.dir, summaryOptions(o));
     process.stdout.write(formatSummary(s) + "\n");
-    setStatus(s.matched === s.compared && c.jobs.every((j) => j.status === "ok") ? 0 : 1);
+    setStatus(s.matched === s.compared && collected ? 0 : 1);
   });
 
   return [sbatch, submitCmd, statusCmd, waitCmd, collectCmd, summaryCmd, experiment];

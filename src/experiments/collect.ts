@@ -59,6 +59,8 @@ async function takeJob(m: RunManifest, j: RunJob, reference: string[] | null): P
   if (j.state !== "COMPLETED") {
     return { c: { status: "failed", rows: 0, columns: [], message: `job ${j.jobId} ended ${j.state}${j.exitCode !== null ? ` (exit ${j.exitCode})` : ""}: see ${relative(process.cwd(), dir) || dir}/`, at }, table: null };
   }
+  const want = promised(m, j);
+  if (want?.collect === false) return { c: { status: "skipped", rows: 0, columns: [], message: "results.collect is false", at }, table: null };
   const path = join(dir, j.table);
   if (!existsSync(path)) return { c: { status: "missing", rows: 0, columns: [], message: `no ${j.table} in ${dir}`, at }, table: null };
   let table: Table;
@@ -68,7 +70,6 @@ async function takeJob(m: RunManifest, j: RunJob, reference: string[] | null): P
     return { c: { status: "partial", rows: 0, columns: [], message: `${path} is unreadable: ${(e as Error).message}`, at }, table: null };
   }
   const problems: string[] = [];
-  const want = promised(m, j);
   if (want?.rows !== undefined && table.rows.length !== want.rows) problems.push(`${table.rows.length} rows, but the config promised ${want.rows}`);
   const lacking = (want?.columns ?? []).filter((c) => !table.columns.includes(c));
   if (lacking.length) problems.push(`promised column(s) ${lacking.join(", ")} missing (has ${table.columns.join(", ")})`);

@@ -43,6 +43,8 @@ const resultsSchema = z.strictObject({
   table: word(/^[^/\\\n\r\0][^\n\r\0]*\.(jsonl|csv|parquet)$/, 'a relative file name ending in .jsonl, .csv or .parquet (e.g. "results.parquet")').default("results.parquet"),
   /** Rows the table must hold. */
   rows: z.int({ error: (i) => `expected a row count (integer >= 0), got ${show(i.input)}` }).min(0, { error: (i) => `expected a row count (integer >= 0), got ${show(i.input)}` }).optional(),
+  /** False: `zmpi collect` skips this job (a stage whose output is files for a later job, not rows). */
+  collect: z.boolean({ error: (i) => `expected true or false, got ${show(i.input)}` }).default(true),
   /** Columns the table must have. */
   columns: z.array(z.string({ error: (i) => `expected a column name, got ${show(i.input)}` }), { error: (i) => `expected a list of column names, got ${show(i.input)}` }).optional(),
 });

@@ -14,8 +14,8 @@ import type { JobInfo } from "./scheduler.js";
 
 /** What `collect` found for one job. */
 export interface JobCollect {
-  /** `ok`: the table is merged; `missing`: no table; `partial`: fewer rows or columns than promised; `failed`: the job did not complete. */
-  status: "ok" | "missing" | "partial" | "failed";
+  /** `ok`: the table is merged; `missing`: no table; `partial`: fewer rows or columns than promised; `failed`: the job did not complete; `skipped`: its config says `results.collect: false`. */
+  status: "ok" | "missing" | "partial" | "failed" | "skipped";
   rows: number;
   columns: string[];
   message: string;
