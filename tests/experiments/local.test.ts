@@ -4,8 +4,8 @@
 // manifest survives `zmpi wait` being killed again and again mid-run.
 //
 // The jobs run "node launcher/bin.mjs", which needs dist/: run `npm run build` first.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import { XMLValidator } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readTable, RunManifest } from "../../src/experiments/index.js";
 import { parseCsv } from "../../src/experiments/tables.js";
+import { killWaitRepeatedly, writeSleepers } from "./kill-wait.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BIN = join(ROOT, "launcher", "bin.mjs");
@@ -79,29 +80,11 @@ describe.skipIf(distMissing !== null)("experiments on this machine (--local)", (
 
   it("the manifest survives zmpi wait killed (SIGKILL) over and over mid-run; the next status and wait pick the run up", async () => {
     const cfg = join(work, "sleepers.json");
-    writeFileSync(cfg, JSON.stringify({
-      name: "sleepers",
-      defaults: { program: "tests/experiments/fixtures/sleeper.ts", nodes: 1, tasksPerNode: 1, output: join(work, "sleep-runs"), results: { table: "results.csv", rows: 1 } },
-      strategies: [1500, 3000, 4500].map((ms, i) => ({ name: `s${i}`, env: { SLEEP_MS: ms } })),
-    }));
+    writeSleepers(cfg, join(work, "sleep-runs"), 1, [1500, 3000, 4500]);
     const sub = zmpi(["submit", cfg, "--local"]);
     expect(sub.status, sub.stderr).toBe(0);
     const run = sub.stdout.trim();
-    const manifest = join(run, "manifest.json");
-    let kills = 0;
-    const seen = new Set<string>();
-    for (let i = 0; i < 12; i++) {
-      const w = spawn(process.execPath, [BIN, "wait", run, "--interval", "0.1", "--progress", "lines"], { cwd: ROOT, stdio: "ignore" });
-      const gone = new Promise((res) => w.once("exit", res));
-      await new Promise((res) => setTimeout(res, 150 + Math.random() * 500));
-      if (w.exitCode === null && w.signalCode === null) kills++;
-      w.kill("SIGKILL");
-      await gone;
-      // Whatever instant the kill hit, the manifest is whole and valid.
-      const data = JSON.parse(readFileSync(manifest, "utf8")) as { jobs: Array<{ strategy: string; state: string }> };
-      expect(data.jobs.map((j) => j.strategy)).toEqual(["s0", "s1", "s2"]);
-      for (const j of data.jobs) seen.add(j.state);
-    }
+    const { kills, states: seen } = await killWaitRepeatedly(BIN, ROOT, run, ["s0", "s1", "s2"], { times: 12, minMs: 150, spreadMs: 500 });
     expect(kills).toBeGreaterThan(3);
     const st = zmpi(["status", run]);
     expect(st.status, st.stderr).toBe(0);

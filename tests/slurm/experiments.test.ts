@@ -5,7 +5,7 @@
 //
 // The jobs run examples that import "zmpi" (dist/): run `npm run build` first.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import { XMLValidator } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { readTable, RunManifest } from "../../src/experiments/index.js";
 import { parseCsv } from "../../src/experiments/tables.js";
+import { killWaitRepeatedly, writeSleepers } from "../experiments/kill-wait.js";
 import { cleanEnv, slurmSkipReason } from "../helpers/slurm.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -99,23 +100,11 @@ describe.skipIf(skipReason !== null).concurrent("experiments on Slurm", () => {
 
   it("the manifest survives zmpi wait killed mid-run; zmpi status and a second wait pick the run up", async () => {
     const cfg = join(work, "sleepers.json");
-    writeFileSync(cfg, JSON.stringify({
-      name: "sleepers",
-      defaults: { program: "tests/experiments/fixtures/sleeper.ts", nodes: 2, tasksPerNode: 1, output: join(work, "sleep-runs"), results: { table: "results.csv", rows: 2 } },
-      strategies: [2000, 5000].map((ms, i) => ({ name: `s${i}`, env: { SLEEP_MS: ms } })),
-    }));
+    writeSleepers(cfg, join(work, "sleep-runs"), 2, [2000, 5000]);
     const sub = await zmpi(["submit", cfg]);
     expect(sub.code, sub.stderr).toBe(0);
     const run = sub.stdout.trim();
-    for (let i = 0; i < 4; i++) {
-      const w = spawn(process.execPath, [BIN, "wait", run, "--interval", "0.2", "--progress", "lines"], { cwd: ROOT, env: cleanEnv(), stdio: "ignore" });
-      const gone = new Promise((res) => w.once("exit", res));
-      await new Promise((res) => setTimeout(res, 400 + Math.random() * 600));
-      w.kill("SIGKILL");
-      await gone;
-      const data = JSON.parse(readFileSync(join(run, "manifest.json"), "utf8")) as { jobs: Array<{ strategy: string }> };
-      expect(data.jobs.map((j) => j.strategy)).toEqual(["s0", "s1"]);
-    }
+    await killWaitRepeatedly(BIN, ROOT, run, ["s0", "s1"], { times: 4, minMs: 400, spreadMs: 600, env: cleanEnv() });
     const st = await zmpi(["status", run]);
     expect(st.code, st.stderr).toBe(0);
     expect(st.stdout).toMatch(/s1/);
