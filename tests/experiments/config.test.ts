@@ -74,6 +74,7 @@ describe("job config: every field's error", () => {
     [{ results: { table: "out.txt" } }, /^results\.table: "out\.txt" is not a relative file name ending in \.jsonl, \.csv or \.parquet/],
     [{ results: { table: "/abs/out.csv" } }, /^results\.table: "\/abs\/out\.csv" is not a relative file name/],
     [{ results: { rows: -1 } }, /^results\.rows: expected a row count \(integer >= 0\), got -1$/],
+    [{ results: { collect: "no" } }, /^results\.collect: expected true or false, got "no"$/],
     [{ results: { columns: "a" } }, /^results\.columns: expected a list of column names, got "a"$/],
     [{ results: { tabel: "x.csv" } }, /^results\.tabel: unknown field; did you mean "table"\?$/],
     [{ after: ["bad name"] }, /^after\[0\]: "bad name" is not the name of another job of the run$/],
@@ -125,7 +126,7 @@ describe("experiment config", () => {
     expect(e.strategies[0]!.env).toEqual({ A: "1", B: "2" });
     expect(e.baseline).toMatchObject({ name: "baseline", nodes: 1, tasksPerNode: 1, program: "baseline.ts", env: { A: "1" } });
     expect(e.baseline!.mesh).toBeUndefined();
-    expect(e.summary).toEqual({ key: "prompt_id", compare: ["output"], tolerance: { abs: 1e-9, rel: 0 } });
+    expect(e.summary).toEqual({ key: "prompt_id", compare: ["output"], tolerance: { abs: 1e-9, rel: 0 }, throughputTime: "wall" });
   });
 
   const pe = (d: unknown) => parseExperiment(d, "experiment.json");
@@ -147,6 +148,7 @@ describe("experiment config", () => {
     [{ summary: { key: "id", compare: [] } }, /^summary\.compare: name at least one column to compare$/],
     [{ summary: { key: "id", compare: ["o"], tolerance: { abs: -1 } } }, /^summary\.tolerance\.abs: expected a number >= 0, got -1$/],
     [{ summary: { key: "id", compare: ["o"], compareModule: "cmp.js#1x" } }, /^summary\.compareModule: expected "path\/to\/module\.js#exportName"/],
+    [{ summary: { key: "id", compare: ["o"], throughputTime: "cpu" } }, /^summary\.throughputTime: expected "wall" or "max-latency", got "cpu"$/],
     [{ summary: { key: "id", compare: ["o"], latncy: "l" } }, /^summary\.latncy: unknown field; did you mean "latency"\?$/],
   ])("%j", (over, re) => {
     const got = issues(exp(over), pe);
