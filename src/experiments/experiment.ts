@@ -7,7 +7,7 @@
  * (`strategies[1].placement.tp`). The baseline is a job too, of one task by default.
  */
 import { readFileSync } from "node:fs";
-import { dirname, extname, resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { ConfigError, checkJob, jobKeysAt, jobSchema, nearest, zodIssues, type ConfigIssue, type JobConfig } from "./config.js";
@@ -177,9 +177,4 @@ export async function loadExperiment(path: string): Promise<Experiment> {
   const job = validateMerged((data ?? {}) as Record<string, unknown>, "", issues);
   if (!job || data === null || typeof data !== "object" || Array.isArray(data)) throw new ConfigError(path, issues.length ? issues : [{ path: "", message: `expected an object of job fields, got ${show(data)}` }]);
   return { name: job.name, description: job.description, strategies: [job], source: abs };
-}
-
-/** The directory relative paths in a config are read from (the working directory by default). */
-export function configDir(exp: Experiment): string {
-  return exp.source ? dirname(exp.source) : process.cwd();
 }
