@@ -1,5 +1,7 @@
 // Task functions of examples/sweep.ts. The farm loads this module by URL on whichever rank runs a
 // task and calls an export by name: functions are never shipped as source.
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { TaskContext } from "zmpi";
 
 /** What building a target produces: a 1-D Gaussian mixture the samplers explore. */
@@ -36,9 +38,17 @@ function logDensity(t: Target, x: number): number {
   return Math.log(s + 1e-300);
 }
 
-/** Stage 2: a random-walk Metropolis sampler on a built target (`ctx.inputs[0]`). */
-export async function runSampler(spec: { sampler: number; steps: number; step: number }, ctx: TaskContext): Promise<Record<string, unknown>> {
-  const target = ctx.inputs[0] as Target;
+/** Saves a built target for a later stage (a separate job): temp file, then rename. */
+export function writeTargetFile(dir: string, t: Target): void {
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${t.name}.json.tmp`);
+  writeFileSync(tmp, JSON.stringify(t) + "\n");
+  renameSync(tmp, join(dir, `${t.name}.json`));
+}
+
+/** Stage 2: a random-walk Metropolis sampler on a target: `spec.target`, else the built one (`ctx.inputs[0]`). */
+export async function runSampler(spec: { sampler: number; steps: number; step: number; target?: Target }, ctx: TaskContext): Promise<Record<string, unknown>> {
+  const target = spec.target ?? (ctx.inputs[0] as Target);
   const r = rng(1000 * spec.sampler + target.means.length);
   const t0 = performance.now();
   let x = 0;

@@ -14,6 +14,7 @@ export { World, type FinalizeOptions } from "./world/world.js";
 export { Logger, type LogLevel } from "./world/logger.js";
 export { Communicator, UNDEFINED } from "./groups/communicator.js";
 export { Mesh, type MeshOptions } from "./groups/mesh.js";
+export { meshFromEnv, meshSpecFromEnv, type MeshSpec, type MeshEnvOptions, type Placement, type ObservedPlacement } from "./groups/mesh-env.js";
 export { memoryWorld, type MemoryWorldOptions } from "./groups/memory-world.js";
 export { Op, type ReduceFn, type OpOptions } from "./collectives/op.js";
 export { ALGORITHMS, type CollectiveName } from "./collectives/select.js";

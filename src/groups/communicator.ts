@@ -7,6 +7,7 @@ import { CollectiveCommunicator } from "../collectives/collective-communicator.j
 import { UNDEFINED } from "../comm/matching.js";
 import { UsageError } from "../errors.js";
 import { Mesh, type MeshOptions } from "./mesh.js";
+import { effectivePlacement, meshSpecFromEnv, type MeshEnvOptions } from "./mesh-env.js";
 
 export { UNDEFINED };
 
@@ -85,8 +86,26 @@ export class Communicator extends CollectiveCommunicator {
    * A named mesh over this communicator: dimensions slowest → fastest (row-major, like torch's
    * `init_device_mesh`), e.g. `mesh({ pp: 2, dp: 2, tp: 2 })`. Each dimension is a communicator.
    * One size may be -1 (inferred). Collective.
+   *
+   * `mesh("env")` takes the shape and placement from the job's environment (`ZMPI_MESH`,
+   * `ZMPI_MESH_PLACEMENT`, set by `zmpi sbatch` from the job's config), with the config's rules:
+   * the last dimension must sit inside nodes unless the placement says otherwise.
+   *
+   * ```ts
+   * const mesh = await world.mesh<"pp" | "tp">("env");   // ZMPI_MESH=pp:2,tp:2
+   * await mesh.tp.allreduce(partial, Op.SUM);
+   * ```
    */
-  async mesh<D extends string>(dims: Record<D, number>, opts: MeshOptions = {}): Promise<Mesh<Communicator> & { readonly [K in D]: Communicator }> {
-    return (await Mesh.create<Communicator>(this, dims, opts)) as Mesh<Communicator> & { readonly [K in D]: Communicator };
+  async mesh<D extends string>(dims: Record<D, number> | "env", opts: MeshOptions & MeshEnvOptions = {}): Promise<Mesh<Communicator> & { readonly [K in D]: Communicator }> {
+    let spec: Record<string, number>;
+    let options: MeshOptions = opts;
+    if (dims === "env") {
+      const fromEnv = meshSpecFromEnv(opts);
+      spec = fromEnv.shape;
+      options = { ...opts, placement: effectivePlacement(Object.keys(spec), { ...fromEnv.placement, ...opts.placement }) };
+    } else if (typeof dims === "string") {
+      throw new UsageError(`mesh() takes a shape such as { pp: 2, tp: 2 } or "env", got "${dims}"`, { comm: this.name, op: "mesh" });
+    } else spec = dims;
+    return (await Mesh.create<Communicator>(this, spec, options)) as Mesh<Communicator> & { readonly [K in D]: Communicator };
   }
 }

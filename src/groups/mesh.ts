@@ -5,6 +5,7 @@
  * why `tp` goes last in `{ pp, dp, tp }`, and `walker` last in `{ state, walker }`.
  */
 import { UsageError } from "../errors.js";
+import { observePlacement, placementProblems, type ObservedPlacement, type Placement } from "./mesh-env.js";
 
 /** What a mesh needs from its parent communicator. */
 export interface MeshParent<C> {
@@ -21,9 +22,15 @@ export interface MeshParent<C> {
 export interface MeshOptions {
   /** Where the placement warning goes (default: stderr on rank 0). */
   warn?: (message: string) => void;
+  /**
+   * Where each dimension's groups must sit: `"inside-nodes"`, `"across-nodes"` or `"any"` (the
+   * default for a dimension not listed). Checked on the real node layout before any group is made;
+   * a mismatch is a `UsageError` on every rank. `mesh("env")` fills it from `ZMPI_MESH_PLACEMENT`.
+   */
+  placement?: Readonly<Record<string, Placement>>;
 }
 
-const RESERVED = new Set(["dims", "shape", "coords", "get", "ranksOf", "rankAt", "coordsOf", "sub", "nodeLocal", "parent", "size", "rank", "then"]);
+const RESERVED = new Set(["dims", "shape", "coords", "get", "ranksOf", "rankAt", "coordsOf", "sub", "nodeLocal", "placementOf", "parent", "size", "rank", "then"]);
 
 /** Up to `max` ways to write `size` as an ordered product of `k` factors, closest to `wanted` first. */
 export function factorizations(size: number, k: number, wanted: readonly number[], max = 4): number[][] {
@@ -93,6 +100,12 @@ export class Mesh<C> {
       );
     }
     const nodes = await parent.allgather(parent.engine.nodeName);
+    if (opts.placement) {
+      for (const d of Object.keys(opts.placement)) if (!dims.includes(d)) throw new UsageError(`placement names "${d}", which is not a mesh dimension (dimensions: ${dims.join(", ")})`, { comm: parent.name, op: "mesh" });
+      // Every rank holds the same node list, so every rank reaches the same verdict here.
+      const problems = placementProblems(dims, shape, opts.placement, nodes, "mesh");
+      if (problems.length > 0) throw new UsageError(problems.join("; "), { comm: parent.name, op: "mesh" });
+    }
     const mesh = new Mesh(parent, dims, shape, nodes);
     for (const d of dims) {
       const i = dims.indexOf(d);
@@ -167,6 +180,16 @@ export class Mesh<C> {
       if (new Set(group.map((g) => this.nodes[g])).size > 1) return false;
     }
     return true;
+  }
+
+  /**
+   * How the groups of `dim` sit on the nodes: `"inside-nodes"` (each group in one node),
+   * `"across-nodes"` (each group on two nodes or more), `"mixed"`, or `"single"` (size 1).
+   */
+  placementOf(dim: string): ObservedPlacement {
+    const i = this.dims.indexOf(dim);
+    if (i < 0) throw new UsageError(`mesh has no dimension "${dim}" (dimensions: ${this.dims.join(", ")})`);
+    return observePlacement(this.shape, i, this.nodes);
   }
 
   private checkPlacement(opts: MeshOptions): void {

@@ -6,7 +6,8 @@ export type FutureState = "pending" | "done" | "failed";
 /** A task's eventual result, on rank 0. `await` it, or pass it in another task's `after`. */
 export class TaskFuture<T = unknown> implements PromiseLike<T> {
   private readonly promise: Promise<T>;
-  private settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
+  // Method signatures (not function-typed properties) keep TaskFuture<T> assignable to TaskFuture<unknown>.
+  private settle!: { resolve(v: T): void; reject(e: unknown): void };
   private st: FutureState = "pending";
 
   /** @internal made by the farm */

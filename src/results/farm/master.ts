@@ -5,7 +5,7 @@
  * into an error that names the task it was running.
  */
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { TimeoutError, UsageError, ZmpiError } from "../../errors.js";
 import type { Communicator } from "../../groups/communicator.js";
 import type { Progress } from "../progress.js";
@@ -22,12 +22,17 @@ export interface ResultsSink {
 
 /** Options of one submitted task. */
 export interface SubmitOptions {
-  /** Tasks that must finish first; their results arrive in the context's `inputs`, in this order. */
-  after?: readonly TaskFuture[];
+  /** Tasks that must finish first (any result type); their results arrive in the context's `inputs`, in this order. */
+  after?: readonly TaskFuture<unknown>[];
   /** Extra attempts after a failure (default: the farm's `retries`, else 0). */
   retries?: number;
-  /** Name, also of the log files `<logDir>/<name>.log|.err`. Default `<export>-<id>`. Must be unique. */
+  /**
+   * Name, also of the log files `<logDir>/<name>.log|.err`. Default `<export>-<id>`. Must be unique.
+   * `/` makes subdirectories: `"build_target/3"` logs to `<logDir>/build_target/3.log`.
+   */
   name?: string;
+  /** Put the task's result in the farm's results table (default true); false keeps it out (e.g. a build step's output). */
+  record?: boolean;
 }
 
 /** Settings the scheduler needs. */
@@ -67,6 +72,7 @@ interface Task {
   value: unknown;
   future: TaskFuture;
   dependents: Task[];
+  record: boolean;
 }
 
 /** The scheduler. */
@@ -112,7 +118,9 @@ export class Master {
     if (this.stopping) throw new UsageError("the farm is closing: submit before close()", { op: "farm.submit" });
     const id = this.tasks.size;
     const name = opts.name ?? `${exp}-${id}`;
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`task name "${name}" must be letters, digits, '.', '_' or '-' (it names the log files)`, { op: "farm.submit" });
+    if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || name.split("/").some((s) => s === "." || s === "..")) {
+      throw new UsageError(`task name "${name}" must be letters, digits, '.', '_' or '-', with '/' between subdirectories (no leading '/', empty, '.' or '..' parts): it names the log files`, { op: "farm.submit" });
+    }
     if (this.names.has(name)) throw new UsageError(`a task named "${name}" was already submitted`, { op: "farm.submit" });
     const after: Task[] = [];
     for (const f of opts.after ?? []) {
@@ -123,7 +131,7 @@ export class Master {
     const retries = opts.retries ?? this.s.retries;
     if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`retries must be a non-negative integer, got ${retries}`, { op: "farm.submit" });
     const future = new TaskFuture<T>(id, name, owner);
-    const t: Task = { id, name, url, exp, args, after, retries, attempt: 0, unmet: 0, state: "waiting", rank: -1, value: undefined, future: future as TaskFuture, dependents: [] };
+    const t: Task = { id, name, url, exp, args, after, retries, attempt: 0, unmet: 0, state: "waiting", rank: -1, value: undefined, future: future as TaskFuture, dependents: [], record: opts.record !== false };
     this.tasks.set(id, t);
     this.names.add(name);
     this.outstanding++;
@@ -220,8 +228,8 @@ export class Master {
 
   private writeLogs(t: Task, done: DoneMsg, rank: number): void {
     try {
-      mkdirSync(this.logDir, { recursive: true });
       const { logPath, errPath } = this.logPaths(t.name);
+      mkdirSync(dirname(logPath), { recursive: true });
       const head = `--- ${t.name} attempt ${done.attempt} on rank ${rank}: ${done.ok ? "ok" : "FAILED"} in ${done.ms.toFixed(0)} ms ---\n`;
       const put = done.attempt === 1 ? writeFileSync : appendFileSync;
       put(logPath, head + done.out);
@@ -265,7 +273,7 @@ export class Master {
 
   private toResults(t: Task, value: unknown): void {
     const sink = this.s.results;
-    if (!sink) return;
+    if (!sink || !t.record) return;
     const rows = Array.isArray(value) ? value : [value];
     for (const v of rows) {
       const plain = v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
