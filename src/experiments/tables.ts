@@ -4,8 +4,8 @@
  * numbers and as arrays/objects when they hold JSON, so a CSV baseline compares with a Parquet
  * job table value for value.
  */
-import { readFileSync } from "node:fs";
-import { extname } from "node:path";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { parquetWriteBuffer, type ColumnSource } from "hyparquet-writer";
 import { UsageError } from "../errors.js";
@@ -72,16 +72,25 @@ function plain(v: unknown): unknown {
   return v;
 }
 
-/** Reads a JSONL, CSV or Parquet table (by extension). */
+/** Reads a JSONL, CSV or Parquet table (by extension; a Parquet table may be a dataset directory of `part-N.parquet` files). */
 export async function readTable(path: string): Promise<Table> {
   const ext = extname(path).toLowerCase();
   if (ext === ".parquet") {
-    const file = await asyncBufferFromFile(path);
-    const objs = (await parquetReadObjects({ file })) as Row[];
-    const rows = objs.map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plain(v)])));
+    // world.results() writes a Parquet table as a dataset directory, one part per flush.
+    const parts = statSync(path).isDirectory()
+      ? readdirSync(path)
+          .filter((f) => /^part-\d+\.parquet$/.test(f))
+          .sort()
+          .map((f) => join(path, f))
+      : [path];
+    const rows: Row[] = [];
+    let columns: string[] = [];
     const { parquetMetadataAsync } = await import("hyparquet");
-    const meta = await parquetMetadataAsync(file);
-    const columns = meta.schema.slice(1).filter((s) => !s.num_children).map((s) => s.name);
+    for (const part of parts) {
+      const file = await asyncBufferFromFile(part);
+      for (const o of (await parquetReadObjects({ file })) as Row[]) rows.push(Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plain(v)])));
+      if (columns.length === 0) columns = (await parquetMetadataAsync(file)).schema.slice(1).filter((s) => !s.num_children).map((s) => s.name);
+    }
     return { columns, rows };
   }
   const text = readFileSync(path, "utf8");
