@@ -7,3 +7,4 @@ export * from "./fold";
 export * from "./blas1";
 export * from "./gemm";
 export * from "./transpose";
+export * from "./philox";
