@@ -41,6 +41,8 @@ export { parseTasksPerNode } from "./env/tasks-per-node.js";
 export { deriveCoordinatorPort } from "./env/coord-port.js";
 export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./env/types.js";
 export type { MetricsOptions } from "./world/world.js";
+export { Rng, createRng, type RngState, type RngKey, type RngSeed } from "./rng/index.js";
+export type { ComputePool, MapOptions, PoolOptions } from "./compute/pool.js";
 export {
   ResultsWriter,
   type ResultsFormat,
