@@ -43,6 +43,7 @@ export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./env/types
 export type { MetricsOptions } from "./world/world.js";
 export { Rng, createRng, type RngState, type RngKey, type RngSeed } from "./rng/index.js";
 export type { ComputePool, MapOptions, PoolOptions } from "./compute/pool.js";
+export { Ensemble, StateContext, type EnsembleOptions } from "./ensemble/index.js";
 export {
   ResultsWriter,
   type ResultsFormat,

@@ -15,6 +15,7 @@ import { Farm, type FarmOptions } from "../results/farm/farm.js";
 import { openManifests } from "../results/manifest.js";
 import { buildReport, formatMetricsTable, gatherMetrics, writeMetrics, type RankMetrics } from "../results/metrics.js";
 import { DEFAULT_SEED, Rng, type RngKey, type RngSeed } from "../rng/index.js";
+import { Ensemble, type EnsembleOptions } from "../ensemble/index.js";
 
 /** Things `finalize()` must close, owned by `init()`. */
 export interface WorldResources {
@@ -78,6 +79,25 @@ export class World extends Communicator {
    */
   rng(...key: RngKey[]): Rng {
     return Rng.create(this.seed, ...key);
+  }
+
+  /**
+   * Two-level parallelism: `states` independent states dealt to state groups of ranks (a
+   * `{ state, walker }` mesh), each state's `walkers` run on its group's ranks and their pools
+   * (this rank's {@link pool}, reused across iterations and runs), per-state results gathered to
+   * rank 0 by `run()`. Collective; checks that every rank has the same layout and seed.
+   *
+   * ```ts
+   * const ens = await world.ensemble({ states: 4, walkers: 32 });   // groups: default
+   * const perState = await ens.run(async (s) => {
+   *   const lp = await s.map(new URL("./model.mjs", import.meta.url), "logProb", walkers);
+   *   return summarize(lp);
+   * });
+   * if (world.rank === 0) console.log(perState);   // indexed by state
+   * ```
+   */
+  ensemble(opts: EnsembleOptions): Promise<Ensemble> {
+    return Ensemble.create(this, opts, { pool: () => this.pool(), seed: this.seed });
   }
 
   /** Machine host name (`os.hostname()`). */
