@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { positiveInt, positiveNumber } from "./args.js";
 import { benchCommand } from "./bench/command.js";
+import { adviseCommand } from "./advise.js";
 import { info } from "./info.js";
 import { launch } from "./launch.js";
 
@@ -30,6 +31,7 @@ export function program(setStatus: (s: number) => void): Command {
     .option("--json", "print JSON")
     .action((o: { json?: boolean }) => setStatus(info(!!o.json)));
   cmd.addCommand(benchCommand(setStatus));
+  cmd.addCommand(adviseCommand(setStatus));
   return cmd;
 }
 
