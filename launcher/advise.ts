@@ -18,20 +18,13 @@ export function parseSize(v: string): number {
   return Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!);
 }
 
-/** Options as commander gives them. */
-export interface AdviseFlags {
-  states?: number;
-  walkers?: number;
-  particles?: number;
-  dim?: number;
-  memPerTask?: number;
-  ranks?: number;
+/** Options as commander gives them: the problem, and an allocation to request. */
+export interface AdviseFlags extends Problem {
   nodes?: number;
   ntasksPerNode?: number;
   cpusPerTask?: number;
   cpusPerNode?: number;
   mem?: number;
-  script?: string;
   json?: boolean;
 }
 
@@ -73,8 +66,7 @@ export function formatAdvice(a: Advice): string {
 
 /** Runs the advice for `f`; writes it and returns the exit status (2 when refused). */
 export function runAdvise(f: AdviseFlags, out: NodeJS.WritableStream = process.stdout, env: Record<string, string | undefined> = process.env): number {
-  const problem: Problem = { states: f.states, walkers: f.walkers, particles: f.particles, dim: f.dim, memPerTask: f.memPerTask, ranks: f.ranks, script: f.script };
-  const a = advise(problem, resourcesFrom(f, env));
+  const a = advise(f, resourcesFrom(f, env));
   out.write((f.json ? JSON.stringify(a, null, 2) : formatAdvice(a)) + "\n");
   return a.ok ? 0 : 2;
 }
