@@ -18,7 +18,7 @@ const { values, positionals } = parseArgs({
 const outDir = positionals[0] ?? "ensemble-out";
 const STATES = 4; // degree 0..3
 const steps = Number(values.steps);
-const burn = Math.floor(steps / 4);
+const burn = Math.floor(steps / 2);
 const model = new URL("./ensemble-model.mjs", import.meta.url);
 const A = 2; // stretch scale, Goodman & Weare's default
 
