@@ -14,19 +14,9 @@ import Table from "cli-table3";
 import { jsBackend, wasmBackend } from "../src/compute/backend.js";
 import { computeMemory, createPool, kernels, reduceInto, type ComputePool } from "../src/compute/index.js";
 import { packageRoot } from "../src/compute/wasm-loader.js";
-import { benchEnsemble } from "./bench-ensemble.js";
+import { benchEnsemble, type BenchRow } from "./bench-ensemble.js";
 
-interface Row {
-  bench: string;
-  backend: string;
-  size: string;
-  unit: string;
-  median: number;
-  min: number;
-  max: number;
-  target: string;
-  note: string;
-}
+type Row = BenchRow;
 
 const REPS = Number(process.env["BENCH_REPS"] ?? 9);
 const QUICK = process.env["BENCH_QUICK"] === "1";
