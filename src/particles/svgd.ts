@@ -7,7 +7,8 @@
  * Per step, on each rank: allgatherv the positions (into a reused buffer); ∇log p of the local
  * shard in the pool (the user's module); allgatherv the gradients; squared distances of the local
  * rows in the pool; the exact median by a distributed radix select (select.ts); φ of the local
- * rows in the pool; x += ε φ. Every number is computed by the same loop whatever the split, so
+ * rows in the pool (WASM SIMD kernels on the pool's shared memory, with a bit-identical JS path);
+ * x += ε φ. Every number is computed by the same loop whatever the split, so
  * the particles after any number of steps are bit-identical to a single-process run.
  *
  * ```ts
@@ -20,6 +21,8 @@
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
+import { computeMemory } from "../compute/memory.js";
+import type { WasmMemory } from "../compute/wasm-api.js";
 import type { ParticleSet } from "./particle-set.js";
 import { selectKth } from "./select.js";
 import { shardCounts, shardOffsets } from "./shards.js";
@@ -67,6 +70,8 @@ export class Svgd {
   readonly #gAll: Float64Array;
   readonly #d: Float64Array;
   readonly #phi: Float64Array;
+  readonly #acc: Float64Array;
+  readonly #memory: WasmMemory | undefined;
   #steps = 0;
 
   constructor(ps: ParticleSet, opts: SvgdOptions) {
@@ -81,6 +86,10 @@ export class Svgd {
     this.#gAll = pool.alloc(Float64Array, ps.n * ps.dim);
     this.#d = pool.alloc(Float64Array, ps.count * ps.n);
     this.#phi = pool.alloc(Float64Array, ps.count * ps.dim);
+    this.#acc = pool.alloc(Float64Array, 2 * ps.dim * pool.size);
+    // The workers run the WASM kernels on this memory (the pool's: every buffer above lives in it).
+    const mem = computeMemory();
+    this.#memory = mem.contains(this.#phi) && mem.contains(ps.local) ? mem.memory : undefined;
   }
 
   /** Bytes of shared memory one rank needs for `n` particles of dimension `dim` with `count` local (set + SVGD buffers). */
@@ -108,14 +117,15 @@ export class Svgd {
     await pool.map(this.#grad.module, this.#grad.name, grads);
     const G = await ps.comm.allgatherv(this.#gLocal, ps.counts.map((c) => c * dim), { out: this.#gAll });
 
-    const dist: DistanceTask[] = slices.map(({ a, rows }) => ({ X, D: this.#d.subarray(a * n, (a + rows) * n), n, dim, row0: start + a, rows }));
+    const memory = this.#memory;
+    const dist: DistanceTask[] = slices.map(({ a, rows }) => ({ X, D: this.#d.subarray(a * n, (a + rows) * n), n, dim, row0: start + a, rows, memory }));
     await pool.map(KERNELS, "distances", dist);
     // The k-th smallest of all n² entries with k = n + n(n−1)/2 is the lower median of the
     // n(n−1)/2 pair distances: the n self-distances are zeros and come first.
     const medianSq = n > 1 ? await selectKth(ps.comm, this.#d, n + (n * (n - 1)) / 2) : 0;
     const h = medianSq > 0 ? medianSq / Math.log(n + 1) : 1;
 
-    const phi: PhiTask[] = dist.map((t, i) => ({ ...t, G, h, Phi: this.#phi.subarray(slices[i]!.a * dim, (slices[i]!.a + slices[i]!.rows) * dim) }));
+    const phi: PhiTask[] = dist.map((t, i) => ({ ...t, G, h, Phi: this.#phi.subarray(slices[i]!.a * dim, (slices[i]!.a + slices[i]!.rows) * dim), acc: this.#acc.subarray(2 * dim * i, 2 * dim * (i + 1)) }));
     await pool.map(KERNELS, "phiRows", phi);
     const x = ps.local;
     for (let i = 0; i < count * dim; i++) x[i] = x[i]! + this.#eps * this.#phi[i]!;
@@ -125,6 +135,6 @@ export class Svgd {
   /** Gives the buffers back to the pool's memory (the particle set keeps its own). */
   free(): void {
     const pool = this.#ps.pool;
-    for (const b of [this.#gLocal, this.#gAll, this.#d, this.#phi]) pool.free(b);
+    for (const b of [this.#gLocal, this.#gAll, this.#d, this.#phi, this.#acc]) pool.free(b);
   }
 }

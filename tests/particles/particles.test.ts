@@ -90,3 +90,40 @@ describe("ParticleSet and Svgd", () => {
     expect(mean(one.x)).toBeGreaterThan(mean(start));
   });
 });
+
+describe("SVGD kernels: WASM SIMD and JS", () => {
+  it("give the same bits (odd and even N, dimensions 1–3), and our exp is within an ulp of Math.exp", async () => {
+    const { computeMemory } = await import("../../src/compute/memory.js");
+    const { distances, phiRows } = await import("../../src/particles/svgd-kernel.js");
+    const { expNeg } = await import("../../src/particles/exp.js");
+    const mem = computeMemory();
+    for (const [n, dim] of [[101, 2], [64, 3], [7, 1], [1, 2]] as const) {
+      const X = mem.allocArray(Float64Array, n * dim);
+      const G = mem.allocArray(Float64Array, n * dim);
+      const D = mem.allocArray(Float64Array, n * n);
+      const Phi = mem.allocArray(Float64Array, n * dim);
+      const acc = mem.allocArray(Float64Array, 2 * dim);
+      createRng(1).fillNormal(X, 0, 3);
+      createRng(2).fillNormal(G);
+      const D2 = new Float64Array(n * n);
+      const Phi2 = new Float64Array(n * dim);
+      distances({ X, D, n, dim, row0: 0, rows: n, memory: mem.memory });
+      phiRows({ X, G, D, Phi, n, dim, row0: 0, rows: n, h: 1.3, memory: mem.memory, acc });
+      distances({ X, D: D2, n, dim, row0: 0, rows: n });
+      phiRows({ X, G, D: D2, Phi: Phi2, n, dim, row0: 0, rows: n, h: 1.3 });
+      expect(D).toEqual(D2);
+      expect(Phi).toEqual(Phi2);
+      expect(Phi.some((v) => v !== 0) || n === 1).toBe(true);
+      for (const a of [X, G, D, Phi, acc]) mem.freeArray(a);
+    }
+    let worst = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const x = -i * 0.00707;
+      const e = Math.exp(x);
+      if (e > 1e-300) worst = Math.max(worst, Math.abs(expNeg(x) - e) / e / Number.EPSILON);
+    }
+    expect(worst).toBeLessThan(2);
+    expect(expNeg(-0)).toBe(1);
+    expect(expNeg(-800)).toBe(0);
+  });
+});

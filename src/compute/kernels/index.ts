@@ -8,3 +8,4 @@ export * from "./blas1";
 export * from "./gemm";
 export * from "./transpose";
 export * from "./philox";
+export * from "./svgd";
