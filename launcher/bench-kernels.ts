@@ -1,7 +1,9 @@
 /**
  * Kernel benchmarks (`npm run bench:kernels`): reduce-into bandwidth, single-thread GEMM
  * (WASM SIMD and the JS fallback), pool GEMM scaling 1 → 2 workers, and the ratio to numpy when
- * python3 has it. Prints a table and writes bench-results/kernels.csv.
+ * python3 has it; then random-stream fill rates, a fresh pool per run against a reused one, and
+ * SVGD's time per step at 1, 2, 4 ranks (bench-ensemble.ts). Prints a table and writes
+ * bench-results/kernels.csv.
  *
  * Options (env): BENCH_REPS (default 9), BENCH_QUICK=1 (smaller sizes, for smoke runs).
  */
@@ -12,18 +14,9 @@ import Table from "cli-table3";
 import { jsBackend, wasmBackend } from "../src/compute/backend.js";
 import { computeMemory, createPool, kernels, reduceInto, type ComputePool } from "../src/compute/index.js";
 import { packageRoot } from "../src/compute/wasm-loader.js";
+import { benchEnsemble, type BenchRow } from "./bench-ensemble.js";
 
-interface Row {
-  bench: string;
-  backend: string;
-  size: string;
-  unit: string;
-  median: number;
-  min: number;
-  max: number;
-  target: string;
-  note: string;
-}
+type Row = BenchRow;
 
 const REPS = Number(process.env["BENCH_REPS"] ?? 9);
 const QUICK = process.env["BENCH_QUICK"] === "1";
@@ -191,6 +184,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([pool1.close(), pool2.close()]);
   }
+  rows.push(...(await benchEnsemble(REPS, QUICK)));
   benchNumpy();
 
   const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : "-");

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { positiveInt, positiveNumber } from "./args.js";
 import { benchCommand } from "./bench/command.js";
 import { experimentCommands } from "./experiments.js";
+import { adviseCommand } from "./advise.js";
 import { info } from "./info.js";
 import { launch } from "./launch.js";
 
@@ -32,6 +33,7 @@ export function program(setStatus: (s: number) => void): Command {
     .action((o: { json?: boolean }) => setStatus(info(!!o.json)));
   cmd.addCommand(benchCommand(setStatus));
   for (const c of experimentCommands(setStatus)) cmd.addCommand(c);
+  cmd.addCommand(adviseCommand(setStatus));
   return cmd;
 }
 

@@ -52,6 +52,11 @@ export { deriveCoordinatorPort } from "./env/coord-port.js";
 export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./env/types.js";
 export type { MetricsOptions } from "./world/world.js";
 export type { DiskSpace } from "./results/metrics.js";
+export { Rng, createRng, type RngState, type RngKey, type RngSeed } from "./rng/index.js";
+export type { ComputePool, MapOptions, PoolOptions } from "./compute/pool.js";
+export { Ensemble, StateContext, type EnsembleOptions } from "./ensemble/index.js";
+export { advise, detectResources, type Advice, type Check, type Layout, type Problem, type Resources } from "./ensemble/index.js";
+export { ParticleSet, Svgd, selectKth, shardCounts, type ParticleSetOptions, type SvgdOptions, type SvgdStepInfo, type GradTask } from "./particles/index.js";
 export {
   ResultsWriter,
   ResultsWriteError,

@@ -14,8 +14,8 @@
  * the process alive, and close().
  */
 import type { Worker } from "node:worker_threads";
-import { isAbsolute, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { extname, isAbsolute, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { UsageError, ZmpiError } from "../errors.js";
 import { kernels } from "./backend.js";
 import { gemm as gemmSync, reduce as reduceSync, dot as dotSync, axpy as axpySync, scale as scaleSync } from "./blas.js";
@@ -27,11 +27,27 @@ import { spawnWorker } from "./spawn-worker.js";
 import type { BackendName, Dtype, FloatArray, FoldOp, GemmOptions, KernelArray, ReduceOp, ReducibleArray } from "./types.js";
 import { checkFloat, checkFloatPair, checkFold, checkGemm, checkReduce, isKernelArray, partiallyOverlaps } from "./validate.js";
 import { loadKernelModule } from "./wasm-loader.js";
+import { isMainModule, moveTaskAdvice } from "./main-module.js";
+import type { ChunkTask } from "./chunk-runner.js";
 import { WasmKernels } from "./wasm-kernels.js";
 import type { WasmModule } from "./wasm-api.js";
 
 /** Options of {@link createPool}. */
 export type PoolOptions = PoolSizeOptions;
+
+/** Options of {@link ComputePool.map}. */
+export interface MapOptions {
+  /**
+   * Items per worker message (default 1). Larger chunks cut the per-task dispatch cost (tens of
+   * µs) when items are cheap; smaller ones balance uneven items better. The last chunk may be short.
+   */
+  chunkSize?: number;
+  /** Results in item order (default true); false: in the order chunks finished. */
+  ordered?: boolean;
+}
+
+/** The chunk runner next to this module (.ts under tsx, .js once built). */
+const CHUNK_RUNNER = new URL(`./chunk-runner${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
 /** A pool worker died (process.exit, an uncaught error in async user code…) while running a task. */
 export class WorkerExitedError extends ZmpiError {}
@@ -73,6 +89,14 @@ function dtypeOf(x: KernelArray): Dtype {
   return x instanceof Float64Array ? "f64" : x instanceof Float32Array ? "f32" : "i32";
 }
 
+/** The module URL of a user call, checked: never the main script (it would run again in the worker). */
+function checkCall(op: string, moduleUrl: string | URL, exportName: string): string {
+  const url = moduleHref(moduleUrl);
+  if (typeof exportName !== "string" || exportName === "") throw new UsageError("exportName must be a non-empty string", { op });
+  if (isMainModule(url)) throw new UsageError(`${moveTaskAdvice(url, exportName)}; a worker thread that imports the main script runs the whole program again`, { op });
+  return url;
+}
+
 /** Module URL for a worker's import(): URLs as they are, paths made absolute (relative to cwd). */
 function moduleHref(m: string | URL): string {
   if (m instanceof URL) return m.href;
@@ -98,6 +122,7 @@ export class ComputePool {
   private readonly outstanding = new Set<Promise<unknown>>();
   private readyWaiters: Array<() => void> = [];
   private nextId = 1;
+  private started = false;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -112,17 +137,24 @@ export class ComputePool {
     for (let i = 0; i < this.size; i++) {
       const slot: Slot = { index: i, worker: null, ready: false, task: null, lastError: null, startFailures: 0, workspace: wsBytes > 0 ? this.mem.alloc(wsBytes) : 0 };
       this.slots.push(slot);
-      this.spawn(slot);
     }
-    this.updateRefs();
+    // Workers start with the first task (or ready()): reading `size`, allocating, or a pool that
+    // only ever runs small kernels on the calling thread costs no threads.
+  }
+
+  /** True once the worker threads have been started (by the first task or {@link ready}). */
+  get isStarted(): boolean {
+    return this.started;
   }
 
   /**
-   * Resolves once every worker has started (instantiated the kernels). Work can be submitted
-   * before that — it queues — so this is only useful to keep start-up out of a measurement.
+   * Starts the workers if they are not running and resolves once every one has started
+   * (instantiated the kernels). Work can be submitted before that — it queues — so this is only
+   * useful to keep start-up out of a measurement.
    */
   ready(): Promise<void> {
     this.assertOpen("pool.ready");
+    this.start();
     if (this.slots.every((s) => s.ready)) return Promise.resolve();
     const p = new Promise<void>((resolve) => this.readyWaiters.push(resolve));
     this.updateRefs(); // someone is waiting: keep the process alive until the workers are up
@@ -164,15 +196,34 @@ export class ComputePool {
    * function's error, stack included. The module is imported once per worker and cached.
    */
   run<R = unknown>(moduleUrl: string | URL, exportName: string, arg?: unknown): Promise<R> {
-    const url = moduleHref(moduleUrl);
-    if (typeof exportName !== "string" || exportName === "") throw new UsageError("exportName must be a non-empty string", { op: "pool.run" });
+    const url = checkCall("pool.run", moduleUrl, exportName);
     return this.submit({ t: "call", id: 0, url, name: exportName, arg }, `${exportName} from ${url}`) as Promise<R>;
   }
 
-  /** {@link run} once per item, in parallel across workers; results in item order. Rejects with the first error. */
-  map<T, R = unknown>(moduleUrl: string | URL, exportName: string, items: readonly T[]): Promise<R[]> {
+  /**
+   * {@link run} once per item, in parallel across workers, `chunkSize` items per worker message;
+   * results in item order (or completion order with `ordered: false`). Rejects with the first error.
+   *
+   * ```ts
+   * const lp = await pool.map(new URL("./model.js", import.meta.url), "logProb", walkers, { chunkSize: 8 });
+   * ```
+   */
+  map<T, R = unknown>(moduleUrl: string | URL, exportName: string, items: readonly T[], opts: MapOptions = {}): Promise<R[]> {
+    const url = checkCall("pool.map", moduleUrl, exportName);
     if (!Array.isArray(items)) throw new UsageError("items must be an array", { op: "pool.map" });
-    return Promise.all(items.map((item) => this.run<R>(moduleUrl, exportName, item)));
+    const chunkSize = opts.chunkSize ?? 1;
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new UsageError(`chunkSize must be a positive integer, got ${String(opts.chunkSize)}`, { op: "pool.map" });
+    const ordered = opts.ordered ?? true;
+    if (typeof ordered !== "boolean") throw new UsageError(`ordered must be a boolean, got ${String(ordered)}`, { op: "pool.map" });
+    if (chunkSize === 1 && ordered) return Promise.all(items.map((item) => this.submit({ t: "call", id: 0, url, name: exportName, arg: item }, `${exportName} from ${url}`) as Promise<R>));
+    const finished: R[] = [];
+    const chunks: Promise<R[]>[] = [];
+    for (let o = 0; o < items.length; o += chunkSize) {
+      const arg: ChunkTask = { url, name: exportName, items: items.slice(o, o + chunkSize) };
+      const p = this.submit({ t: "call", id: 0, url: CHUNK_RUNNER, name: "runChunk", arg }, `${exportName} from ${url} (items ${o}..${o + arg.items.length - 1})`) as Promise<R[]>;
+      chunks.push(ordered ? p : p.then((rs) => (finished.push(...rs), rs)));
+    }
+    return Promise.all(chunks).then((parts) => (ordered ? parts.flat() : finished));
   }
 
   // ---- parallel kernels --------------------------------------------------------------------
@@ -348,6 +399,13 @@ export class ComputePool {
     return this.submit({ t: "kernel", id: 0, task }, `kernel ${task.kind}`);
   }
 
+  /** Starts every worker slot that has no worker (first use, or after repeated start failures). */
+  private start(): void {
+    this.started = true;
+    for (const s of this.slots) if (s.worker === null && !this.closed) this.spawn(s);
+    this.updateRefs();
+  }
+
   private submit(msg: ToWorker, desc: string): Promise<unknown> {
     this.assertOpen(msg.t === "call" ? "pool.run" : "pool");
     const id = this.nextId++;
@@ -361,7 +419,7 @@ export class ComputePool {
     );
     this.outstanding.add(tracked);
     void tracked.then(() => this.outstanding.delete(tracked));
-    for (const s of this.slots) if (s.worker === null && !this.closed) this.spawn(s); // after repeated start failures
+    this.start();
     this.dispatch();
     return p;
   }

@@ -12,7 +12,7 @@ export type ProgressMode = "auto" | "bar" | "lines" | "none";
 export interface Progress {
   /** The number of tasks submitted so far. */
   total(n: number): void;
-  /** One task settled. */
+  /** One task settled; `rank` ran its last attempt, -1 when it never ran (an input failed). */
   settled(name: string, ok: boolean, rank: number): void;
   /** Ends the display. */
   stop(): void;
@@ -35,7 +35,7 @@ class LineProgress implements Progress {
   }
   settled(name: string, ok: boolean, rank: number): void {
     this.k++;
-    this.out.write(`[${this.k}/${this.n}] ${ok ? "completed" : "failed"} ${name} (rank ${rank})\n`);
+    this.out.write(`[${this.k}/${this.n}] ${ok ? "completed" : "failed"} ${name} (${rank >= 0 ? `rank ${rank}` : "not run"})\n`);
   }
   stop(): void {}
 }

@@ -18,6 +18,7 @@ import { ZapHandler } from "../transport/zap.js";
 import { ZmqTransport } from "../transport/zmq-transport.js";
 import { installUncaughtReporter, Logger, parseLogLevel } from "./logger.js";
 import { World, type WorldResources } from "./world.js";
+import { resolveSeed, type RngSeed } from "../rng/index.js";
 
 /** Options of {@link init}. */
 export interface InitOptions {
@@ -34,6 +35,8 @@ export interface InitOptions {
   eagerLimit?: number;
   /** Environment to read instead of `process.env` (tests). */
   env?: Record<string, string | undefined>;
+  /** Seed of `world.rng()`: an integer or a string, the same on every rank. Default `ZMPI_SEED`, else 0. */
+  seed?: RngSeed;
 }
 
 const DEFAULT_OP_TIMEOUT_MS = 1800_000;
@@ -74,6 +77,7 @@ export async function init(opts: InitOptions = {}): Promise<World> {
   installUncaughtReporter(env.rank, log);
   for (const w of env.warnings) process.stderr.write(`${w}\n`);
   const envTimeout = timeoutFromEnv(envVars);
+  const seed = resolveSeed(opts.seed, envVars);
   const config: EngineConfig = {
     timeoutMs: opts.timeoutMs ?? envTimeout ?? DEFAULT_OP_TIMEOUT_MS,
     eagerLimit: opts.eagerLimit ?? DEFAULT_EAGER_LIMIT,
@@ -86,9 +90,9 @@ export async function init(opts: InitOptions = {}): Promise<World> {
     engine.nodeName = env.nodeName;
     const ctx = engine.register(0, [0], "world");
     const resources: WorldResources = { goodbye: async () => {}, close: async () => {} };
-    return new World(engine, ctx, env, log, resources);
+    return new World(engine, ctx, env, log, resources, seed);
   }
-  return initDistributed(env, envVars, config, rendezvousTimeoutMs, log, opts);
+  return initDistributed(env, envVars, config, rendezvousTimeoutMs, log, opts, seed);
 }
 
 async function initDistributed(
@@ -98,6 +102,7 @@ async function initDistributed(
   rendezvousTimeoutMs: number,
   log: Logger,
   opts: InitOptions,
+  seed: RngSeed,
 ): Promise<World> {
   const { secret } = await resolveSecret(envVars, env.method);
   const bindAddress = env.bindAddress ?? (await resolveHostAddress(env.nodeName));
@@ -187,7 +192,7 @@ async function initDistributed(
       goodbye: () => joined.control.bye(),
       close: closeAll,
     };
-    return new World(eng, ctx, env, log, resources);
+    return new World(eng, ctx, env, log, resources, seed);
   } catch (e) {
     await closeAll();
     throw e;

@@ -14,6 +14,8 @@ import { ResultsWriter, type ResultsOptions } from "../results/results.js";
 import { Farm, type FarmOptions } from "../results/farm/farm.js";
 import { openManifests } from "../results/manifest.js";
 import { buildReport, formatMetricsTable, gatherMetrics, writeMetrics, type RankMetrics } from "../results/metrics.js";
+import { DEFAULT_SEED, Rng, type RngKey, type RngSeed } from "../rng/index.js";
+import { Ensemble, type EnsembleOptions } from "../ensemble/index.js";
 
 /** Things `finalize()` must close, owned by `init()`. */
 export interface WorldResources {
@@ -52,11 +54,50 @@ export class World extends Communicator {
   private computePool: ComputePool | null = null;
   private readonly outputs: ResultsWriter[] = [];
 
+  /** Seed of {@link rng}: `init({ seed })`, else `ZMPI_SEED`, else 0 (the same on every rank). */
+  readonly seed: RngSeed;
+
   /** @internal use `init()` */
-  constructor(engine: Engine, ctx: ContextState, env: RankEnvironment, log: Logger, private readonly resources: WorldResources) {
+  constructor(engine: Engine, ctx: ContextState, env: RankEnvironment, log: Logger, private readonly resources: WorldResources, seed: RngSeed = DEFAULT_SEED) {
     super(engine, ctx);
     this.env = env;
     this.log = log;
+    this.seed = seed;
+  }
+
+  /**
+   * A reproducible random stream named by `key` (strings and integers): a pure function of the
+   * job's {@link seed} and the key path, never of the rank, the rank count, the pool size or the
+   * scheduling, so any rank or worker that asks for `rng("walker", 7)` draws the same numbers.
+   * Not collective; cheap (one hash per key element).
+   *
+   * ```ts
+   * const r = world.rng("state", s, "walker", w);
+   * const x0 = r.fillNormal(new Float64Array(dim));   // bulk: WASM SIMD
+   * const accept = Math.log(r.uniform()) < logRatio;
+   * ```
+   */
+  rng(...key: RngKey[]): Rng {
+    return Rng.create(this.seed, ...key);
+  }
+
+  /**
+   * Two-level parallelism: `states` independent states dealt to state groups of ranks (a
+   * `{ state, walker }` mesh), each state's `walkers` run on its group's ranks and their pools
+   * (this rank's {@link pool}, reused across iterations and runs), per-state results gathered to
+   * rank 0 by `run()`. Collective; checks that every rank has the same layout and seed.
+   *
+   * ```ts
+   * const ens = await world.ensemble({ states: 4, walkers: 32 });   // groups: default
+   * const perState = await ens.run(async (s) => {
+   *   const lp = await s.map(new URL("./model.mjs", import.meta.url), "logProb", walkers);
+   *   return summarize(lp);
+   * });
+   * if (world.rank === 0) console.log(perState);   // indexed by state
+   * ```
+   */
+  ensemble(opts: EnsembleOptions): Promise<Ensemble> {
+    return Ensemble.create(this, opts, { pool: () => this.pool(), seed: this.seed });
   }
 
   /** Machine host name (`os.hostname()`). */

@@ -7,3 +7,5 @@ export * from "./fold";
 export * from "./blas1";
 export * from "./gemm";
 export * from "./transpose";
+export * from "./philox";
+export * from "./svgd";

@@ -16,6 +16,7 @@
 import { pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
 import { UsageError } from "../../errors.js";
+import { isMainModule, moveTaskAdvice } from "../../compute/main-module.js";
 import type { Communicator } from "../../groups/communicator.js";
 import { createProgress, type ProgressMode } from "../progress.js";
 import type { TaskFuture } from "./future.js";
@@ -98,7 +99,11 @@ export class Farm {
     const m = this.need("farm.submit");
     if (typeof exportName !== "string" || exportName === "") throw new UsageError("submit needs the name of an exported function", { op: "farm.submit" });
     if (!Array.isArray(args)) throw new UsageError("submit's args must be an array", { op: "farm.submit" });
-    return m.submit<T>(moduleUrl(moduleUrl_), exportName, [...args], opts, this);
+    const url = moduleUrl(moduleUrl_);
+    // A worker rank importing its own main script would wait for that script to finish, which
+    // it does not while it serves tasks: refuse it here, before anything is sent.
+    if (isMainModule(url)) throw new UsageError(`${moveTaskAdvice(url, exportName)}; a worker rank importing its own main script would wait forever for it to finish`, { op: "farm.submit" });
+    return m.submit<T>(url, exportName, [...args], opts, this);
   }
 
   /** Rank 0: one task per item (`fn(item, ctx)`), results in item order. Rejects at the first failure. */

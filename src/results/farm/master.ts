@@ -6,7 +6,7 @@
  */
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { TimeoutError, UsageError, ZmpiError } from "../../errors.js";
+import { RankFailedError, TimeoutError, UsageError, ZmpiError } from "../../errors.js";
 import type { Communicator } from "../../groups/communicator.js";
 import type { Progress } from "../progress.js";
 import type { Row } from "../schema.js";
@@ -33,6 +33,11 @@ export interface SubmitOptions {
   name?: string;
   /** Put the task's result in the farm's results table (default true); false keeps it out (e.g. a build step's output). */
   record?: boolean;
+  /**
+   * Deadline of each attempt, ms (default: the farm's `timeoutMs`, else `ZMPI_TIMEOUT`). An attempt
+   * still running then fails the job with a `TimeoutError` naming the task and its rank.
+   */
+  timeoutMs?: number;
 }
 
 /** Settings the scheduler needs. */
@@ -69,6 +74,10 @@ interface Task {
   unmet: number;
   state: TaskState;
   rank: number;
+  /** Deadline of each attempt, ms. */
+  timeoutMs: number;
+  /** When the running attempt started (performance.now()). */
+  startedAt: number;
   value: unknown;
   future: TaskFuture;
   dependents: Task[];
@@ -92,6 +101,7 @@ export class Master {
   private settledWaiters: Array<() => void> = [];
   private readonly loop: Promise<void>;
   private readonly logDir: string;
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly comm: Communicator,
@@ -130,8 +140,10 @@ export class Master {
     }
     const retries = opts.retries ?? this.s.retries;
     if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`retries must be a non-negative integer, got ${retries}`, { op: "farm.submit" });
+    const timeoutMs = opts.timeoutMs ?? this.s.timeoutMs ?? this.comm.engine.config.timeoutMs;
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) throw new UsageError(`task "${name}": timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`, { op: "farm.submit" });
     const future = new TaskFuture<T>(id, name, owner);
-    const t: Task = { id, name, url, exp, args, after, retries, attempt: 0, unmet: 0, state: "waiting", rank: -1, value: undefined, future: future as TaskFuture, dependents: [], record: opts.record !== false };
+    const t: Task = { id, name, url, exp, args, after, retries, attempt: 0, unmet: 0, state: "waiting", rank: -1, timeoutMs, startedAt: 0, value: undefined, future: future as TaskFuture, dependents: [], record: opts.record !== false };
     this.tasks.set(id, t);
     this.names.add(name);
     this.outstanding++;
@@ -181,21 +193,50 @@ export class Master {
     return { t: "task", id: t.id, name: t.name, url: t.url, exp: t.exp, args: t.args, inputs: t.after.map((d) => d.value), attempt: t.attempt };
   }
 
-  private dispatch(t: Task, rank: number): void {
+  /** Marks `t`'s next attempt as running on `rank`, under its deadline. */
+  private startAttempt(t: Task, rank: number): void {
     t.attempt++;
     t.rank = rank;
     t.state = "running";
+    t.startedAt = performance.now();
     this.attempts[rank]!++;
     this.running.set(rank, t);
+    this.armWatchdog();
+  }
+
+  private dispatch(t: Task, rank: number): void {
+    this.startAttempt(t, rank);
     this.comm.send(this.message(t), rank, { tag: TAG_TO_WORKER }).catch((e: unknown) => this.die(e));
   }
 
+  /**
+   * One timer at the earliest deadline of the running attempts. It is what notices an overdue
+   * task: the receive loop's own deadline restarts with every message other workers send.
+   */
+  private armWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = null;
+    if (this.fatal || this.running.size === 0) return;
+    const due = Math.min(...[...this.running.values()].map((t) => t.startedAt + t.timeoutMs));
+    this.watchdog = setTimeout(() => this.checkDeadlines(), Math.max(0, due - performance.now()) + 1);
+    this.watchdog.unref();
+  }
+
+  private checkDeadlines(): void {
+    this.watchdog = null;
+    if (this.fatal) return;
+    const now = performance.now();
+    const late = [...this.running].filter(([, t]) => now >= t.startedAt + t.timeoutMs);
+    if (late.length === 0) return this.armWatchdog();
+    const lines = late.map(([r, t]) => `task "${t.name}" on rank ${r} did not finish within its deadline of ${(t.timeoutMs / 1000).toFixed(1)} s (attempt ${t.attempt}; log: ${this.logPaths(t.name).logPath}); rank ${r} is still running it`);
+    process.stderr.write(lines.map((l) => `[zmpi farm] ${l}\n`).join(""));
+    const err = new TimeoutError(`farm: ${lines.join("; ")}`, { comm: this.comm.name, op: "farm", ranks: late.map(([r]) => this.comm.group[r]!) });
+    this.die(err, lines, late.map(([r]) => r));
+    this.comm.engine.failEverywhere(err);
+  }
+
   private runLocal(t: Task): void {
-    t.attempt++;
-    t.rank = 0;
-    t.state = "running";
-    this.attempts[0]!++;
-    this.running.set(0, t);
+    this.startAttempt(t, 0);
     void runTask(this.message(t), 0).then((done) => {
       if (this.fatal) return;
       this.finish(0, done);
@@ -209,14 +250,9 @@ export class Master {
       try {
         got = await this.comm.recvWithStatus<ToMaster>({ tag: TAG_TO_MASTER, timeoutMs: this.s.timeoutMs });
       } catch (e) {
-        const remote = [...this.running].filter(([r]) => r !== 0);
-        if (e instanceof TimeoutError && remote.length === 0) continue; // idle, nothing overdue
-        if (e instanceof TimeoutError) {
-          const names = remote.map(([r, t]) => `"${t.name}" on rank ${r}`).join(", ");
-          const err = new TimeoutError(`farm: no result within ${((this.s.timeoutMs ?? this.comm.engine.config.timeoutMs) / 1000).toFixed(1)} s while running ${names}`, { comm: this.comm.name, op: "farm", ranks: remote.map(([r]) => r) });
-          this.comm.engine.failEverywhere(err);
-          this.die(err);
-        } else this.die(e);
+        // Quiet for a while: overdue tasks are the watchdog's to report, with their names.
+        if (e instanceof TimeoutError && !this.fatal) continue;
+        this.die(e);
         return;
       }
       if (got.data.t === "stop") return;
@@ -242,6 +278,7 @@ export class Master {
   private finish(rank: number, done: DoneMsg): void {
     const t = this.tasks.get(done.id);
     this.running.delete(rank);
+    this.armWatchdog();
     if (!t || t.state !== "running" || t.attempt !== done.attempt) return;
     this.writeLogs(t, done, rank);
     if (done.ok) return this.complete(t, done.value);
@@ -300,26 +337,37 @@ export class Master {
     if (this.outstanding === 0) this.pump();
   }
 
-  /** The job failed (a rank died, a deadline passed): name the tasks that were running, fail all. */
+  /**
+   * The job failed elsewhere (a rank died, an operation passed its deadline, a mismatch): name the
+   * tasks that were running. Only a RankFailedError is a death; anything else says what it was.
+   */
   private onJobFailure(err: ZmpiError): void {
     if (this.fatal) return;
     const lines: string[] = [];
+    const named: number[] = [];
+    const concerned = err.ranks.map((w) => this.comm.group.indexOf(w));
+    const what = err instanceof RankFailedError ? "died" : err instanceof TimeoutError ? "timed out" : `failed (${err.name})`;
     for (const [r, t] of this.running) {
-      const dead = err.ranks.map((w) => this.comm.group.indexOf(w)).includes(r);
-      if (dead || err.ranks.length === 0) lines.push(`rank ${r} ${dead ? "died" : "was lost"} while running task "${t.name}" (attempt ${t.attempt}; log: ${this.logPaths(t.name).logPath})`);
+      const hit = concerned.includes(r);
+      if (hit || err.ranks.length === 0) {
+        lines.push(`rank ${r} ${hit ? what : "was lost"} while running task "${t.name}" (attempt ${t.attempt}; log: ${this.logPaths(t.name).logPath})`);
+        named.push(r);
+      }
     }
     if (lines.length) process.stderr.write(lines.map((l) => `[zmpi farm] ${l}\n`).join(""));
-    this.die(err, lines);
+    this.die(err, lines, named);
   }
 
-  private die(e: unknown, lines: string[] = []): void {
+  /** Stops the farm: `lines[i]` explains the task running on rank `named[i]`. */
+  private die(e: unknown, lines: string[] = [], named: number[] = []): void {
     if (this.fatal) return;
+    if (this.watchdog) clearTimeout(this.watchdog);
     const cause = e instanceof Error ? e.message : String(e);
-    this.fatal = new ZmpiError(lines.length ? `${lines.join("; ")}: ${cause}` : `the farm stopped: ${cause}`, { op: "farm" });
+    this.fatal = e instanceof TimeoutError && lines.length ? e : new ZmpiError(lines.length ? `${lines.join("; ")}: ${cause}` : `the farm stopped: ${cause}`, { op: "farm" });
     for (const [r, t] of this.running) {
-      const dead = lines.some((l) => l.startsWith(`rank ${r} `));
+      const i = named.indexOf(r);
       t.state = "failed";
-      t.future.reject(new TaskError(dead ? `${lines.find((l) => l.startsWith(`rank ${r} `))}: ${cause}` : `task "${t.name}" was lost: ${cause}`, this.info(t)));
+      t.future.reject(new TaskError(i < 0 ? `task "${t.name}" was lost: ${cause}` : cause.includes(lines[i]!) ? cause : `${lines[i]}: ${cause}`, this.info(t)));
     }
     for (const t of this.tasks.values()) if (t.state === "waiting" || t.state === "ready") t.future.reject(new TaskError(`task "${t.name}" was not run: ${this.fatal.message}`, this.info(t)));
     this.wake();

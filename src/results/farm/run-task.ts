@@ -4,6 +4,7 @@
  * task context, and captures what the task logs through the context.
  */
 import { format } from "node:util";
+import { isMainModule, moveTaskAdvice } from "../../compute/main-module.js";
 import type { DoneMsg, TaskMsg, WireError } from "./protocol.js";
 
 /** What a task function receives as its last argument. */
@@ -44,6 +45,9 @@ export async function runTask(msg: TaskMsg, rank: number): Promise<DoneMsg> {
   };
   const t0 = performance.now();
   try {
+    // Rank 0 refuses these at submit; a rank started from another script than rank 0's could
+    // still meet one, and must fail the task rather than wait for its own main module forever.
+    if (isMainModule(msg.url)) throw new Error(`rank ${rank} cannot import its own main script: ${moveTaskAdvice(msg.url, msg.exp)}`);
     const mod = (await import(msg.url)) as Record<string, unknown>;
     const fn = mod[msg.exp];
     if (typeof fn !== "function") throw new TypeError(`${msg.url} has no exported function "${msg.exp}" (exports: ${Object.keys(mod).join(", ") || "none"})`);
