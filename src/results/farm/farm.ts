@@ -117,7 +117,11 @@ export class Farm {
    * summary. On other ranks: serves tasks until rank 0 says stop, then resolves with null.
    */
   close(): Promise<FarmSummary | null> {
-    if (!this.closing) this.closing = this.master ? this.master.close() : this.worker!.then(() => null);
+    if (!this.closing) {
+      const done = this.master ? this.master.close() : this.worker!.then(() => null);
+      // The farm's private communicator goes with it: a farm per phase must not pile up contexts.
+      this.closing = done.finally(() => this.comm.free());
+    }
     return this.closing;
   }
 }
