@@ -16,7 +16,7 @@ export { Communicator, UNDEFINED } from "./groups/communicator.js";
 export { Mesh, type MeshOptions } from "./groups/mesh.js";
 export { memoryWorld, type MemoryWorldOptions } from "./groups/memory-world.js";
 export { Op, type ReduceFn, type OpOptions } from "./collectives/op.js";
-export { ALGORITHMS, type CollectiveName } from "./collectives/select.js";
+export { ALGORITHMS, THRESHOLDS, type CollectiveName, type Threshold } from "./collectives/select.js";
 export type { CollectiveOptions, OutOptions } from "./collectives/collective-communicator.js";
 export { CollectiveCommunicator } from "./collectives/collective-communicator.js";
 export { BaseCommunicator, type SendOptions, type RecvOptions, type SendrecvOptions, type Status, type Received } from "./comm/communicator.js";

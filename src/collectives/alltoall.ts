@@ -1,0 +1,74 @@
+/**
+ * Alltoall and alltoallv: item i of every rank goes to rank i. Linear (everything posted at once)
+ * while blocks are short and latency dominates; pairwise (one peer per step, no incast) once a
+ * block reaches 64 KiB. Both put exactly one message per ordered pair of ranks on the wire.
+ */
+import { UsageError } from "../errors.js";
+import { dtypeName, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
+import { checkCounts, checkOut, describe, requireTyped, total, type OutOptions } from "./args.js";
+import { like, offsetsOf, put } from "./blocks.js";
+import { alltoallLinear, alltoallPairwise } from "./ring.js";
+import { ALLTOALL_PAIRWISE_MIN_BYTES, forced } from "./select.js";
+import type { CollectiveSequence } from "./sequence.js";
+import { copyValue, fit } from "./values.js";
+
+/** The alltoall algorithms. */
+export type AlltoallAlgorithm = "linear" | "pairwise";
+
+/** What the alltoall choice depends on. */
+export interface AlltoallFacts {
+  /** Bytes of the largest block sent. */
+  blockBytes: number;
+}
+
+/** The alltoall algorithm for these facts. */
+export function chooseAlltoall(f: AlltoallFacts): AlltoallAlgorithm {
+  return f.blockBytes >= ALLTOALL_PAIRWISE_MIN_BYTES ? "pairwise" : "linear";
+}
+
+const ALGORITHM = { linear: alltoallLinear, pairwise: alltoallPairwise } as const;
+
+/** Alltoall of `size` items or `size` equal typed blocks. */
+export function runAlltoall(calls: CollectiveSequence, data: unknown, opts: OutOptions | undefined): Promise<unknown> {
+  const p = calls.size;
+  if (isTypedArray(data)) {
+    if (data.length % p !== 0) throw new UsageError(`alltoall of a typed array needs a length divisible by the size (${data.length} over ${p}); use alltoallv`, { comm: calls.name, op: "alltoall" });
+    const counts = new Array<number>(p).fill(data.length / p);
+    return alltoallTyped(calls, "alltoall", data, counts, counts, opts, describe(data));
+  }
+  if (!Array.isArray(data) || data.length !== p) {
+    throw new UsageError(`alltoall needs an array of exactly ${p} items (or a typed array), got ${Array.isArray(data) ? `${data.length} items` : typeof data}`, { comm: calls.name, op: "alltoall" });
+  }
+  const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? "linear";
+  const c = calls.begin("alltoall", `object, ${alg}`, opts);
+  const out = new Array<unknown>(p);
+  const items = data as unknown[];
+  return calls.run(ALGORITHM[alg](c, (i) => items[i], (i, v) => (out[i] = i === calls.rank ? copyValue(v) : v)).then(() => out));
+}
+
+/** Alltoallv with per-destination counts; `recvCounts` may be omitted. */
+export async function runAlltoallv<T extends TypedArray>(calls: CollectiveSequence, data: T, sendCounts: readonly number[], recvCounts: readonly number[] | undefined, opts: OutOptions<T> | undefined): Promise<T> {
+  requireTyped(data, "alltoallv");
+  const sc = checkCounts(calls, sendCounts, "alltoallv");
+  const n = total(sc);
+  if (n > data.length) throw new UsageError(`alltoallv: send counts add up to ${n} but the data has ${data.length} elements`, { comm: calls.name, op: "alltoallv" });
+  const rc = recvCounts ? checkCounts(calls, recvCounts, "alltoallv") : await runAlltoall(calls, Int32Array.from(sc), undefined).then((a) => Array.from(a as Int32Array));
+  return alltoallTyped(calls, "alltoallv", data, sc, rc, opts, dtypeName(dtypeOf(data))) as Promise<T>;
+}
+
+function alltoallTyped(calls: CollectiveSequence, op: string, data: TypedArray, sc: readonly number[], rc: readonly number[], opts: OutOptions | undefined, desc: string): Promise<TypedArray> {
+  const n = total(rc);
+  checkOut(calls, opts?.out, data, n, op);
+  const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? chooseAlltoall({ blockBytes: Math.max(0, ...sc) * data.BYTES_PER_ELEMENT });
+  const c = calls.begin(op, `${desc}, ${alg}`, opts);
+  const soff = offsetsOf(sc);
+  const roff = offsetsOf(rc);
+  const buf = opts?.out ? fit(opts.out, n) : like(data, n);
+  const send = (i: number) => data.subarray(soff[i]!, soff[i]! + sc[i]!);
+  const recv = (i: number, v: unknown) => {
+    const block = v as TypedArray;
+    if (block.length !== rc[i]) throw new UsageError(`${op}: rank ${i} sent ${block.length} elements, expected ${rc[i]}`, { comm: calls.name, op, ranks: [i] });
+    put(buf, block, roff[i]!);
+  };
+  return calls.run(ALGORITHM[alg](c, send, recv).then(() => buf));
+}
