@@ -7,7 +7,7 @@ import type { TypedArray } from "../transport/dtype.js";
 import { isTypedArray } from "../transport/dtype.js";
 import { UsageError } from "../errors.js";
 import { checkOut, describe, encodeCheck, type OutOptions } from "./args.js";
-import { balancedCounts, like, offsetsOf } from "./blocks.js";
+import { like, offsetsOf, unitCounts } from "./blocks.js";
 import type { Op } from "./op.js";
 import { allgatherRing, reduceScatterRing } from "./ring.js";
 import { ALLREDUCE_RING_MIN_BYTES, ALLREDUCE_RING_MIN_BYTES_MANY, forced } from "./select.js";
@@ -26,7 +26,7 @@ export interface AllreduceFacts {
   typed: boolean;
   /** Bytes of the typed array (0 for a plain value). */
   bytes: number;
-  /** Elements of the typed array (0 for a plain value). */
+  /** Items of the typed array (elements; MINLOC/MAXLOC pairs), 0 for a plain value. */
   units: number;
   /** Whether the op allows reordering operands. */
   commutative: boolean;
@@ -48,7 +48,7 @@ export function runAllreduce<T>(calls: CollectiveSequence, data: T, op: Op, opts
     checkOut(calls, opts?.out, data, data.length, "allreduce");
   }
   const n = typed ? data.length : 0;
-  const facts: AllreduceFacts = { size: calls.size, typed, bytes: typed ? data.byteLength : 0, units: n, commutative: op.commutative };
+  const facts: AllreduceFacts = { size: calls.size, typed, bytes: typed ? data.byteLength : 0, units: n / op.unit, commutative: op.commutative };
   const alg = (forced("allreduce", opts?.algorithm) as AllreduceAlgorithm | null) ?? chooseAllreduce(facts);
   if (alg === "ring" && !(typed && op.commutative)) throw new UsageError("the ring allreduce needs a typed array and a commutative op", { comm: calls.name, op: "allreduce" });
   const c = calls.begin("allreduce", `${describe(data)}, ${op.name}, ${alg}`, opts);
@@ -57,7 +57,7 @@ export function runAllreduce<T>(calls: CollectiveSequence, data: T, op: Op, opts
     if (alg === "ring") {
       const src = data as TypedArray;
       const buf = out ? fit(out, n) : like(src, n);
-      const counts = balancedCounts(n, calls.size);
+      const counts = unitCounts(n, calls.size, op.unit);
       const offs = offsetsOf(counts);
       await reduceScatterRing(c, buf, op, counts, offs, src);
       if (calls.size > 1) await allgatherRing(c, buf, counts, offs);

@@ -42,6 +42,15 @@ export function balancedCounts(n: number, p: number): number[] {
   return Array.from({ length: p }, (_, i) => base + (i < extra ? 1 : 0));
 }
 
+/**
+ * Balanced split of `n` elements over `p` blocks in items of `unit` elements (2 for MINLOC/MAXLOC
+ * pairs), so no block starts inside an item. `n` is a multiple of `unit`.
+ */
+export function unitCounts(n: number, p: number, unit: number): number[] {
+  if (unit === 1) return balancedCounts(n, p);
+  return balancedCounts(n / unit, p).map((c) => c * unit);
+}
+
 /** Start offsets of blocks with the given counts. */
 export function offsetsOf(counts: readonly number[]): number[] {
   const out = new Array<number>(counts.length);

@@ -1,12 +1,13 @@
 /**
- * ReduceScatter: the reduction of every rank's typed array, block i of it on rank i. The ring
+ * ReduceScatter: the reduction of every rank's typed array, block i of it on rank i (counts in
+ * items: elements, or `[value, index]` pairs for MINLOC/MAXLOC). The ring
  * (p−1 steps, each byte reduced once) for commutative ops; for non-commutative ones a binomial
  * reduce to rank 0 (operand order kept) and a scatter of the blocks.
  */
 import { UsageError } from "../errors.js";
 import type { TypedArray } from "../transport/dtype.js";
 import { checkCounts, checkOut, describe, requireTyped, total, type OutOptions } from "./args.js";
-import { balancedCounts, copyOf, offsetsOf } from "./blocks.js";
+import { copyOf, offsetsOf, unitCounts } from "./blocks.js";
 import type { Op } from "./op.js";
 import { reduceScatterRing, scatterLinear } from "./ring.js";
 import { forced } from "./select.js";
@@ -33,9 +34,15 @@ export function runReduceScatter<T extends TypedArray>(calls: CollectiveSequence
   requireTyped(data, "reduceScatter");
   op.check(data);
   const p = calls.size;
-  const cs = counts ? checkCounts(calls, counts, "reduceScatter") : balancedCounts(data.length, p);
-  const n = total(cs);
-  if (n !== data.length) throw new UsageError(`reduceScatter: counts add up to ${n} but the data has ${data.length} elements`, { comm: calls.name, op: "reduceScatter" });
+  // Counts are in items: elements, or [value, index] pairs for MINLOC/MAXLOC.
+  const unit = op.unit;
+  const items = data.length / unit;
+  const given = counts ? checkCounts(calls, counts, "reduceScatter") : null;
+  if (given && total(given) !== items) {
+    const what = unit === 2 ? `${items} [value, index] pairs (${op.name} counts are in pairs)` : `${items} elements`;
+    throw new UsageError(`reduceScatter: counts add up to ${total(given)} but the data has ${what}`, { comm: calls.name, op: "reduceScatter" });
+  }
+  const cs = given ? (unit === 1 ? given : given.map((k) => k * unit)) : unitCounts(data.length, p, unit);
   checkOut(calls, opts?.out, data, cs[calls.rank]!, "reduceScatter");
   const alg = (forced("reduceScatter", opts?.algorithm) as ReduceScatterAlgorithm | null) ?? chooseReduceScatter({ commutative: op.commutative });
   if (alg === "ring" && !op.commutative) throw new UsageError("the ring reduce-scatter needs a commutative op", { comm: calls.name, op: "reduceScatter" });

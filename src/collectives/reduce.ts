@@ -7,7 +7,7 @@
 import { UsageError } from "../errors.js";
 import { isTypedArray, type TypedArray } from "../transport/dtype.js";
 import { checkOut, describe, encodeCheck, type OutOptions } from "./args.js";
-import { balancedCounts, copyOf, offsetsOf } from "./blocks.js";
+import { copyOf, offsetsOf, unitCounts } from "./blocks.js";
 import type { Op } from "./op.js";
 import { gatherLinear, reduceScatterRing } from "./ring.js";
 import { forced, REDUCE_SCATTER_GATHER_MIN_BYTES } from "./select.js";
@@ -52,7 +52,7 @@ export function runReduce<T>(calls: CollectiveSequence, data: T, op: Op, root: n
     let result: unknown;
     if (alg === "reduce-scatter-gather") {
       const buf = copyOf(data as TypedArray);
-      const counts = balancedCounts(buf.length, calls.size);
+      const counts = unitCounts(buf.length, calls.size, op.unit);
       const offs = offsetsOf(counts);
       await reduceScatterRing(c, buf, op, counts, offs);
       const mine = buf.subarray(offs[calls.rank]!, offs[calls.rank]! + counts[calls.rank]!);

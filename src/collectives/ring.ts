@@ -13,8 +13,12 @@ import { put, scratchLike, segments } from "./blocks.js";
 import type { Op } from "./op.js";
 import { RING_SEGMENT_BYTES } from "./select.js";
 
+/**
+ * Elements per ring segment: an even number, so a segment never cuts a MINLOC/MAXLOC
+ * `[value, index]` pair (blocks themselves are cut on pairs by the caller's counts).
+ */
 function segElems(a: TypedArray): number {
-  return Math.max(1, Math.floor(RING_SEGMENT_BYTES / a.BYTES_PER_ELEMENT));
+  return Math.max(2, Math.floor(RING_SEGMENT_BYTES / a.BYTES_PER_ELEMENT / 2) * 2);
 }
 
 /**
@@ -55,7 +59,8 @@ const REDUCE_PIECE_BYTES = 128 * 1024;
  */
 function reduceRemote(remote: RemotePayload, dst: TypedArray, mine: TypedArray | null, op: Op): void {
   const bpe = dst.BYTES_PER_ELEMENT;
-  const piece = Math.max(1, Math.floor(REDUCE_PIECE_BYTES / bpe));
+  // An even number of elements: a piece never cuts a MINLOC/MAXLOC pair.
+  const piece = Math.max(2, Math.floor(REDUCE_PIECE_BYTES / bpe / 2) * 2);
   const scratch = scratchLike(dst, Math.min(piece, dst.length));
   try {
     for (let i = 0; i < dst.length; i += piece) {
