@@ -6,7 +6,7 @@
 import { UsageError } from "../errors.js";
 import { dtypeName, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
 import { checkCounts, checkOut, describe, requireTyped, total, type OutOptions } from "./args.js";
-import { like, offsetsOf, put } from "./blocks.js";
+import { copyOf, like, offsetsOf, overlaps, put } from "./blocks.js";
 import { alltoallLinear, alltoallPairwise } from "./ring.js";
 import { ALLTOALL_PAIRWISE_MIN_BYTES, forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
@@ -64,7 +64,11 @@ function alltoallTyped(calls: CollectiveSequence, op: string, data: TypedArray, 
   const soff = offsetsOf(sc);
   const roff = offsetsOf(rc);
   const buf = opts?.out ? fit(opts.out, n) : like(data, n);
-  const send = (i: number) => data.subarray(soff[i]!, soff[i]! + sc[i]!);
+  // In place (out shares memory with the input), a block received early would overwrite one not
+  // yet sent (pairwise receives block r−s before it sends it at step p−s; a large block is sent
+  // without a copy and read by the peer later): the blocks to send are copied once first.
+  const src = overlaps(buf, data) ? copyOf(data) : data;
+  const send = (i: number) => src.subarray(soff[i]!, soff[i]! + sc[i]!);
   const recv = (i: number, v: unknown) => {
     const block = v as TypedArray;
     if (block.length !== rc[i]) throw new UsageError(`${op}: rank ${i} sent ${block.length} elements, expected ${rc[i]}`, { comm: calls.name, op, ranks: [i] });

@@ -30,6 +30,12 @@ export function copyOf<T extends TypedArray>(a: T): T {
   return c;
 }
 
+/** True when `a` and `b` share any byte of memory. */
+export function overlaps(a: TypedArray, b: TypedArray): boolean {
+  if (a.buffer !== b.buffer) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
 /** Copies `src` into `dst` at element offset `at`. */
 export function put(dst: TypedArray, src: TypedArray, at: number): void {
   (dst as unknown as { set(x: TypedArray, o: number): void }).set(src, at);
