@@ -2,63 +2,117 @@
  * Bcast: the root's value on every rank. A binomial tree for plain values and short arrays (the
  * root encodes once, inner nodes forward the bytes without decoding); scatter + ring allgather for
  * long typed arrays on 4 or more ranks (MPICH's long-message bcast).
+ *
+ * Only the root knows what it broadcasts (non-roots may pass `undefined`, as mpi4py's `bcast(obj)`
+ * allows), so only the root chooses, and its first message — which always travels the binomial
+ * tree — says what it chose: the value itself (binomial), or an announcement of the array's dtype
+ * and length (scatter-allgather), after which every rank, with or without a buffer of its own,
+ * takes part in the scatter and the ring. No rank's choice rests on what another rank passed.
  */
 import type { Incoming } from "../comm/matching.js";
-import { decodeData, encodeData } from "../comm/payload.js";
+import { decodeData, encodeData, type Encoded } from "../comm/payload.js";
 import { UsageError } from "../errors.js";
-import { isTypedArray } from "../transport/dtype.js";
-import { describe, encodeCheck, type OutOptions } from "./args.js";
-import { balancedCounts, offsetsOf } from "./blocks.js";
+import { DType, dtypeName, dtypeOf, isTypedArray, isTypedCode, type TypedArray } from "../transport/dtype.js";
+import { checkOut, encodeCheck, type OutOptions } from "./args.js";
+import { balancedCounts, copyOf, like, newOf, offsetsOf, put } from "./blocks.js";
+import type { Coll } from "./coll.js";
 import { bcastScatterAllgather } from "./ring.js";
 import { BCAST_SCATTER_MIN_BYTES, BCAST_SCATTER_MIN_RANKS, forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { bcastBinomial } from "./tree.js";
+import { fit, into } from "./values.js";
 
 /** The bcast algorithms. */
 export type BcastAlgorithm = "binomial" | "scatter-allgather";
 
-/** What the bcast choice depends on. */
+/** What the bcast choice depends on: the communicator, and what the root's first message tells everyone. */
 export interface BcastFacts {
   /** Ranks in the communicator. */
   size: number;
-  /** Bytes of the typed array being broadcast, or null for a plain value. */
+  /** Bytes of the root's typed array, or null when the root broadcasts a plain value. */
   bytes: number | null;
 }
 
-/** The bcast algorithm for these facts. */
+/** The bcast algorithm for these facts (made on the root, announced to the others). */
 export function chooseBcast(f: BcastFacts): BcastAlgorithm {
   return f.bytes !== null && f.bytes >= BCAST_SCATTER_MIN_BYTES && f.size >= BCAST_SCATTER_MIN_RANKS ? "scatter-allgather" : "binomial";
+}
+
+/**
+ * The announcement of a scatter-allgather: a payload-less message (dtype NONE, which no user
+ * value encodes to) whose count packs the array's dtype code (< 16) and length.
+ */
+function announcement(a: TypedArray): Encoded {
+  return { dtype: DType.NONE, count: a.length * 16 + dtypeOf(a), bytes: null, zeroCopy: false };
+}
+
+function readAnnouncement(count: number): { dtype: number; n: number } {
+  return { dtype: count % 16, n: Math.floor(count / 16) };
 }
 
 /** Bcast of the root's `data` (root checked by the caller). */
 export function runBcast<T>(calls: CollectiveSequence, data: T | undefined, root: number, opts: OutOptions | undefined): Promise<T> {
   const isRoot = calls.rank === root;
-  if (isRoot) encodeCheck(data);
-  const buffer = isTypedArray(data) ? data : opts?.out;
-  const alg = (forced("bcast", opts?.algorithm) as BcastAlgorithm | null) ?? chooseBcast({ size: calls.size, bytes: buffer ? buffer.byteLength : null });
-  if (alg === "scatter-allgather" && buffer === undefined) {
-    throw new UsageError("the scatter-allgather bcast needs a typed array on every rank (the root's data, a receive buffer elsewhere)", { comm: calls.name, op: "bcast" });
+  const forcedAlg = forced("bcast", opts?.algorithm) as BcastAlgorithm | null;
+  // A non-root's typed `data` is its receive buffer, exactly like `out`.
+  const out = isRoot || !isTypedArray(data) ? opts?.out : data;
+  if (out !== undefined && !isTypedArray(out)) throw new UsageError(`bcast: out must be a typed array, got ${typeof out}`, { comm: calls.name, op: "bcast" });
+  let alg: BcastAlgorithm = "binomial";
+  if (isRoot) {
+    encodeCheck(data);
+    const typed = isTypedArray(data);
+    alg = forcedAlg ?? chooseBcast({ size: calls.size, bytes: typed ? data.byteLength : null });
+    if (alg === "scatter-allgather" && !typed) throw new UsageError("the scatter-allgather bcast needs a typed array on the root", { comm: calls.name, op: "bcast" });
+    if (typed) checkOut(calls, out, data, data.length, "bcast");
+    else if (out) throw new UsageError("bcast: out is for typed arrays, but the root's data is a plain value", { comm: calls.name, op: "bcast" });
   }
-  const sig = alg === "binomial" ? `root ${root}, binomial` : `${describe(buffer)}, root ${root}, ${alg}`;
-  const c = calls.begin("bcast", sig, opts);
-  const work = async (): Promise<T> => {
-    if (alg === "scatter-allgather") {
-      const buf = buffer!;
-      const counts = balancedCounts(buf.length, calls.size);
-      await bcastScatterAllgather(c, root, buf, counts, offsetsOf(counts));
-      return buf as T;
-    }
-    // A large root array goes zero-copy (same-machine children copy it straight out of the root);
-    // the root's call has not returned, so its array cannot change meanwhile.
-    const enc = isRoot ? encodeData(data, calls.eagerLimit) : null;
-    const out = isRoot ? undefined : isTypedArray(data) ? data : opts?.out;
-    const got = calls.size === 1 ? enc! : await bcastBinomial(c, root, enc, out);
-    if (isRoot) return data as T;
-    if (out && got.bytes !== null && got.bytes.buffer === out.buffer && got.bytes.byteOffset === out.byteOffset) {
-      return (out.length === got.count ? out : out.subarray(0, got.count)) as T;
-    }
-    const m: Incoming = { source: root, tag: 0, dtype: got.dtype, count: got.count, payload: got.bytes as Buffer | null };
-    return decodeData(m, out) as T;
-  };
-  return calls.run(work());
+  const c = calls.begin("bcast", forcedAlg ? `root ${root}, ${forcedAlg}` : `root ${root}`, opts);
+  const work = isRoot ? rootPart(c, data, alg, out) : otherPart(c, root, out);
+  return calls.run(work) as Promise<T>;
+}
+
+/** The root: sends, and keeps a copy of its value (as mpi4py), or its value in `out`. */
+async function rootPart(c: Coll, data: unknown, alg: BcastAlgorithm, out: TypedArray | undefined): Promise<unknown> {
+  const typed = isTypedArray(data);
+  if (alg === "scatter-allgather") {
+    const src = data as TypedArray;
+    const n = src.length;
+    const counts = balancedCounts(n, c.size);
+    const offs = offsetsOf(counts);
+    await bcastBinomial(c, c.rank, announcement(src));
+    // The blocks go out of the root's array (unchanged while the call runs); the result is filled by the ring.
+    const buf = out ? fit(out, n) : like(src, n);
+    put(buf, src.subarray(offs[c.rank]!, offs[c.rank]! + counts[c.rank]!), offs[c.rank]!);
+    await bcastScatterAllgather(c, c.rank, buf, counts, offs, src);
+    return buf;
+  }
+  // A large array goes zero-copy (same-machine children copy it straight out of the root); the
+  // root's call has not returned, so its array cannot change meanwhile.
+  const enc = encodeData(data, c.eagerLimit);
+  // The root's own result is made now, before anything else is encoded: what the others decode.
+  const mine = typed ? (out ? into(out, data) : copyOf(data)) : decodeData(incoming(c.rank, enc));
+  if (c.size > 1) await bcastBinomial(c, c.rank, enc);
+  return mine;
+}
+
+/** A non-root: the root's first message says whether it is the value or a scatter-allgather. */
+async function otherPart(c: Coll, root: number, out: TypedArray | undefined): Promise<unknown> {
+  const got = await bcastBinomial(c, root, null, out);
+  if (got.dtype !== DType.NONE) {
+    if (out && got.bytes !== null && got.bytes.buffer === out.buffer && got.bytes.byteOffset === out.byteOffset) return fit(out, got.count);
+    return decodeData(incoming(root, got), out);
+  }
+  const { dtype, n } = readAnnouncement(got.count);
+  if (!isTypedCode(dtype)) throw c.mismatch(root, `bcast of an unknown dtype ${dtype}`, c.sig);
+  if (out && (dtypeOf(out) !== dtype || out.length < n)) {
+    throw c.mismatch(root, `${c.sig} of ${dtypeName(dtype)}[${n}]`, `${c.sig} into a ${dtypeName(dtypeOf(out))}[${out.length}] buffer`);
+  }
+  const buf = out ? fit(out, n) : newOf(dtype, n);
+  const counts = balancedCounts(n, c.size);
+  await bcastScatterAllgather(c, root, buf, counts, offsetsOf(counts));
+  return buf;
+}
+
+function incoming(source: number, enc: Encoded): Incoming {
+  return { source, tag: 0, dtype: enc.dtype, count: enc.count, payload: enc.bytes as Buffer | null };
 }

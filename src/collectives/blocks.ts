@@ -1,10 +1,16 @@
 /** Typed-array block helpers shared by the algorithms. */
-import type { TypedArray, TypedArrayConstructor } from "../transport/dtype.js";
+import { ctorOf, DType, type TypedArray, type TypedArrayConstructor } from "../transport/dtype.js";
 
 /** A new zeroed array of the same type as `a` with `n` elements (Buffers stay Buffers). */
 export function like<T extends TypedArray>(a: T, n: number): T {
   if (Buffer.isBuffer(a)) return Buffer.alloc(n) as unknown as T;
   return new (a.constructor as TypedArrayConstructor)(n) as T;
+}
+
+/** A new zeroed array of wire dtype `code` with `n` elements (a Buffer for Buffer's code). */
+export function newOf(code: number, n: number): TypedArray {
+  if (code === DType.BUFFER) return Buffer.alloc(n);
+  return new (ctorOf(code))(n);
 }
 
 const scratchPool = new Map<unknown, TypedArray>();

@@ -192,12 +192,13 @@ export async function scatterLinear(c: Coll, root: number, buf: TypedArray | nul
 
 /**
  * Broadcast of a typed array by scatter + ring allgather (MPICH's long-message bcast): the root
- * sends each rank one block, then the ring completes everyone's copy. `buf` is the full array on
- * every rank (the root's data, the receivers' destination).
+ * sends each rank one block, then the ring completes everyone's copy. `buf` is the result on every
+ * rank; the root sends the blocks out of `src` (its data, unchanged while the call runs) and needs
+ * only its own block in `buf` beforehand.
  */
-export async function bcastScatterAllgather(c: Coll, root: number, buf: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
+export async function bcastScatterAllgather(c: Coll, root: number, buf: TypedArray, counts: readonly number[], offs: readonly number[], src: TypedArray = buf): Promise<void> {
   if (c.rank === root) {
-    await Promise.all(Array.from({ length: c.size }, (_, dst) => (dst === root ? undefined : sendBlock(c, dst, buf, offs[dst]!, counts[dst]!))));
+    await Promise.all(Array.from({ length: c.size }, (_, dst) => (dst === root ? undefined : sendBlock(c, dst, src, offs[dst]!, counts[dst]!))));
   } else {
     for (const [so, len] of segments(counts[c.rank]!, segElems(buf))) {
       await recvSegment(c, root, buf, offs[c.rank]! + so, len, "bcast");
