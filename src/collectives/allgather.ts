@@ -5,7 +5,7 @@
  */
 import { UsageError } from "../errors.js";
 import { dtypeName, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
-import { checkCounts, checkOut, describe, encodeCheck, requireTyped, total, type OutOptions } from "./args.js";
+import { checkCounts, checkOut, checkOutLate, describe, encodeCheck, requireTyped, total, type OutOptions } from "./args.js";
 import { like, offsetsOf, put } from "./blocks.js";
 import { allgatherBruck, allgatherRecursiveDoubling, allgatherRing } from "./ring.js";
 import { ALLGATHER_RING_MIN_BYTES, forced } from "./select.js";
@@ -71,15 +71,20 @@ export function runAllgather(calls: CollectiveSequence, data: unknown, opts: Out
   return calls.run(work());
 }
 
-/** Allgatherv of typed blocks of different lengths (ring); `counts` may be omitted. */
-export async function runAllgatherv<T extends TypedArray>(calls: CollectiveSequence, data: T, counts: readonly number[] | undefined, opts: OutOptions<T> | undefined): Promise<T> {
+/**
+ * Allgatherv of typed blocks of different lengths (ring). Without `counts` the ranks allgather
+ * their lengths first, in the same call (one sequence number, taken now).
+ */
+export function runAllgatherv<T extends TypedArray>(calls: CollectiveSequence, data: T, counts: readonly number[] | undefined, opts: OutOptions<T> | undefined): Promise<T> {
   requireTyped(data, "allgatherv");
-  const cs = counts ? checkCounts(calls, counts, "allgatherv") : ((await runAllgather(calls, data.length, undefined)) as number[]);
-  if (cs[calls.rank] !== data.length) throw new UsageError(`allgatherv: counts[${calls.rank}] is ${cs[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "allgatherv" });
-  const n = total(cs);
-  checkOut(calls, opts?.out, data, n, "allgatherv");
-  const c = calls.begin("allgatherv", `${dtypeName(dtypeOf(data))}, ring`, opts);
+  const given = counts ? checkCounts(calls, counts, "allgatherv") : null;
+  if (given && given[calls.rank] !== data.length) throw new UsageError(`allgatherv: counts[${calls.rank}] is ${given[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "allgatherv" });
+  if (given) checkOut(calls, opts?.out, data, total(given), "allgatherv");
+  const c = calls.begin("allgatherv", `${dtypeName(dtypeOf(data))}, ring${given ? "" : ", counts exchanged"}`, opts);
   const work = async () => {
+    const cs = given ?? ((await allgatherBruck(c, data.length)) as number[]);
+    const n = total(cs);
+    if (!given) checkOutLate(calls, opts?.out, data, n, "allgatherv");
     const offs = offsetsOf(cs);
     const buf = opts?.out ? fit(opts.out, n) : like(data, n);
     put(buf, data, offs[calls.rank]!);

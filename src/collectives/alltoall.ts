@@ -5,7 +5,8 @@
  */
 import { UsageError } from "../errors.js";
 import { dtypeName, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
-import { checkCounts, checkOut, describe, requireTyped, total, type OutOptions } from "./args.js";
+import { checkCounts, checkOut, checkOutLate, describe, requireTyped, total, type OutOptions } from "./args.js";
+import type { Coll } from "./coll.js";
 import { copyOf, like, offsetsOf, overlaps, put } from "./blocks.js";
 import { alltoallLinear, alltoallPairwise } from "./ring.js";
 import { ALLTOALL_PAIRWISE_MIN_BYTES, forced } from "./select.js";
@@ -33,8 +34,7 @@ export function runAlltoall(calls: CollectiveSequence, data: unknown, opts: OutO
   const p = calls.size;
   if (isTypedArray(data)) {
     if (data.length % p !== 0) throw new UsageError(`alltoall of a typed array needs a length divisible by the size (${data.length} over ${p}); use alltoallv`, { comm: calls.name, op: "alltoall" });
-    const counts = new Array<number>(p).fill(data.length / p);
-    return alltoallTyped(calls, "alltoall", data, counts, counts, opts, describe(data));
+    return alltoallTyped(calls, data, new Array<number>(p).fill(data.length / p), opts);
   }
   if (!Array.isArray(data) || data.length !== p) {
     throw new UsageError(`alltoall needs an array of exactly ${p} items (or a typed array), got ${Array.isArray(data) ? `${data.length} items` : typeof data}`, { comm: calls.name, op: "alltoall" });
@@ -46,24 +46,51 @@ export function runAlltoall(calls: CollectiveSequence, data: unknown, opts: OutO
   return calls.run(ALGORITHM[alg](c, (i) => items[i], (i, v) => (out[i] = i === calls.rank ? copyValue(v) : v)).then(() => out));
 }
 
-/** Alltoallv with per-destination counts; `recvCounts` may be omitted. */
-export async function runAlltoallv<T extends TypedArray>(calls: CollectiveSequence, data: T, sendCounts: readonly number[], recvCounts: readonly number[] | undefined, opts: OutOptions<T> | undefined): Promise<T> {
+/**
+ * Alltoallv with per-destination counts. Without `recvCounts` the ranks exchange counts first, in
+ * the same call (one sequence number, taken now).
+ *
+ * Its linear/pairwise choice is this rank's own schedule, not an agreed algorithm: block sizes
+ * differ between ranks and no rank knows them all, but both schedules put the same messages on the
+ * wire (one per ordered pair), so ranks that schedule differently still meet. The signature leaves
+ * the schedule out for that reason.
+ */
+export function runAlltoallv<T extends TypedArray>(calls: CollectiveSequence, data: T, sendCounts: readonly number[], recvCounts: readonly number[] | undefined, opts: OutOptions<T> | undefined): Promise<T> {
   requireTyped(data, "alltoallv");
   const sc = checkCounts(calls, sendCounts, "alltoallv");
   const n = total(sc);
   if (n > data.length) throw new UsageError(`alltoallv: send counts add up to ${n} but the data has ${data.length} elements`, { comm: calls.name, op: "alltoallv" });
-  const rc = recvCounts ? checkCounts(calls, recvCounts, "alltoallv") : await runAlltoall(calls, Int32Array.from(sc), undefined).then((a) => Array.from(a as Int32Array));
-  return alltoallTyped(calls, "alltoallv", data, sc, rc, opts, dtypeName(dtypeOf(data))) as Promise<T>;
+  const rc = recvCounts ? checkCounts(calls, recvCounts, "alltoallv") : null;
+  if (rc) checkOut(calls, opts?.out, data, total(rc), "alltoallv");
+  const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? chooseAlltoall({ blockBytes: Math.max(0, ...sc) * data.BYTES_PER_ELEMENT });
+  const c = calls.begin("alltoallv", `${dtypeName(dtypeOf(data))}${rc ? "" : ", counts exchanged"}`, opts);
+  const work = async () => {
+    let counts = rc;
+    if (!counts) {
+      const got = new Array<number>(calls.size);
+      await alltoallLinear(c, (i) => sc[i], (i, v) => (got[i] = v as number));
+      checkOutLate(calls, opts?.out, data, total(got), "alltoallv");
+      counts = got;
+    }
+    return exchange(c, "alltoallv", alg, data, sc, counts, opts?.out);
+  };
+  return calls.run(work()) as Promise<T>;
 }
 
-function alltoallTyped(calls: CollectiveSequence, op: string, data: TypedArray, sc: readonly number[], rc: readonly number[], opts: OutOptions | undefined, desc: string): Promise<TypedArray> {
-  const n = total(rc);
-  checkOut(calls, opts?.out, data, n, op);
-  const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? chooseAlltoall({ blockBytes: Math.max(0, ...sc) * data.BYTES_PER_ELEMENT });
-  const c = calls.begin(op, `${desc}, ${alg}`, opts);
+/** Typed alltoall with equal blocks; the block size is the same on every rank, so is the choice. */
+function alltoallTyped(calls: CollectiveSequence, data: TypedArray, counts: readonly number[], opts: OutOptions | undefined): Promise<TypedArray> {
+  checkOut(calls, opts?.out, data, data.length, "alltoall");
+  const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? chooseAlltoall({ blockBytes: counts[0]! * data.BYTES_PER_ELEMENT });
+  const c = calls.begin("alltoall", `${describe(data)}, ${alg}`, opts);
+  return calls.run(exchange(c, "alltoall", alg, data, counts, counts, opts?.out));
+}
+
+/** Sends block i of `data` (counts `sc`) to rank i and places the block from rank i (counts `rc`). */
+async function exchange(c: Coll, op: string, alg: AlltoallAlgorithm, data: TypedArray, sc: readonly number[], rc: readonly number[], out: TypedArray | undefined): Promise<TypedArray> {
   const soff = offsetsOf(sc);
   const roff = offsetsOf(rc);
-  const buf = opts?.out ? fit(opts.out, n) : like(data, n);
+  const n = total(rc);
+  const buf = out ? fit(out, n) : like(data, n);
   // In place (out shares memory with the input), a block received early would overwrite one not
   // yet sent (pairwise receives block r−s before it sends it at step p−s; a large block is sent
   // without a copy and read by the peer later): the blocks to send are copied once first.
@@ -71,8 +98,9 @@ function alltoallTyped(calls: CollectiveSequence, op: string, data: TypedArray, 
   const send = (i: number) => src.subarray(soff[i]!, soff[i]! + sc[i]!);
   const recv = (i: number, v: unknown) => {
     const block = v as TypedArray;
-    if (block.length !== rc[i]) throw new UsageError(`${op}: rank ${i} sent ${block.length} elements, expected ${rc[i]}`, { comm: calls.name, op, ranks: [i] });
+    if (block.length !== rc[i]) throw c.mismatch(i, `${op} sending ${block.length} elements to rank ${c.rank}`, `${c.sig} expecting ${rc[i]} from rank ${i}`);
     put(buf, block, roff[i]!);
   };
-  return calls.run(ALGORITHM[alg](c, send, recv).then(() => buf));
+  await ALGORITHM[alg](c, send, recv);
+  return buf;
 }

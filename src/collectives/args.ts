@@ -44,6 +44,19 @@ export function checkOut(calls: CollectiveSequence, out: TypedArray | undefined,
   if (out.length < n) throw new UsageError(`out has ${out.length} elements, the result needs ${n}`, { comm: calls.name, op });
 }
 
+/**
+ * `out` checked once the counts were exchanged inside the call: the other ranks are already under
+ * way, so the job fails with the error on every rank instead of leaving them waiting.
+ */
+export function checkOutLate(calls: CollectiveSequence, out: TypedArray | undefined, like: TypedArray, n: number, op: string): void {
+  try {
+    checkOut(calls, out, like, n, op);
+  } catch (e) {
+    calls.fail(e as UsageError);
+    throw e;
+  }
+}
+
 /** One non-negative integer count per rank. */
 export function checkCounts(calls: CollectiveSequence, counts: readonly number[], op: string): readonly number[] {
   if (!Array.isArray(counts) || counts.length !== calls.size || !counts.every((x) => Number.isInteger(x) && x >= 0)) {

@@ -5,9 +5,9 @@
  */
 import { UsageError } from "../errors.js";
 import { dtypeName, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
-import { checkCounts, checkOut, describe, encodeCheck, requireTyped, total, type OutOptions } from "./args.js";
-import { runAllgather } from "./allgather.js";
+import { checkCounts, checkOut, checkOutLate, describe, encodeCheck, requireTyped, total, type OutOptions } from "./args.js";
 import { like, offsetsOf } from "./blocks.js";
+import type { Coll } from "./coll.js";
 import { gatherLinear } from "./ring.js";
 import { forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
@@ -50,25 +50,45 @@ export function runGather(calls: CollectiveSequence, data: unknown, root: number
   return calls.run(work());
 }
 
-/** Gatherv of typed blocks of different lengths to `root`; `counts` may be omitted. */
-export async function runGatherv<T extends TypedArray>(calls: CollectiveSequence, data: T, counts: readonly number[] | undefined, root: number, opts: OutOptions<T> | undefined): Promise<T | undefined> {
+/**
+ * Gatherv of typed blocks of different lengths to `root`. Without `counts` each rank sends its
+ * length ahead of its block, in the same call (one sequence number, taken now).
+ */
+export function runGatherv<T extends TypedArray>(calls: CollectiveSequence, data: T, counts: readonly number[] | undefined, root: number, opts: OutOptions<T> | undefined): Promise<T | undefined> {
   requireTyped(data, "gatherv");
   forced("gather", opts?.algorithm);
-  const cs = counts ? checkCounts(calls, counts, "gatherv") : ((await runAllgather(calls, data.length, undefined)) as number[]);
-  if (cs[calls.rank] !== data.length) throw new UsageError(`gatherv: counts[${calls.rank}] is ${cs[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "gatherv" });
+  const cs = counts ? checkCounts(calls, counts, "gatherv") : null;
+  if (cs && cs[calls.rank] !== data.length) throw new UsageError(`gatherv: counts[${calls.rank}] is ${cs[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "gatherv" });
   return gatherTyped(calls, "gatherv", data, cs, root, opts, dtypeName(dtypeOf(data))) as Promise<T | undefined>;
 }
 
-function gatherTyped(calls: CollectiveSequence, op: string, data: TypedArray, counts: readonly number[], root: number, opts: OutOptions | undefined, desc: string): Promise<TypedArray | undefined> {
-  const n = total(counts);
+/** Typed gather; `counts` null: exchanged first, inside the call. */
+function gatherTyped(calls: CollectiveSequence, op: string, data: TypedArray, counts: readonly number[] | null, root: number, opts: OutOptions | undefined, desc: string): Promise<TypedArray | undefined> {
   const isRoot = calls.rank === root;
-  if (isRoot) checkOut(calls, opts?.out, data, n, op);
-  const c = calls.begin(op, `${desc}, root ${root}`, opts);
+  if (isRoot && counts) checkOut(calls, opts?.out, data, total(counts), op);
+  const c = calls.begin(op, `${desc}, root ${root}${counts ? "" : ", counts exchanged"}`, opts);
   const work = async () => {
-    const buf = isRoot ? (opts?.out ? fit(opts.out, n) : like(data, n)) : null;
-    await gatherLinear(c, root, buf, data, counts, offsetsOf(counts));
-    return buf ?? undefined;
+    if (!isRoot) {
+      await Promise.all([counts ? undefined : c.send(root, data.length), gatherLinear(c, root, null, data, [], [])]);
+      return undefined;
+    }
+    const cs = counts ?? (await exchangedCounts(c, data.length));
+    const n = total(cs);
+    if (!counts) checkOutLate(calls, opts?.out, data, n, op);
+    const buf = opts?.out ? fit(opts.out, n) : like(data, n);
+    await gatherLinear(c, root, buf, data, cs, offsetsOf(cs));
+    return buf;
   };
   return calls.run(work());
 }
 
+/** On the root: every rank's length, sent ahead of its block. */
+async function exchangedCounts(c: Coll, mine: number): Promise<number[]> {
+  const cs = new Array<number>(c.size).fill(mine);
+  await Promise.all(
+    Array.from({ length: c.size }, async (_, src) => {
+      if (src !== c.rank) cs[src] = await c.recv<number>(src);
+    }),
+  );
+  return cs;
+}
