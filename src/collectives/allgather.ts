@@ -46,7 +46,12 @@ export function runAllgather(calls: CollectiveSequence, data: unknown, opts: Out
   if (!typed) {
     if (alg !== "bruck") throw new UsageError(`plain values are allgathered with bruck, not ${alg}`, { comm: calls.name, op: "allgather" });
     const c = calls.begin("allgather", `object, bruck`, opts);
-    return calls.run(p === 1 ? Promise.resolve([copyValue(data)]) : allgatherBruck(c, data));
+    const work = async () => {
+      const items = p === 1 ? [undefined] : await allgatherBruck(c, data);
+      items[calls.rank] = copyValue(data);
+      return items;
+    };
+    return calls.run(work());
   }
   if (alg === "recursive-doubling" && !isPof2(p)) throw new UsageError(`recursive-doubling allgather needs a power-of-two size, not ${p}`, { comm: calls.name, op: "allgather" });
   const k = data.length;

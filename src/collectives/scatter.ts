@@ -6,7 +6,7 @@
 import { UsageError } from "../errors.js";
 import { isTypedArray, type TypedArray } from "../transport/dtype.js";
 import { checkCounts, requireTyped, total, type OutOptions } from "./args.js";
-import { offsetsOf } from "./blocks.js";
+import { copyOf, offsetsOf } from "./blocks.js";
 import { scatterLinear } from "./ring.js";
 import { forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
@@ -42,7 +42,7 @@ export function runScatter(calls: CollectiveSequence, data: unknown, root: numbe
   const work = async (): Promise<unknown> => {
     if (isRoot && isTypedArray(data)) {
       const counts = new Array<number>(p).fill(data.length / p);
-      return scatterLinear(c, root, data, counts, offsetsOf(counts), opts?.out);
+      return rootsBlock(await scatterLinear(c, root, data, counts, offsetsOf(counts), opts?.out), opts?.out);
     }
     if (isRoot) {
       const items = data as unknown[];
@@ -67,5 +67,14 @@ export function runScatterv<T extends TypedArray>(calls: CollectiveSequence, dat
     if (n > data.length) throw new UsageError(`scatterv: counts add up to ${n} but the data has ${data.length} elements`, { comm: calls.name, op: "scatterv" });
   }
   const c = calls.begin("scatterv", `root ${root}`, opts);
-  return calls.run(scatterLinear(c, root, isRoot ? data! : null, cs, offsetsOf(cs), opts?.out) as Promise<T>);
+  const work = async () => {
+    const block = await scatterLinear(c, root, isRoot ? data! : null, cs, offsetsOf(cs), opts?.out);
+    return isRoot ? rootsBlock(block, opts?.out) : block;
+  };
+  return calls.run(work()) as Promise<T>;
+}
+
+/** The root's own block: in `out` already, or a view of its data that it gets a copy of. */
+function rootsBlock(block: TypedArray, out: TypedArray | undefined): TypedArray {
+  return out ? block : copyOf(block);
 }

@@ -3,13 +3,18 @@
  * the caller passed `out` (then the result is `out`, or `out.subarray(0, n)` when `out` is longer).
  */
 import { isTypedArray, type TypedArray } from "../transport/dtype.js";
+import { valuePackr } from "../transport/frame.js";
 import { copyOf, put } from "./blocks.js";
 
-/** A private copy of the value this rank keeps for itself (so results never alias inputs). */
+/**
+ * A private copy of the value this rank keeps for itself (so results never alias inputs). Plain
+ * values make the msgpack round trip the other ranks' copies made, so every rank sees the same
+ * value (a Map arrives as a plain object everywhere, not only elsewhere).
+ */
 export function copyValue<T>(v: T): T {
   if (isTypedArray(v)) return copyOf(v) as T;
   if (v === null || typeof v !== "object") return v;
-  return structuredClone(v);
+  return valuePackr.unpack(valuePackr.pack(v)) as T;
 }
 
 /** `out` trimmed to `n` elements (itself when it has exactly `n`). */
