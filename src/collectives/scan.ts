@@ -4,12 +4,13 @@
  * kept, so non-commutative ops are exact.
  */
 import { isTypedArray } from "../transport/dtype.js";
-import { describe, encodeCheck, type OutOptions } from "./args.js";
+import { UsageError } from "../errors.js";
+import { checkOut, describe, encodeCheck, type OutOptions } from "./args.js";
 import type { Op } from "./op.js";
 import { forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { scanRecursiveDoubling } from "./tree.js";
-import { copyValue } from "./values.js";
+import { copyValue, into } from "./values.js";
 
 /** The scan algorithms. */
 export type ScanAlgorithm = "recursive-doubling";
@@ -31,7 +32,16 @@ export function runScan(calls: CollectiveSequence, name: "scan" | "exscan", data
   encodeCheck(data);
   if (isTypedArray(data)) op.check(data);
   forced("scan", opts?.algorithm);
+  const out = opts?.out;
+  if (out !== undefined) {
+    if (!isTypedArray(data)) throw new UsageError(`${name}: out is for typed arrays, but the data is a plain value`, { comm: calls.name, op: name });
+    checkOut(calls, out, data, data.length, name);
+  }
   const c = calls.begin(name, `${describe(data)}, ${op.name}`, opts);
-  if (calls.size === 1) return calls.run(Promise.resolve(exclusive ? undefined : copyValue(data)));
-  return calls.run(scanRecursiveDoubling(c, data, op, exclusive));
+  const work = async () => {
+    // The prefix is built in private copies, so out may be the input itself (in place).
+    const result = calls.size === 1 ? (exclusive ? undefined : copyValue(data)) : await scanRecursiveDoubling(c, data, op, exclusive);
+    return out && isTypedArray(result) ? into(out, result) : result;
+  };
+  return calls.run(work());
 }

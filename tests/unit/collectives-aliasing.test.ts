@@ -3,6 +3,7 @@
 // scatter gets a copy; a 1-rank communicator returns copies.
 import { describe, expect, it } from "vitest";
 import { memoryWorld, Op, type Communicator, type TypedArray } from "../../src/index.js";
+import { arr } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));
 /** True when two values share memory: the same object, or typed arrays over the same buffer. */
@@ -91,5 +92,9 @@ describe("results never alias inputs", () => {
     await check("scatter", n / 3, (c, d, out) => c.scatter(c.rank === 0 ? d : undefined, 0, { out }));
     await check("alltoall", n, (c, d, out) => c.alltoall(d, { out }));
     await check("reduceScatter", n / 3, (c, d, out) => c.reduceScatter(d, Op.SUM, undefined, { out }));
+    await check("scan", n, (c, d, out) => c.scan(d, Op.SUM, { out }));
+    await check("exscan", n, (c, d, out) => c.exscan(d, Op.SUM, { out }), (r) => r > 0);
+    const sums = await all(w, (c) => c.scan(data[c.rank]!, Op.SUM, { out: data[c.rank] }));
+    expect(arr(sums[2])).toEqual([30, 33, 36, 39, 42, 45]);
   });
 });
