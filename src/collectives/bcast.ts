@@ -66,9 +66,9 @@ export function runBcast<T>(calls: CollectiveSequence, data: T | undefined, root
     if (typed) checkOut(calls, out, data, data.length, "bcast");
     else if (out) throw new UsageError("bcast: out is for typed arrays, but the root's data is a plain value", { comm: calls.name, op: "bcast" });
   }
-  const c = calls.begin("bcast", forcedAlg ? `root ${root}, ${forcedAlg}` : `root ${root}`, opts);
+  const c = calls.begin("bcast", forcedAlg ? `root ${root}, ${forcedAlg}` : `root ${root}`, opts, true);
   const work = isRoot ? rootPart(c, data, alg, out) : otherPart(c, root, out);
-  return calls.run(work) as Promise<T>;
+  return calls.run(work, c) as Promise<T>;
 }
 
 /** The root: sends, and keeps a copy of its value (as mpi4py), or its value in `out`. */

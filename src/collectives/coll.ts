@@ -28,6 +28,8 @@ export class Coll {
   readonly rank: number;
   readonly size: number;
   readonly tag: number;
+  /** A rooted call's neighbour check (see CollectiveSequence), which the call also waits for. */
+  agreed: Promise<void> | null = null;
 
   constructor(
     private readonly host: CollHost,

@@ -32,7 +32,7 @@ export function runGather(calls: CollectiveSequence, data: unknown, root: number
   encodeCheck(data);
   forced("gather", opts?.algorithm);
   if (isTypedArray(data)) return gatherTyped(calls, "gather", data, new Array<number>(calls.size).fill(data.length), root, opts, describe(data));
-  const c = calls.begin("gather", `object, root ${root}`, opts);
+  const c = calls.begin("gather", `object, root ${root}`, opts, true);
   const work = async (): Promise<unknown> => {
     if (calls.rank !== root) {
       await c.send(root, data);
@@ -47,7 +47,7 @@ export function runGather(calls: CollectiveSequence, data: unknown, root: number
     );
     return out;
   };
-  return calls.run(work());
+  return calls.run(work(), c);
 }
 
 /**
@@ -66,7 +66,7 @@ export function runGatherv<T extends TypedArray>(calls: CollectiveSequence, data
 function gatherTyped(calls: CollectiveSequence, op: string, data: TypedArray, counts: readonly number[] | null, root: number, opts: OutOptions | undefined, desc: string): Promise<TypedArray | undefined> {
   const isRoot = calls.rank === root;
   if (isRoot && counts) checkOut(calls, opts?.out, data, total(counts), op);
-  const c = calls.begin(op, `${desc}, root ${root}${counts ? "" : ", counts exchanged"}`, opts);
+  const c = calls.begin(op, `${desc}, root ${root}${counts ? "" : ", counts exchanged"}`, opts, true);
   const work = async () => {
     if (!isRoot) {
       await Promise.all([counts ? undefined : c.send(root, data.length), gatherLinear(c, root, null, data, [], [])]);
@@ -79,7 +79,7 @@ function gatherTyped(calls: CollectiveSequence, op: string, data: TypedArray, co
     await gatherLinear(c, root, buf, data, cs, offsetsOf(cs));
     return buf;
   };
-  return calls.run(work());
+  return calls.run(work(), c);
 }
 
 /** On the root: every rank's length, sent ahead of its block. */

@@ -47,7 +47,7 @@ export function runReduce<T>(calls: CollectiveSequence, data: T, op: Op, root: n
   }
   const isRoot = calls.rank === root;
   if (typed && isRoot) checkOut(calls, opts?.out, data, data.length, "reduce");
-  const c = calls.begin("reduce", `${describe(data)}, ${op.name}, root ${root}, ${alg}`, opts);
+  const c = calls.begin("reduce", `${describe(data)}, ${op.name}, root ${root}, ${alg}`, opts, true);
   const work = async (): Promise<T | undefined> => {
     let result: unknown;
     if (alg === "reduce-scatter-gather") {
@@ -65,5 +65,5 @@ export function runReduce<T>(calls: CollectiveSequence, data: T, op: Op, root: n
     if (isRoot && out && isTypedArray(result)) return into(out, result) as T;
     return result as T | undefined;
   };
-  return calls.run(work());
+  return calls.run(work(), c);
 }

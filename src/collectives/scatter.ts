@@ -38,7 +38,7 @@ export function runScatter(calls: CollectiveSequence, data: unknown, root: numbe
       throw new UsageError(`scatter needs an array of exactly ${p} items (or a typed array) on the root, got ${Array.isArray(data) ? `${data.length} items` : typeof data}`, { comm: calls.name, op: "scatter" });
     }
   }
-  const c = calls.begin("scatter", `root ${root}`, opts);
+  const c = calls.begin("scatter", `root ${root}`, opts, true);
   const work = async (): Promise<unknown> => {
     if (isRoot && isTypedArray(data)) {
       const counts = new Array<number>(p).fill(data.length / p);
@@ -51,7 +51,7 @@ export function runScatter(calls: CollectiveSequence, data: unknown, root: numbe
     }
     return c.recv(root, opts?.out);
   };
-  return calls.run(work());
+  return calls.run(work(), c);
 }
 
 /** Scatterv: `counts[i]` elements of the root's typed array go to rank i (root checked by the caller). */
@@ -66,12 +66,12 @@ export function runScatterv<T extends TypedArray>(calls: CollectiveSequence, dat
     const n = total(cs);
     if (n > data.length) throw new UsageError(`scatterv: counts add up to ${n} but the data has ${data.length} elements`, { comm: calls.name, op: "scatterv" });
   }
-  const c = calls.begin("scatterv", `root ${root}`, opts);
+  const c = calls.begin("scatterv", `root ${root}`, opts, true);
   const work = async () => {
     const block = await scatterLinear(c, root, isRoot ? data! : null, cs, offsetsOf(cs), opts?.out);
     return isRoot ? rootsBlock(block, opts?.out) : block;
   };
-  return calls.run(work()) as Promise<T>;
+  return calls.run(work(), c) as Promise<T>;
 }
 
 /** The root's own block: in `out` already, or a view of its data that it gets a copy of. */

@@ -10,9 +10,14 @@ import { performance } from "node:perf_hooks";
 import type { BaseCommunicator } from "../comm/communicator.js";
 import type { ContextState } from "../comm/engine.js";
 import type { Incoming, MatchQueue } from "../comm/matching.js";
+import type { Encoded } from "../comm/payload.js";
 import type { CollectiveMismatchError, ZmpiError } from "../errors.js";
+import { DType } from "../transport/dtype.js";
 import type { CollectiveOptions } from "./args.js";
 import { Coll, collTag, mismatchError, type CollHost } from "./coll.js";
+
+/** The neighbour check's token: no payload. */
+const TOKEN: Encoded = { dtype: DType.NONE, count: 0, bytes: null, zeroCopy: false };
 
 /** How many recent calls' signatures are kept to check late messages. */
 const SIG_MEMORY = 256;
@@ -55,7 +60,7 @@ export class CollectiveSequence implements CollHost {
    * Starts a call: takes the next sequence number, records the signature `op(args)`, and checks
    * messages that arrived for this number before the call was made here.
    */
-  begin(op: string, args: string, opts: CollectiveOptions | undefined): Coll {
+  begin(op: string, args: string, opts: CollectiveOptions | undefined, rooted = false): Coll {
     this.comm.engine.check();
     const seq = this.#next++;
     const sig = `${op}(${args})`;
@@ -64,15 +69,37 @@ export class CollectiveSequence implements CollHost {
     this.#sigs.delete(collTag(seq - SIG_MEMORY));
     const c = new Coll(this, seq, sig, op, opts?.timeoutMs);
     for (const m of this.queue.pending()) if (m.tag === tag && m.meta !== sig) throw this.mismatch(m.source, String(m.meta), sig, seq);
+    if (rooted && this.size > 1) c.agreed = this.#neighbourCheck(c);
     return c;
   }
 
-  /** Counts a call and its time in the engine's counters. */
-  run<T>(p: Promise<T>): Promise<T> {
+  /**
+   * The neighbour check of a rooted call. Ranks that disagree on the root may each run a
+   * self-consistent half of the algorithm (two ranks that both think they are the gather's root
+   * wait for each other; a bcast root only sends) and never exchange a message that would show the
+   * difference. So each rank also sends an empty token with the call's signature to rank+1 and
+   * takes the first message of the call from rank−1 (its receive is posted before any of the
+   * algorithm's, so per-pair ordering hands it the token): if any two ranks disagree, some pair of
+   * neighbours does, and that rank fails the job with both signatures within one hop. One empty
+   * message per rank per rooted call; the root of a bcast or scatter now waits one hop for it.
+   */
+  #neighbourCheck(c: Coll): Promise<void> {
+    const p = this.size;
+    const sent = c.sendEncoded((this.rank + 1) % p, TOKEN);
+    const got = c.recvRaw((this.rank - 1 + p) % p);
+    const both = Promise.all([sent, got]).then(() => undefined);
+    both.catch(() => {});
+    return both;
+  }
+
+  /** Counts a call and its time in the engine's counters; a rooted call also waits for its neighbour check. */
+  run<T>(p: Promise<T>, c?: Coll): Promise<T> {
     const t0 = performance.now();
     const counters = this.comm.engine.counters;
     counters.collectiveCalls++;
-    return p.finally(() => {
+    const agreed = c?.agreed;
+    const all = agreed ? Promise.all([p, agreed]).then(([v]) => v) : p;
+    return all.finally(() => {
       counters.collectiveMs += performance.now() - t0;
     });
   }
