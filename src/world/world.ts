@@ -3,6 +3,7 @@
  * control channel, and the finalize that shuts it all down).
  */
 import { TimeoutError } from "../errors.js";
+import { runBarrier } from "../collectives/barrier.js";
 import { Communicator } from "../groups/communicator.js";
 import type { Engine, ContextState } from "../comm/engine.js";
 import type { RankEnvironment } from "../env/types.js";
@@ -155,8 +156,13 @@ export class World extends Communicator {
   }
 
   /**
-   * Collective shutdown: waits until every rank has called it, then closes every socket so the
-   * process can exit on its own. Calling it again returns the same promise.
+   * Collective shutdown: takes its place in the world's collective sequence like any collective
+   * (a rank that calls it while another is inside a different collective makes both fail at once
+   * with `CollectiveMismatchError` naming both calls), closes open results tables, gathers metrics
+   * when asked, waits until every rank has called it, then closes every socket so the process can
+   * exit on its own. After a failure (with `onFailure: "throw"`) it still closes everything, then
+   * rejects with the failure. Calling it again returns the same promise.
+   * @example await world.finalize();
    */
   finalize(opts: FinalizeOptions = {}): Promise<void> {
     if (!this.finalized) this.finalized = this.doFinalize(opts.timeoutMs ?? this.engine.config.timeoutMs, opts.metrics);
@@ -164,10 +170,12 @@ export class World extends Communicator {
   }
 
   private async doFinalize(timeoutMs: number, metrics: FinalizeOptions["metrics"]): Promise<void> {
-    this.engine.check();
     let timer: NodeJS.Timeout | undefined;
     try {
-      // Collective work first, while every peer is still there: close open tables, gather metrics.
+      // Inside the try: after a failure the sockets must close all the same, or the process never exits.
+      this.engine.check();
+      await runBarrier(this.collectiveSequence, { timeoutMs }, "finalize");
+      // Collective work next, while every peer is still there: close open tables, gather metrics.
       for (const o of this.outputs) if (!o.closed) await o.close();
       const wantMetrics = metrics ?? (this.outputs.length > 0 || process.env.ZMPI_METRICS === "1" || !!process.env.ZMPI_METRICS_DIR);
       if (wantMetrics) await this.metrics(typeof wantMetrics === "object" ? wantMetrics : {});
