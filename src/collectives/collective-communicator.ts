@@ -58,8 +58,9 @@ export class CollectiveCommunicator extends BaseCommunicator {
   }
 
   /**
-   * The root's `data` on every rank; the root gets a copy. Non-roots pass `undefined`, or a typed
-   * array to receive into (treated exactly as `out`). Any value, any size, any rank count.
+   * The root's `data` on every rank; the root gets a copy (or passes its array as `out` to keep it
+   * without one). Non-roots pass `undefined`, or a typed array to receive into (treated exactly as
+   * `out`). Any value, any size, any rank count.
    * @example const cfg = await comm.bcast(comm.rank === 0 ? loadConfig() : undefined, 0);
    */
   bcast<T>(data: T | undefined, root = 0, opts?: OutOptions): Promise<T> {

@@ -22,8 +22,8 @@ export function fit<T extends TypedArray>(out: T, n: number): T {
   return (out.length === n ? out : out.subarray(0, n)) as T;
 }
 
-/** Copies `result` into `out` and returns the filled part. */
+/** Copies `result` into `out` and returns the filled part (no copy when `result` already is `out`'s start). */
 export function into<T extends TypedArray>(out: T, result: TypedArray): T {
-  put(out, result, 0);
+  if (out.buffer !== result.buffer || out.byteOffset !== result.byteOffset) put(out, result, 0);
   return fit(out, result.length);
 }

@@ -59,6 +59,13 @@ describe("bcast of a typed array, whatever the non-roots pass", () => {
     const typed = await all(w, (c) => c.bcast(c.rank === 0 ? src : undefined, 0));
     src[0] = 42;
     for (const t of typed) expect(arr(t as TypedArray)).toEqual([1, 2, 3]);
+    // The root that passes its array as out keeps it, without a copy, at any size.
+    for (const n of [3, LIMIT + 1]) {
+      const own = new Float64Array(n).fill(7);
+      const kept = await all(w, (c) => c.bcast(c.rank === 0 ? own : undefined, 0, c.rank === 0 ? { out: own } : {}));
+      expect(kept[0] === own, `n=${n}: the root's result is its out`).toBe(true);
+      expect((kept[2] as Float64Array)[n - 1]).toBe(7);
+    }
     const one = memoryWorld(1)[0]!;
     const alone = await one.bcast(src, 0);
     expect(alone === src).toBe(false);
