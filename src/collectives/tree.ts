@@ -7,7 +7,6 @@ import type { Encoded } from "../comm/payload.js";
 import { CMA_MIN_BYTES } from "../transport/cma.js";
 import { bytesOf, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
 import type { Coll } from "./coll.js";
-import { copyOf } from "./blocks.js";
 import { copyValue } from "./values.js";
 import type { Op } from "./op.js";
 
@@ -55,16 +54,6 @@ export async function bcastBinomial(c: Coll, root: number, enc: Encoded | null, 
   }
   await Promise.all(sends);
   return payload!;
-}
-
-/** Combines `lower ⊕ higher` without modifying either input. */
-export function combine(op: Op, lower: unknown, higher: unknown): unknown {
-  if (isTypedArray(lower) && isTypedArray(higher)) {
-    const out = copyOf(lower);
-    op.reduceInto(out, higher, true);
-    return out;
-  }
-  return op.combine(lower, higher);
 }
 
 /**
