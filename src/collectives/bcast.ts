@@ -98,19 +98,28 @@ async function rootPart(c: Coll, data: unknown, alg: BcastAlgorithm, out: TypedA
 /** A non-root: the root's first message says whether it is the value or a scatter-allgather. */
 async function otherPart(c: Coll, root: number, out: TypedArray | undefined): Promise<unknown> {
   const got = await bcastBinomial(c, root, null, out);
-  if (got.dtype !== DType.NONE) {
+  const announced = got.dtype === DType.NONE;
+  const { dtype, n } = announced ? readAnnouncement(got.count) : { dtype: got.dtype, n: got.count };
+  if (announced && !isTypedCode(dtype)) throw c.mismatch(root, `bcast of an unknown dtype ${dtype}`, c.sig);
+  // A receive buffer that cannot hold the root's value is a disagreement between ranks: all fail.
+  if (out && (!isTypedCode(dtype) || !sameDtype(dtypeOf(out), dtype) || out.length < n)) {
+    const what = isTypedCode(dtype) ? `${dtypeName(dtype)}[${n}]` : "a plain value";
+    throw c.mismatch(root, `${c.sig} of ${what}`, `${c.sig} into a ${dtypeName(dtypeOf(out))}[${out.length}] buffer`);
+  }
+  if (!announced) {
     if (out && got.bytes !== null && got.bytes.buffer === out.buffer && got.bytes.byteOffset === out.byteOffset) return fit(out, got.count);
     return decodeData(incoming(root, got), out);
-  }
-  const { dtype, n } = readAnnouncement(got.count);
-  if (!isTypedCode(dtype)) throw c.mismatch(root, `bcast of an unknown dtype ${dtype}`, c.sig);
-  if (out && (dtypeOf(out) !== dtype || out.length < n)) {
-    throw c.mismatch(root, `${c.sig} of ${dtypeName(dtype)}[${n}]`, `${c.sig} into a ${dtypeName(dtypeOf(out))}[${out.length}] buffer`);
   }
   const buf = out ? fit(out, n) : newOf(dtype, n);
   const counts = balancedCounts(n, c.size);
   await bcastScatterAllgather(c, root, buf, counts, offsetsOf(counts));
   return buf;
+}
+
+/** Buffer and Uint8Array hold the same bytes (as a receive accepts either for the other). */
+function sameDtype(a: number, b: number): boolean {
+  const u8 = (x: number) => (x === DType.BUFFER ? DType.U8 : x);
+  return u8(a) === u8(b);
 }
 
 function incoming(source: number, enc: Encoded): Incoming {

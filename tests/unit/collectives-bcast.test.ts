@@ -73,13 +73,24 @@ describe("bcast of a typed array, whatever the non-roots pass", () => {
   });
 
   it("a receive buffer of the wrong type or size fails every rank with CollectiveMismatchError", async () => {
-    const w = memoryWorld(4, { timeoutMs: 5000 });
-    const res = await Promise.allSettled(w.map((c) => c.bcast(c.rank === 0 ? new Float64Array(LIMIT + 1) : c.rank === 2 ? new Int32Array(LIMIT + 1) : undefined, 0)));
-    await new Promise((r) => setTimeout(r, 20));
-    res.forEach((r, rank) => {
-      const e = r.status === "rejected" ? r.reason : w[rank]!.engine.failed;
-      expect(e, `rank ${rank}`).toBeInstanceOf(CollectiveMismatchError);
-      expect((e as Error).message).toMatch(/int32\[65537\] buffer.*float64\[65537\]/);
-    });
+    const cases: Array<[unknown, unknown, RegExp]> = [
+      [new Float64Array(LIMIT + 1), new Int32Array(LIMIT + 1), /int32\[65537\] buffer.*float64\[65537\]/],
+      [new Float64Array(10), new Float64Array(9), /float64\[9\] buffer.*float64\[10\]/],
+      [{ a: 1 }, new Uint8Array(100), /uint8\[100\] buffer.*a plain value/],
+    ];
+    for (const [sent, buffer, re] of cases) {
+      const w = memoryWorld(4, { timeoutMs: 5000 });
+      const res = await Promise.allSettled(w.map((c) => c.bcast(c.rank === 0 ? sent : c.rank === 2 ? buffer : undefined, 0)));
+      await new Promise((r) => setTimeout(r, 20));
+      res.forEach((r, rank) => {
+        const e = r.status === "rejected" ? r.reason : w[rank]!.engine.failed;
+        expect(e, `rank ${rank}`).toBeInstanceOf(CollectiveMismatchError);
+        expect((e as Error).message).toMatch(re);
+      });
+    }
+    // A Buffer receives a Uint8Array's bytes and the other way round, as recv allows.
+    const w = memoryWorld(3);
+    const got = await all(w, (c) => c.bcast(c.rank === 0 ? Uint8Array.of(1, 2) : c.rank === 1 ? Buffer.alloc(2) : undefined, 0));
+    expect(got.map((g) => [...(g as Uint8Array)])).toEqual([[1, 2], [1, 2], [1, 2]]);
   });
 });
