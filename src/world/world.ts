@@ -2,6 +2,7 @@
  * The world: the communicator of every rank, plus what a process has once (its environment, logger,
  * control channel, and the finalize that shuts it all down).
  */
+import { performance } from "node:perf_hooks";
 import { TimeoutError } from "../errors.js";
 import { runBarrier } from "../collectives/barrier.js";
 import { Communicator } from "../groups/communicator.js";
@@ -15,6 +16,13 @@ import { ResultsWriter, type ResultsOptions } from "../results/results.js";
 import { Farm, type FarmOptions } from "../results/farm/farm.js";
 import { openManifests } from "../results/manifest.js";
 import { buildReport, formatMetricsTable, gatherMetrics, writeMetrics, type RankMetrics } from "../results/metrics.js";
+
+/**
+ * How long after a failure finalize keeps this rank's sockets open, so the failure spreads first:
+ * the abort takes milliseconds; half of init's default exit grace (1 s), so a rank that exits on
+ * failure still prints what finalize rejected with.
+ */
+const FAILURE_SPREAD_MS = 500;
 
 /** Things `finalize()` must close, owned by `init()`. */
 export interface WorldResources {
@@ -50,6 +58,7 @@ export class World extends Communicator {
   /** Rank-aware logger: `info` prints once, `all` on every rank. */
   readonly log: Logger;
   private finalized: Promise<void> | null = null;
+  #failedAt: number | null = null;
   private computePool: ComputePool | null = null;
   private readonly outputs: ResultsWriter[] = [];
 
@@ -58,6 +67,9 @@ export class World extends Communicator {
     super(engine, ctx);
     this.env = env;
     this.log = log;
+    engine.onFailure(() => {
+      this.#failedAt ??= performance.now();
+    });
   }
 
   /** Machine host name (`os.hostname()`). */
@@ -186,6 +198,11 @@ export class World extends Communicator {
       await Promise.race([this.resources.goodbye(), deadline, failed]);
     } finally {
       clearTimeout(timer);
+      // A failure reaches the other ranks through the coordinator; closing this rank's sockets right
+      // after it could beat it there, and they would blame this rank's closed connection instead
+      // (seen on 3 ranks: "the coordinator closed its connection", "rank 1 closed its connection").
+      const sinceFailure = this.#failedAt === null ? Infinity : performance.now() - this.#failedAt;
+      if (sinceFailure < FAILURE_SPREAD_MS) await new Promise((r) => setTimeout(r, FAILURE_SPREAD_MS - sinceFailure));
       await this.computePool?.close();
       await this.resources.close();
     }
