@@ -17,7 +17,7 @@ export { Mesh, type MeshOptions } from "./groups/mesh.js";
 export { meshFromEnv, meshSpecFromEnv, type MeshSpec, type MeshEnvOptions, type Placement, type ObservedPlacement } from "./groups/mesh-env.js";
 export { memoryWorld, type MemoryWorldOptions } from "./groups/memory-world.js";
 export { Op, type ReduceFn, type OpOptions } from "./collectives/op.js";
-export { ALGORITHMS, type CollectiveName } from "./collectives/select.js";
+export { ALGORITHMS, THRESHOLDS, type CollectiveName, type Threshold } from "./collectives/select.js";
 export type { CollectiveOptions, OutOptions } from "./collectives/collective-communicator.js";
 export { CollectiveCommunicator } from "./collectives/collective-communicator.js";
 export {

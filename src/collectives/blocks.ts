@@ -1,10 +1,16 @@
 /** Typed-array block helpers shared by the algorithms. */
-import type { TypedArray, TypedArrayConstructor } from "../transport/dtype.js";
+import { ctorOf, DType, type TypedArray, type TypedArrayConstructor } from "../transport/dtype.js";
 
 /** A new zeroed array of the same type as `a` with `n` elements (Buffers stay Buffers). */
 export function like<T extends TypedArray>(a: T, n: number): T {
   if (Buffer.isBuffer(a)) return Buffer.alloc(n) as unknown as T;
   return new (a.constructor as TypedArrayConstructor)(n) as T;
+}
+
+/** A new zeroed array of wire dtype `code` with `n` elements (a Buffer for Buffer's code). */
+export function newOf(code: number, n: number): TypedArray {
+  if (code === DType.BUFFER) return Buffer.alloc(n);
+  return new (ctorOf(code))(n);
 }
 
 const scratchPool = new Map<unknown, TypedArray>();
@@ -30,6 +36,12 @@ export function copyOf<T extends TypedArray>(a: T): T {
   return c;
 }
 
+/** True when `a` and `b` share any byte of memory. */
+export function overlaps(a: TypedArray, b: TypedArray): boolean {
+  if (a.buffer !== b.buffer) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
 /** Copies `src` into `dst` at element offset `at`. */
 export function put(dst: TypedArray, src: TypedArray, at: number): void {
   (dst as unknown as { set(x: TypedArray, o: number): void }).set(src, at);
@@ -40,6 +52,15 @@ export function balancedCounts(n: number, p: number): number[] {
   const base = Math.floor(n / p);
   const extra = n % p;
   return Array.from({ length: p }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/**
+ * Balanced split of `n` elements over `p` blocks in items of `unit` elements (2 for MINLOC/MAXLOC
+ * pairs), so no block starts inside an item. `n` is a multiple of `unit`.
+ */
+export function unitCounts(n: number, p: number, unit: number): number[] {
+  if (unit === 1) return balancedCounts(n, p);
+  return balancedCounts(n / unit, p).map((c) => c * unit);
 }
 
 /** Start offsets of blocks with the given counts. */

@@ -5,7 +5,7 @@
  * message that crosses between them, instead of hanging or returning garbage.
  */
 import type { BaseCommunicator } from "../comm/communicator.js";
-import { discardPayload, type Incoming } from "../comm/matching.js";
+import { discardPayload, type Incoming, type MatchQueue } from "../comm/matching.js";
 import { decodeData, type Encoded } from "../comm/payload.js";
 import { CollectiveMismatchError } from "../errors.js";
 import type { TypedArray } from "../transport/dtype.js";
@@ -16,21 +16,23 @@ export function collTag(seq: number): number {
   return seq & 0x3fffffff;
 }
 
-/** What a collective call needs from its communicator. */
-export type CollHost = BaseCommunicator & {
-  collectiveMismatch(source: number, theirs: string, mine: string, seq: number): CollectiveMismatchError;
-};
+/** What a call needs from the sequence that numbered it: the wire, and who reports a mismatch. */
+export interface CollHost {
+  readonly comm: BaseCommunicator;
+  readonly queue: MatchQueue;
+  mismatch(source: number, theirs: string, mine: string, seq: number): CollectiveMismatchError;
+}
 
 /** Per-call context the algorithms use. */
 export class Coll {
   readonly rank: number;
   readonly size: number;
   readonly tag: number;
+  /** A rooted call's neighbour check (see CollectiveSequence), which the call also waits for. */
+  agreed: Promise<void> | null = null;
 
   constructor(
-    private readonly comm: CollHost,
-    /** Queue of the communicator's collective plane. */
-    private readonly queue: import("../comm/matching.js").MatchQueue,
+    private readonly host: CollHost,
     readonly seq: number,
     /** Human-readable signature, e.g. `allreduce(float64[1000], SUM, ring)`. */
     readonly sig: string,
@@ -38,24 +40,29 @@ export class Coll {
     readonly op: string,
     readonly timeoutMs: number | undefined,
   ) {
-    this.rank = comm.rank;
-    this.size = comm.size;
+    this.rank = host.comm.rank;
+    this.size = host.comm.size;
     this.tag = collTag(seq);
+  }
+
+  /** Bytes above which a typed payload is sent without a copy (the engine's eager limit). */
+  get eagerLimit(): number {
+    return this.host.comm.engine.config.eagerLimit;
   }
 
   /** Sends a value (typed arrays raw, others msgpack). Never throws synchronously. */
   async send(dest: number, data: unknown): Promise<void> {
-    return this.comm.sendOn(Kind.COLL, data, dest, this.tag, this.sig);
+    return this.host.comm.sendOn(Kind.COLL, data, dest, this.tag, this.sig);
   }
 
   /** Sends an already encoded payload (forwarding received bytes without decoding). */
   async sendEncoded(dest: number, enc: Encoded): Promise<void> {
-    return this.comm.sendEncodedOn(Kind.COLL, enc, dest, this.tag, this.sig);
+    return this.host.comm.sendEncodedOn(Kind.COLL, enc, dest, this.tag, this.sig);
   }
 
   /** Receives the next message of this call from `source`, checking its signature. */
   async recvRaw(source: number): Promise<Incoming> {
-    const m = await this.comm.recvOn(this.queue, source, this.tag, false, this.op, this.timeoutMs);
+    const m = await this.host.comm.recvOn(this.host.queue, source, this.tag, false, this.op, this.timeoutMs);
     this.check(m);
     return m;
   }
@@ -69,7 +76,12 @@ export class Coll {
   check(m: Incoming): void {
     if (m.meta === this.sig) return;
     discardPayload(m);
-    throw this.comm.collectiveMismatch(m.source, String(m.meta), this.sig, this.seq);
+    throw this.host.mismatch(m.source, String(m.meta), this.sig, this.seq);
+  }
+
+  /** Throws (and spreads) a mismatch this call found in a message's content (e.g. a bcast buffer of the wrong size). */
+  mismatch(source: number, theirs: string, mine: string): CollectiveMismatchError {
+    return this.host.mismatch(source, theirs, mine, this.seq);
   }
 }
 

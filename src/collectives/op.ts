@@ -96,6 +96,14 @@ export class Op {
     return new Op(opts.name ?? `user:${fn.name || "anonymous"}`, opts.commutative ?? true, fn, null, true);
   }
 
+  /**
+   * Elements per item the op reduces: 2 for MINLOC/MAXLOC on typed arrays (interleaved
+   * `[value, index]` pairs, which no block of a bandwidth algorithm may cut), else 1.
+   */
+  get unit(): 1 | 2 {
+    return this.name === "MINLOC" || this.name === "MAXLOC" ? 2 : 1;
+  }
+
   /** True for ops made with {@link Op.create}. */
   get isUser(): boolean {
     return this.user;
@@ -113,7 +121,7 @@ export class Op {
     if (isFloat && ["LAND", "LOR", "BAND", "BOR", "BXOR"].includes(this.name)) {
       throw new UsageError(`${this.name} is defined on integer arrays only, not ${data.constructor.name}`);
     }
-    if ((this.name === "MINLOC" || this.name === "MAXLOC") && data.length % 2 !== 0) {
+    if (this.unit === 2 && data.length % 2 !== 0) {
       throw new UsageError(`${this.name} on a typed array needs interleaved [value, index] pairs (an even length), got ${data.length} elements`);
     }
   }

@@ -1,7 +1,7 @@
 /**
- * Bandwidth-bound algorithms on typed arrays: ring reduce-scatter and allgather (which together
- * make the ring allreduce), block gather/scatter, the Bruck and recursive-doubling allgathers,
- * scatter + allgather bcast, and alltoall. Ring steps move their block in segments, so the
+ * Bandwidth-bound algorithms (named `<collective><Algorithm>`): ring reduce-scatter and allgather
+ * (which together make the ring allreduce), linear gather/scatter of blocks, the Bruck and
+ * recursive-doubling allgathers, scatter + allgather bcast, and the linear and pairwise alltoalls. Ring steps move their block in segments, so the
  * reduction of one segment overlaps the transfer of the next.
  */
 import { claimRemote, discardPayload, type Incoming } from "../comm/matching.js";
@@ -13,8 +13,12 @@ import { put, scratchLike, segments } from "./blocks.js";
 import type { Op } from "./op.js";
 import { RING_SEGMENT_BYTES } from "./select.js";
 
+/**
+ * Elements per ring segment: an even number, so a segment never cuts a MINLOC/MAXLOC
+ * `[value, index]` pair (blocks themselves are cut on pairs by the caller's counts).
+ */
 function segElems(a: TypedArray): number {
-  return Math.max(1, Math.floor(RING_SEGMENT_BYTES / a.BYTES_PER_ELEMENT));
+  return Math.max(2, Math.floor(RING_SEGMENT_BYTES / a.BYTES_PER_ELEMENT / 2) * 2);
 }
 
 /**
@@ -55,7 +59,8 @@ const REDUCE_PIECE_BYTES = 128 * 1024;
  */
 function reduceRemote(remote: RemotePayload, dst: TypedArray, mine: TypedArray | null, op: Op): void {
   const bpe = dst.BYTES_PER_ELEMENT;
-  const piece = Math.max(1, Math.floor(REDUCE_PIECE_BYTES / bpe));
+  // An even number of elements: a piece never cuts a MINLOC/MAXLOC pair.
+  const piece = Math.max(2, Math.floor(REDUCE_PIECE_BYTES / bpe / 2) * 2);
   const scratch = scratchLike(dst, Math.min(piece, dst.length));
   try {
     for (let i = 0; i < dst.length; i += piece) {
@@ -77,7 +82,7 @@ function reduceRemote(remote: RemotePayload, dst: TypedArray, mine: TypedArray |
  * itself): a received segment is combined with the input's segment straight into `buf`, so no
  * separate copy of the whole input is made. Commutative ops only.
  */
-export async function ringReduceScatter(c: Coll, buf: TypedArray, op: Op, counts: readonly number[], offs: readonly number[], src: TypedArray = buf): Promise<void> {
+export async function reduceScatterRing(c: Coll, buf: TypedArray, op: Op, counts: readonly number[], offs: readonly number[], src: TypedArray = buf): Promise<void> {
   const p = c.size;
   const r = c.rank;
   const next = (r + 1) % p;
@@ -111,7 +116,7 @@ export async function ringReduceScatter(c: Coll, buf: TypedArray, op: Op, counts
  * Ring allgather in place on `buf`: rank r contributes block r (already in place) and ends with
  * every block.
  */
-export async function ringAllgather(c: Coll, buf: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
+export async function allgatherRing(c: Coll, buf: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
   const p = c.size;
   const r = c.rank;
   const next = (r + 1) % p;
@@ -157,7 +162,7 @@ export async function allgatherBruck(c: Coll, mine: unknown): Promise<unknown[]>
 }
 
 /** Root receives every rank's block into `buf` at `offs` (typed) — the linear gather. */
-export async function gatherBlocks(c: Coll, root: number, buf: TypedArray | null, mine: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
+export async function gatherLinear(c: Coll, root: number, buf: TypedArray | null, mine: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
   if (c.rank !== root) {
     await c.send(root, mine);
     return;
@@ -172,7 +177,7 @@ export async function gatherBlocks(c: Coll, root: number, buf: TypedArray | null
 }
 
 /** Root sends block i of `buf` to rank i; returns this rank's block (a view for the root, received otherwise). */
-export async function scatterBlocks(c: Coll, root: number, buf: TypedArray | null, counts: readonly number[], offs: readonly number[], out?: TypedArray): Promise<TypedArray> {
+export async function scatterLinear(c: Coll, root: number, buf: TypedArray | null, counts: readonly number[], offs: readonly number[], out?: TypedArray): Promise<TypedArray> {
   if (c.rank !== root) return c.recv<TypedArray>(root, out);
   await Promise.all(
     Array.from({ length: c.size }, (_, dst) => (dst === root ? Promise.resolve() : c.send(dst, buf!.subarray(offs[dst]!, offs[dst]! + counts[dst]!)))),
@@ -187,35 +192,43 @@ export async function scatterBlocks(c: Coll, root: number, buf: TypedArray | nul
 
 /**
  * Broadcast of a typed array by scatter + ring allgather (MPICH's long-message bcast): the root
- * sends each rank one block, then the ring completes everyone's copy. `buf` is the full array on
- * every rank (the root's data, the receivers' destination).
+ * sends each rank one block, then the ring completes everyone's copy. `buf` is the result on every
+ * rank; the root sends the blocks out of `src` (its data, unchanged while the call runs) and needs
+ * only its own block in `buf` beforehand.
  */
-export async function bcastScatterAllgather(c: Coll, root: number, buf: TypedArray, counts: readonly number[], offs: readonly number[]): Promise<void> {
+export async function bcastScatterAllgather(c: Coll, root: number, buf: TypedArray, counts: readonly number[], offs: readonly number[], src: TypedArray = buf): Promise<void> {
   if (c.rank === root) {
-    await Promise.all(Array.from({ length: c.size }, (_, dst) => (dst === root ? undefined : sendBlock(c, dst, buf, offs[dst]!, counts[dst]!))));
+    await Promise.all(Array.from({ length: c.size }, (_, dst) => (dst === root ? undefined : sendBlock(c, dst, src, offs[dst]!, counts[dst]!))));
   } else {
     for (const [so, len] of segments(counts[c.rank]!, segElems(buf))) {
       await recvSegment(c, root, buf, offs[c.rank]! + so, len, "bcast");
     }
   }
-  await ringAllgather(c, buf, counts, offs);
+  await allgatherRing(c, buf, counts, offs);
 }
 
 /**
- * Alltoall of items: `send(i)` gives what goes to rank i, `recv(i, value)` stores what came from
- * rank i. Linear posts everything at once (latency-bound sizes); pairwise talks to one peer per
- * step (bandwidth-bound sizes, no incast).
+ * Linear alltoall of items (latency-bound sizes): every receive and send posted at once.
+ * `send(i)` gives what goes to rank i, `recv(i, value)` stores what came from rank i.
  */
-export async function alltoallItems(c: Coll, pairwise: boolean, send: (i: number) => unknown, recv: (i: number, v: unknown) => void): Promise<void> {
+export async function alltoallLinear(c: Coll, send: (i: number) => unknown, recv: (i: number, v: unknown) => void): Promise<void> {
   const p = c.size;
   const r = c.rank;
   recv(r, send(r));
-  if (!pairwise) {
-    const incoming = Array.from({ length: p }, (_, s) => (s === r ? null : c.recv(s).then((v) => recv(s, v))));
-    const outgoing = Array.from({ length: p }, (_, d) => (d === r ? undefined : c.send(d, send(d))));
-    await Promise.all([...incoming, ...outgoing]);
-    return;
-  }
+  const incoming = Array.from({ length: p }, (_, s) => (s === r ? null : c.recv(s).then((v) => recv(s, v))));
+  const outgoing = Array.from({ length: p }, (_, d) => (d === r ? undefined : c.send(d, send(d))));
+  await Promise.all([...incoming, ...outgoing]);
+}
+
+/**
+ * Pairwise alltoall (bandwidth-bound sizes): step s sends to rank r+s and receives from r−s, one
+ * peer at a time, so no rank is flooded by all the others at once. Same messages on the wire as
+ * {@link alltoallLinear}: one per ordered pair of ranks.
+ */
+export async function alltoallPairwise(c: Coll, send: (i: number) => unknown, recv: (i: number, v: unknown) => void): Promise<void> {
+  const p = c.size;
+  const r = c.rank;
+  recv(r, send(r));
   for (let s = 1; s < p; s++) {
     const dst = (r + s) % p;
     const src = (r - s + p) % p;

@@ -7,7 +7,7 @@ import type { Encoded } from "../comm/payload.js";
 import { CMA_MIN_BYTES } from "../transport/cma.js";
 import { bytesOf, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
 import type { Coll } from "./coll.js";
-import { copyOf } from "./blocks.js";
+import { copyValue } from "./values.js";
 import type { Op } from "./op.js";
 
 const EMPTY = new Uint8Array(0);
@@ -56,16 +56,6 @@ export async function bcastBinomial(c: Coll, root: number, enc: Encoded | null, 
   return payload!;
 }
 
-/** Combines `lower ⊕ higher` without modifying either input. */
-export function combine(op: Op, lower: unknown, higher: unknown): unknown {
-  if (isTypedArray(lower) && isTypedArray(higher)) {
-    const out = copyOf(lower);
-    op.reduceInto(out, higher, true);
-    return out;
-  }
-  return op.combine(lower, higher);
-}
-
 /**
  * Combines into `acc` in place where possible: `acc = acc ⊕ other` when `accIsLower`, else
  * `acc = other ⊕ acc`. `acc` must be a private value (a copy the caller owns).
@@ -78,10 +68,7 @@ export function accumulate(op: Op, acc: unknown, other: unknown, accIsLower: boo
   return accIsLower ? op.combine(acc, other) : op.combine(other, acc);
 }
 
-/** A private copy of a value the algorithm will accumulate into. */
-export function ownCopy(v: unknown): unknown {
-  return isTypedArray(v) ? copyOf(v) : v;
-}
+
 
 /**
  * Binomial-tree reduce (MPICH's): with a commutative op ranks are numbered relative to the root;
@@ -93,7 +80,7 @@ export async function reduceBinomial(c: Coll, data: unknown, op: Op, root: numbe
   const rel = op.commutative;
   const vr = rel ? (c.rank - root + p) % p : c.rank;
   const real = (v: number) => (rel ? (v + root) % p : v);
-  let acc = ownCopy(data);
+  let acc = copyValue(data);
   let mask = 1;
   while (mask < p) {
     if ((vr & mask) === 0) {
@@ -124,7 +111,7 @@ export async function reduceBinomial(c: Coll, data: unknown, op: Op, root: numbe
 export async function allreduceRecursiveDoubling(c: Coll, data: unknown, op: Op): Promise<unknown> {
   const p = c.size;
   const r = c.rank;
-  let acc = ownCopy(data);
+  let acc = copyValue(data);
   let pof2 = 1;
   while (pof2 * 2 <= p) pof2 *= 2;
   const rem = p - pof2;
@@ -162,14 +149,14 @@ export async function allreduceRecursiveDoubling(c: Coll, data: unknown, op: Op)
 export async function scanRecursiveDoubling(c: Coll, data: unknown, op: Op, exclusive: boolean): Promise<unknown> {
   const p = c.size;
   const r = c.rank;
-  let partial = ownCopy(data);
-  let result: unknown = exclusive ? undefined : ownCopy(data);
+  let partial = copyValue(data);
+  let result: unknown = exclusive ? undefined : copyValue(data);
   for (let mask = 1; mask < p; mask <<= 1) {
     const peer = r ^ mask;
     if (peer >= p) continue;
     const [got] = await Promise.all([c.recv(peer), c.send(peer, partial)]);
     if (r > peer) {
-      result = result === undefined ? ownCopy(got) : accumulate(op, result, got, false);
+      result = result === undefined ? copyValue(got) : accumulate(op, result, got, false);
       partial = accumulate(op, partial, got, false);
     } else {
       partial = accumulate(op, partial, got, true);

@@ -2,7 +2,9 @@
  * The world: the communicator of every rank, plus what a process has once (its environment, logger,
  * control channel, and the finalize that shuts it all down).
  */
+import { performance } from "node:perf_hooks";
 import { TimeoutError } from "../errors.js";
+import { runBarrier } from "../collectives/barrier.js";
 import { Communicator } from "../groups/communicator.js";
 import type { Engine, ContextState } from "../comm/engine.js";
 import type { RankEnvironment } from "../env/types.js";
@@ -16,6 +18,13 @@ import { openManifests } from "../results/manifest.js";
 import { buildReport, formatMetricsTable, gatherMetrics, writeMetrics, type RankMetrics } from "../results/metrics.js";
 import { DEFAULT_SEED, Rng, type RngKey, type RngSeed } from "../rng/index.js";
 import { Ensemble, type EnsembleOptions } from "../ensemble/index.js";
+
+/**
+ * How long after a failure finalize keeps this rank's sockets open, so the failure spreads first:
+ * the abort takes milliseconds; half of init's default exit grace (1 s), so a rank that exits on
+ * failure still prints what finalize rejected with.
+ */
+const FAILURE_SPREAD_MS = 500;
 
 /** Things `finalize()` must close, owned by `init()`. */
 export interface WorldResources {
@@ -51,6 +60,7 @@ export class World extends Communicator {
   /** Rank-aware logger: `info` prints once, `all` on every rank. */
   readonly log: Logger;
   private finalized: Promise<void> | null = null;
+  #failedAt: number | null = null;
   private computePool: ComputePool | null = null;
   private readonly outputs: ResultsWriter[] = [];
 
@@ -63,6 +73,9 @@ export class World extends Communicator {
     this.env = env;
     this.log = log;
     this.seed = seed;
+    engine.onFailure(() => {
+      this.#failedAt ??= performance.now();
+    });
   }
 
   /**
@@ -206,8 +219,13 @@ export class World extends Communicator {
   }
 
   /**
-   * Collective shutdown: waits until every rank has called it, then closes every socket so the
-   * process can exit on its own. Calling it again returns the same promise.
+   * Collective shutdown: takes its place in the world's collective sequence like any collective
+   * (a rank that calls it while another is inside a different collective makes both fail at once
+   * with `CollectiveMismatchError` naming both calls), closes open results tables, gathers metrics
+   * when asked, waits until every rank has called it, then closes every socket so the process can
+   * exit on its own. After a failure (with `onFailure: "throw"`) it still closes everything, then
+   * rejects with the failure. Calling it again returns the same promise.
+   * @example await world.finalize();
    */
   finalize(opts: FinalizeOptions = {}): Promise<void> {
     if (!this.finalized) this.finalized = this.doFinalize(opts.timeoutMs ?? this.engine.config.timeoutMs, opts.metrics);
@@ -215,10 +233,12 @@ export class World extends Communicator {
   }
 
   private async doFinalize(timeoutMs: number, metrics: FinalizeOptions["metrics"]): Promise<void> {
-    this.engine.check();
     let timer: NodeJS.Timeout | undefined;
     try {
-      // Collective work first, while every peer is still there: close open tables, gather metrics.
+      // Inside the try: after a failure the sockets must close all the same, or the process never exits.
+      this.engine.check();
+      await runBarrier(this.collectiveSequence, { timeoutMs }, "finalize");
+      // Collective work next, while every peer is still there: close open tables, gather metrics.
       for (const o of this.outputs) if (!o.closed) await o.close();
       const wantMetrics = metrics ?? (this.outputs.length > 0 || process.env.ZMPI_METRICS === "1" || !!process.env.ZMPI_METRICS_DIR);
       if (wantMetrics) await this.metrics(typeof wantMetrics === "object" ? wantMetrics : {});
@@ -229,6 +249,11 @@ export class World extends Communicator {
       await Promise.race([this.resources.goodbye(), deadline, failed]);
     } finally {
       clearTimeout(timer);
+      // A failure reaches the other ranks through the coordinator; closing this rank's sockets right
+      // after it could beat it there, and they would blame this rank's closed connection instead
+      // (seen on 3 ranks: "the coordinator closed its connection", "rank 1 closed its connection").
+      const sinceFailure = this.#failedAt === null ? Infinity : performance.now() - this.#failedAt;
+      if (sinceFailure < FAILURE_SPREAD_MS) await new Promise((r) => setTimeout(r, FAILURE_SPREAD_MS - sinceFailure));
       await this.computePool?.close();
       await this.resources.close();
     }

@@ -175,7 +175,7 @@ describe("large rank counts (16, 17, 64, 256) with random lengths and roots", ()
       const scans = await all(w, (c) => c.scan(c.rank, Op.SUM));
       expect(scans[p - 1]).toBe((p * (p - 1)) / 2);
       await all(w, (c) => c.barrier());
-    }, 60_000);
+    }, 180_000); // 256 ranks in one process take ~40-60 s on the loaded 2-core VM
   }
 });
 

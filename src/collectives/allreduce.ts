@@ -1,0 +1,70 @@
+/**
+ * Allreduce: the reduction of every rank's data, on every rank. Recursive doubling for short
+ * messages, plain values and non-commutative ops (operand order kept); the ring (reduce-scatter +
+ * allgather, bandwidth-optimal) for long typed arrays with a commutative op — MPICH's split.
+ */
+import type { TypedArray } from "../transport/dtype.js";
+import { isTypedArray } from "../transport/dtype.js";
+import { UsageError } from "../errors.js";
+import { checkOut, describe, encodeCheck, type OutOptions } from "./args.js";
+import { like, offsetsOf, unitCounts } from "./blocks.js";
+import type { Op } from "./op.js";
+import { allgatherRing, reduceScatterRing } from "./ring.js";
+import { ALLREDUCE_RING_MIN_BYTES, ALLREDUCE_RING_MIN_BYTES_MANY, forced } from "./select.js";
+import type { CollectiveSequence } from "./sequence.js";
+import { allreduceRecursiveDoubling } from "./tree.js";
+import { copyValue, fit, into } from "./values.js";
+
+/** The allreduce algorithms. */
+export type AllreduceAlgorithm = "recursive-doubling" | "ring";
+
+/** What the allreduce choice depends on: every rank passes the same dtype, length and op. */
+export interface AllreduceFacts {
+  /** Ranks in the communicator. */
+  size: number;
+  /** True for a typed array (reduced element-wise), false for a plain value. */
+  typed: boolean;
+  /** Bytes of the typed array (0 for a plain value). */
+  bytes: number;
+  /** Items of the typed array (elements; MINLOC/MAXLOC pairs), 0 for a plain value. */
+  units: number;
+  /** Whether the op allows reordering operands. */
+  commutative: boolean;
+}
+
+/** The allreduce algorithm for these facts. */
+export function chooseAllreduce(f: AllreduceFacts): AllreduceAlgorithm {
+  if (!f.typed || !f.commutative || f.units < f.size) return "recursive-doubling";
+  const from = f.size === 2 ? ALLREDUCE_RING_MIN_BYTES : ALLREDUCE_RING_MIN_BYTES_MANY;
+  return f.bytes > from ? "ring" : "recursive-doubling";
+}
+
+/** Allreduce of `data` with `op` (checked by the caller). */
+export function runAllreduce<T>(calls: CollectiveSequence, data: T, op: Op, opts: OutOptions | undefined): Promise<T> {
+  encodeCheck(data);
+  const typed = isTypedArray(data);
+  if (typed) {
+    op.check(data);
+    checkOut(calls, opts?.out, data, data.length, "allreduce");
+  }
+  const n = typed ? data.length : 0;
+  const facts: AllreduceFacts = { size: calls.size, typed, bytes: typed ? data.byteLength : 0, units: n / op.unit, commutative: op.commutative };
+  const alg = (forced("allreduce", opts?.algorithm) as AllreduceAlgorithm | null) ?? chooseAllreduce(facts);
+  if (alg === "ring" && !(typed && op.commutative)) throw new UsageError("the ring allreduce needs a typed array and a commutative op", { comm: calls.name, op: "allreduce" });
+  const c = calls.begin("allreduce", `${describe(data)}, ${op.name}, ${alg}`, opts);
+  const work = async (): Promise<T> => {
+    const out = opts?.out;
+    if (alg === "ring") {
+      const src = data as TypedArray;
+      const buf = out ? fit(out, n) : like(src, n);
+      const counts = unitCounts(n, calls.size, op.unit);
+      const offs = offsetsOf(counts);
+      await reduceScatterRing(c, buf, op, counts, offs, src);
+      if (calls.size > 1) await allgatherRing(c, buf, counts, offs);
+      return buf as T;
+    }
+    const result = calls.size === 1 ? copyValue(data) : await allreduceRecursiveDoubling(c, data, op);
+    return (out && isTypedArray(result) ? into(out, result) : result) as T;
+  };
+  return calls.run(work());
+}
