@@ -61,6 +61,7 @@ export class CollectiveSequence implements CollHost {
    * messages that arrived for this number before the call was made here.
    */
   begin(op: string, args: string, opts: CollectiveOptions | undefined, rooted = false): Coll {
+    this.comm.checkLive(op);
     this.comm.engine.check();
     const seq = this.#next++;
     const sig = `${op}(${args})`;

@@ -367,6 +367,19 @@ describe("Communicator.free()", () => {
     expect(w[0]!.engine.dropped).toBe(dropped + 1);
   });
 
+  it("collectives on a freed communicator are refused at the call, a 1-rank one included", async () => {
+    for (const size of [1, 2]) {
+      const w = memoryWorld(size);
+      const d = await Promise.all(w.map((c) => c.dup("scratch")));
+      const c = d[0]!;
+      c.free();
+      for (const call of [() => c.allreduce(1, Op.SUM), () => c.barrier(), () => c.bcast(1, 0), () => c.allgather(1), () => c.iallreduce(1, Op.SUM)]) {
+        expect(call).toThrow(/on scratch: this communicator has been freed/);
+      }
+      for (const other of d.slice(1)) other.free();
+    }
+  });
+
   it("the world cannot be freed", () => {
     const [c] = memoryWorld(1);
     expect(() => c!.free()).toThrow(/free on world: the world communicator cannot be freed/);
