@@ -1,21 +1,48 @@
 /**
  * The bound side: one PULL socket per process that every peer pushes into, read by a single loop
- * (zeromq.js allows one receive in flight). Every frame is validated before anything is trusted.
+ * (zeromq.js allows one receive in flight). The socket is a CURVE server (zmq-security.ts): the
+ * ZAP handler admits clients, libzmq bounds what a stranger can send before that. Every frame is
+ * validated before anything is trusted; handshake failures are counted and logged (refusals.ts).
+ *
+ * Running out of file descriptors (a flood of connections that never authenticate) does not stall
+ * the rank silently: it is reported to {@link InboxOptions.onExhausted}, which fails the job with
+ * an error that says so, unless the flood clears within a few seconds.
  */
 import { Pull } from "zeromq";
-import { ZAP_DOMAIN } from "./zap.js";
 import { decodeFrames, type Envelope } from "./frame.js";
+import type { CurveKeyPair } from "./keys.js";
+import type { Refusals } from "./refusals.js";
+import { joinFrames, serverOptions } from "./zmq-security.js";
 
 /** Receives each valid message. */
 export type InboxHandler = (env: Envelope, payload: Buffer | null) => void;
+
+/** Largest message an inbox accepts (Node's largest Buffer). */
+export const MAX_MESSAGE_BYTES = 2 ** 32;
+/** How long a listener may be unable to accept (no descriptors left) before the job is failed, ms. */
+const EXHAUSTED_GRACE_MS = 3000;
+
+/** How an inbox authenticates and reports. */
+export interface InboxOptions {
+  /** This socket's CURVE keypair. */
+  keys: CurveKeyPair;
+  /** ZAP domain whose policy admits clients. */
+  domain: string;
+  /** Where handshake failures are counted. */
+  refusals: Refusals;
+  /** Called once if the socket cannot accept connections for a while (descriptors exhausted). */
+  onExhausted?: (why: string) => void;
+}
 
 /** A bound PULL socket with validation and counters. */
 export class Inbox {
   private readonly socket: Pull;
   private closed = false;
+  private exhaustedSince = 0;
+  private exhaustedTimer: NodeJS.Timeout | null = null;
   /** Messages dropped as malformed. */
   malformed = 0;
-  /** Connections that failed the handshake (wrong secret, not ZMTP). */
+  /** Connections that failed the handshake below ZAP (not ZMTP, not CURVE, wrong server key). */
   refused = 0;
   /** Messages and bytes received (valid ones). */
   messages = 0;
@@ -26,14 +53,37 @@ export class Inbox {
   constructor(
     private readonly worldSize: number,
     private readonly handler: InboxHandler,
+    private readonly opts: InboxOptions,
   ) {
-    this.socket = new Pull({ receiveHighWaterMark: 0, linger: 0, plainServer: true, zapDomain: ZAP_DOMAIN });
-    const refused = () => {
+    this.socket = new Pull({ ...serverOptions(opts.keys, opts.domain), receiveHighWaterMark: 0, linger: 0 });
+    const refused = (why: string) => (ev: { address: string; error?: Error }) => {
       this.refused++;
+      opts.refusals.refuse(`a peer of ${ev.address}`, `${why}${ev.error?.message ? ` (${ev.error.message})` : ""}`);
     };
-    this.socket.events.on("handshake:error:auth", refused);
-    this.socket.events.on("handshake:error:protocol", refused);
-    this.socket.events.on("handshake:error:other", refused);
+    this.socket.events.on("handshake:error:protocol", refused("not a zmpi CURVE handshake"));
+    this.socket.events.on("handshake:error:other", refused("handshake failed"));
+    // Authentication refusals are counted by the ZAP handler, which knows the client's address.
+    this.socket.events.on("accept:error", (ev) => this.acceptFailed(ev.error));
+    this.socket.events.on("accept", () => this.acceptWorked());
+  }
+
+  private acceptFailed(err: Error & { code?: string }): void {
+    const code = err.code ?? err.message;
+    if (!/EMFILE|ENFILE|ENOBUFS|ENOMEM/.test(String(code))) return;
+    if (this.exhaustedSince === 0) this.exhaustedSince = Date.now();
+    if (this.exhaustedTimer || !this.opts.onExhausted) return;
+    this.exhaustedTimer = setTimeout(() => {
+      this.exhaustedTimer = null;
+      if (this.exhaustedSince === 0 || this.closed) return;
+      this.opts.onExhausted?.(
+        `cannot accept connections on ${this.socket.lastEndpoint ?? "its port"} for ${((Date.now() - this.exhaustedSince) / 1000).toFixed(1)} s: ${String(code)} (no file descriptors left; ${this.refused + this.opts.refusals.total} connections refused so far: a flood of connections that do not authenticate?)`,
+      );
+    }, EXHAUSTED_GRACE_MS);
+    this.exhaustedTimer.unref();
+  }
+
+  private acceptWorked(): void {
+    this.exhaustedSince = 0;
   }
 
   /** Binds an endpoint (`tcp://addr:*` picks a free port) and returns the resolved address. */
@@ -60,7 +110,8 @@ export class Inbox {
         this.lastMalformed = `receive failed: ${(e as Error).message}`;
         return;
       }
-      const out = decodeFrames(frames, this.worldSize);
+      const joined = joinFrames(frames, MAX_MESSAGE_BYTES);
+      const out = joined ? decodeFrames(joined, this.worldSize) : { error: `a message of ${frames.length} frames that zmpi did not cut` };
       if ("error" in out) {
         this.malformed++;
         this.lastMalformed = out.error;
@@ -82,6 +133,7 @@ export class Inbox {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.exhaustedTimer) clearTimeout(this.exhaustedTimer);
     this.socket.close();
   }
 }
