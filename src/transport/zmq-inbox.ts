@@ -5,22 +5,29 @@
  * validated before anything is trusted; handshake failures are counted and logged (refusals.ts).
  *
  * Running out of file descriptors (a flood of connections that never authenticate) does not stall
- * the rank silently: it is reported to {@link InboxOptions.onExhausted}, which fails the job with
- * an error that says so, unless the flood clears within a few seconds.
+ * the rank silently: it is logged at once, and reported to {@link InboxOptions.onExhausted}, which
+ * fails the job with an error that says so, unless the flood clears by itself.
  */
 import { Pull } from "zeromq";
 import { decodeFrames, type Envelope } from "./frame.js";
 import type { CurveKeyPair } from "./keys.js";
 import type { Refusals } from "./refusals.js";
-import { joinFrames, serverOptions } from "./zmq-security.js";
+import { HANDSHAKE_MS, joinFrames, serverOptions } from "./zmq-security.js";
 
 /** Receives each valid message. */
 export type InboxHandler = (env: Envelope, payload: Buffer | null) => void;
 
 /** Largest message an inbox accepts (Node's largest Buffer). */
 export const MAX_MESSAGE_BYTES = 2 ** 32;
-/** How long a listener may be unable to accept (no descriptors left) before the job is failed, ms. */
-const EXHAUSTED_GRACE_MS = 3000;
+/**
+ * How long a listener may be unable to accept (no descriptors left) before the job is failed, ms.
+ * Longer than the handshake deadline, so a one-off flood passes (its connections are dropped at
+ * the deadline and the descriptors come back) and only a sustained one ends the job: while it
+ * lasts, peers cannot reach this rank, and they must not wait silently for their deadline.
+ */
+const EXHAUSTED_FAIL_MS = HANDSHAKE_MS + 5000;
+/** Accept failures further apart than this are separate episodes, ms. */
+const EPISODE_GAP_MS = 2000;
 
 /** How an inbox authenticates and reports. */
 export interface InboxOptions {
@@ -32,6 +39,8 @@ export interface InboxOptions {
   refusals: Refusals;
   /** Called once if the socket cannot accept connections for a while (descriptors exhausted). */
   onExhausted?: (why: string) => void;
+  /** Says that accepting has started to fail (once per episode). */
+  warn?: (line: string) => void;
 }
 
 /** A bound PULL socket with validation and counters. */
@@ -39,6 +48,8 @@ export class Inbox {
   private readonly socket: Pull;
   private closed = false;
   private exhaustedSince = 0;
+  private lastAcceptError = 0;
+  private acceptErrors = 0;
   private exhaustedTimer: NodeJS.Timeout | null = null;
   /** Messages dropped as malformed. */
   malformed = 0;
@@ -58,32 +69,44 @@ export class Inbox {
     this.socket = new Pull({ ...serverOptions(opts.keys, opts.domain), receiveHighWaterMark: 0, linger: 0 });
     const refused = (why: string) => (ev: { address: string; error?: Error }) => {
       this.refused++;
-      opts.refusals.refuse(`a peer of ${ev.address}`, `${why}${ev.error?.message ? ` (${ev.error.message})` : ""}`);
+      const detail = ev.error?.message ?? "";
+      opts.refusals.refuse(`a peer of ${ev.address}`, /timed out/i.test(detail) ? `no handshake within ${HANDSHAKE_MS / 1000} s` : `${why}${detail ? ` (${detail})` : ""}`);
     };
     this.socket.events.on("handshake:error:protocol", refused("not a zmpi CURVE handshake"));
     this.socket.events.on("handshake:error:other", refused("handshake failed"));
     // Authentication refusals are counted by the ZAP handler, which knows the client's address.
-    this.socket.events.on("accept:error", (ev) => this.acceptFailed(ev.error));
-    this.socket.events.on("accept", () => this.acceptWorked());
+    this.socket.events.on("accept:error", (ev) => this.acceptFailed(ev.error, ev.address));
   }
 
-  private acceptFailed(err: Error & { code?: string }): void {
-    const code = err.code ?? err.message;
-    if (!/EMFILE|ENFILE|ENOBUFS|ENOMEM/.test(String(code))) return;
-    if (this.exhaustedSince === 0) this.exhaustedSince = Date.now();
-    if (this.exhaustedTimer || !this.opts.onExhausted) return;
-    this.exhaustedTimer = setTimeout(() => {
-      this.exhaustedTimer = null;
-      if (this.exhaustedSince === 0 || this.closed) return;
-      this.opts.onExhausted?.(
-        `cannot accept connections on ${this.socket.lastEndpoint ?? "its port"} for ${((Date.now() - this.exhaustedSince) / 1000).toFixed(1)} s: ${String(code)} (no file descriptors left; ${this.refused + this.opts.refusals.total} connections refused so far: a flood of connections that do not authenticate?)`,
+  private acceptFailed(err: Error & { code?: string }, where: string): void {
+    const code = String(err.code ?? err.message);
+    if (!/EMFILE|ENFILE|ENOBUFS|ENOMEM/.test(code)) return;
+    const now = Date.now();
+    this.acceptErrors++;
+    if (now - this.lastAcceptError > EPISODE_GAP_MS) {
+      this.exhaustedSince = now;
+      this.opts.warn?.(
+        `cannot accept connections on ${where}: ${code} (no file descriptors left: a flood of connections that do not authenticate?). Each is dropped ${HANDSHAKE_MS / 1000} s after it opened; if this lasts ${EXHAUSTED_FAIL_MS / 1000} s the job fails`,
       );
-    }, EXHAUSTED_GRACE_MS);
+    }
+    this.lastAcceptError = now;
+    if (this.exhaustedTimer || !this.opts.onExhausted) return;
+    const check = () => {
+      this.exhaustedTimer = null;
+      if (this.closed) return;
+      const t = Date.now();
+      if (t - this.lastAcceptError > EPISODE_GAP_MS) return; // it passed
+      if (t - this.exhaustedSince >= EXHAUSTED_FAIL_MS) {
+        this.opts.onExhausted?.(
+          `could not accept connections on ${where} for ${((t - this.exhaustedSince) / 1000).toFixed(1)} s: ${code}, no file descriptors left (${this.acceptErrors} failed accepts; ${this.opts.refusals.total} connections refused so far): a flood of connections that do not authenticate`,
+        );
+        return;
+      }
+      this.exhaustedTimer = setTimeout(check, 1000);
+      this.exhaustedTimer.unref();
+    };
+    this.exhaustedTimer = setTimeout(check, 1000);
     this.exhaustedTimer.unref();
-  }
-
-  private acceptWorked(): void {
-    this.exhaustedSince = 0;
   }
 
   /** Binds an endpoint (`tcp://addr:*` picks a free port) and returns the resolved address. */

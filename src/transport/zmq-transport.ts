@@ -140,7 +140,7 @@ export class ZmqTransport implements Transport {
   ) {
     this.nextSeq = new Array<number>(size).fill(0);
     this.order = new InOrder(size);
-    this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload, "zmq"), { keys: this.keys, domain: RANK_DOMAIN, refusals: opts.refusals, onExhausted: opts.onExhausted });
+    this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload, "zmq"), { keys: this.keys, domain: RANK_DOMAIN, refusals: opts.refusals, onExhausted: opts.onExhausted, warn: opts.warn && ((line) => opts.warn!(`rank ${opts.rank} ${line}`)) });
     this.single = new SingleCopyPeers(opts.cma !== false ? publishCmaToken() : null, (peer) => this.ack(peer, 0, ACK_TAG_CMA_READY));
     const coordinator = jobKeys(opts.jobKey).coordinatorClient.publicKey;
     opts.zap.setPolicy(RANK_DOMAIN, {

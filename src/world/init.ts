@@ -123,6 +123,7 @@ async function initDistributed(
     const ipcDir = makeProcessDir(join(tmpdir(), `zmpi-${uid}`));
     cleanups.push(() => removeProcessDir(ipcDir));
     let engine: Engine | null = null;
+    let exhausted = (reason: string) => engine?.fail(new RankFailedError(reason, { ranks: [env.rank] }));
     const transport = await ZmqTransport.open({
       rank: env.rank,
       size: env.size,
@@ -132,7 +133,7 @@ async function initDistributed(
       zap,
       refusals: new Refusals(`rank ${env.rank}`, warn),
       warn,
-      onExhausted: (why) => engine?.fail(new RankFailedError(`rank ${env.rank} ${why}`, { ranks: [env.rank] })),
+      onExhausted: (why) => exhausted(`rank ${env.rank} ${why}`),
     });
     cleanups.push(() => transport.close());
     let coordinator: Coordinator | null = null;
@@ -174,6 +175,8 @@ async function initDistributed(
       transport.notifyPeers(controlFrames(env.rank, { type: "fail", rank: culprit, reason, ranks: [culprit] }));
       control?.reportLoss(culprit, reason);
     };
+    // Flooded past its descriptors: this rank is the one failing, and says so to everyone.
+    exhausted = (reason) => lostHere(env.rank, reason);
     const coordinatorLost = () => {
       const c = control?.coordinatorRank ?? 0;
       const p = transport.peer(c);
