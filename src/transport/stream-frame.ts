@@ -33,7 +33,15 @@ export class FrameParser {
   private payload: Buffer | null = null;
   private filled = 0;
 
-  constructor(private readonly onFrame: (header: Buffer, payload: Buffer | null) => void) {}
+  /**
+   * @param onFrame receives each message
+   * @param check looks at a header and its payload length before anything is buffered for it: an
+   *   error string ends the stream (a claim its own header does not back, a sender it cannot be)
+   */
+  constructor(
+    private readonly onFrame: (header: Buffer, payload: Buffer | null) => void,
+    private readonly check: (header: Buffer, payloadBytes: number) => string | null = () => null,
+  ) {}
 
   /** Feeds bytes; returns an error for a stream that cannot be ours (the caller drops the connection). */
   push(chunk: Buffer): string | null {
@@ -61,6 +69,8 @@ export class FrameParser {
       const start = off + PREFIX + hLen;
       if (buf.length < start) break;
       const header = buf.subarray(off + PREFIX, start);
+      const bad = this.check(header, pLen);
+      if (bad) return bad;
       if (pLen === -1) {
         off = start;
         this.onFrame(header, null);

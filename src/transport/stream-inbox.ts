@@ -12,7 +12,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { unlinkSync } from "node:fs";
 import { acceptHandshake, HandshakeError } from "./auth-handshake.js";
-import { decodeFrames } from "./frame.js";
+import { announcedPayload, decodeFrames } from "./frame.js";
 import type { Refusals } from "./refusals.js";
 import { FrameParser } from "./stream-frame.js";
 import type { InboxHandler } from "./zmq-inbox.js";
@@ -114,6 +114,15 @@ export class StreamInbox {
       this.lastMalformed = why;
       socket.destroy();
     };
+    // Before buffering a payload: the header must be from this connection's rank and announce
+    // exactly the bytes that follow, so no claim costs more than a real message of that size.
+    const check = (header: Buffer, bytes: number): string | null => {
+      const a = announcedPayload(header);
+      if ("error" in a) return a.error;
+      if (a.src !== from) return `message claiming rank ${a.src} on rank ${from}'s connection`;
+      if (a.bytes !== bytes && !(a.bytes === -1 && bytes === 0)) return `a ${bytes}-byte payload where the header announces ${a.bytes}`;
+      return null;
+    };
     const parser = new FrameParser((header, payload) => {
       if (socket.destroyed) return;
       const out = decodeFrames(payload ? [header, payload] : [header], this.opts.worldSize);
@@ -126,7 +135,7 @@ export class StreamInbox {
         this.malformed++;
         this.lastMalformed = `handler threw: ${(e as Error).message}`;
       }
-    });
+    }, check);
     const feed = (chunk: Buffer) => {
       const err = parser.push(chunk);
       if (err) drop(err);
