@@ -35,10 +35,11 @@ export class InOrder<T> {
 
   /**
    * Takes message `seq` from `src` (`bytes` is its size, for the bound): delivers it, and then every
-   * held one it unblocks, in order; or holds it until its turn. A number already delivered is never
+   * held one it unblocks, in order; or holds what `keep` makes of it (a private copy, so a held
+   * slice does not pin the larger buffer it was cut from) until its turn. A number already delivered is never
    * delivered twice ("repeat"); one beyond the bounds is dropped ("too-far", "too-much").
    */
-  push(src: number, seq: number, item: T, deliver: (item: T) => void, bytes = 0): PushResult {
+  push(src: number, seq: number, item: T, deliver: (item: T) => void, bytes = 0, keep: (item: T) => T = (x) => x): PushResult {
     const want = this.expect[src]!;
     if (seq !== want) {
       if (seq < want) return "repeat";
@@ -47,7 +48,7 @@ export class InOrder<T> {
       if (!h) this.held.set(src, (h = { items: new Map(), bytes: 0 }));
       if (h.items.has(seq)) return "repeat";
       if (h.items.size >= MAX_HELD || h.bytes + bytes > MAX_HELD_BYTES) return "too-much";
-      h.items.set(seq, { item, bytes });
+      h.items.set(seq, { item: keep(item), bytes });
       h.bytes += bytes;
       return "held";
     }

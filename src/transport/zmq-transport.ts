@@ -265,7 +265,7 @@ export class ZmqTransport implements Transport {
     if (env.src < 0) return; // data never comes from the coordinator service
     if (env.cma !== undefined && via !== "stream") return this.violation(env.src, "a single-copy header over ZeroMQ (only the authenticated stream socket may carry one)");
     // One peer's data may come over two connections: deliver it in the peer's send order.
-    const r = this.order.push(env.src, env.seq, [env, payload], this.deliverNext, payload?.length ?? 0);
+    const r = this.order.push(env.src, env.seq, [env, payload], this.deliverNext, payload?.length ?? 0, keepPrivate);
     if (r === "repeat") this.counters.malformedDropped++;
     else if (r === "too-far" || r === "too-much") this.violation(env.src, `message ${env.seq} ${r === "too-far" ? "is too far ahead of" : "would hold too much before"} the one expected`);
   }
@@ -470,6 +470,11 @@ export class ZmqTransport implements Transport {
     this.opts.zap.dropPolicy(RANK_DOMAIN);
     this.opts.refusals.summarize();
   }
+}
+
+/** A held message keeps a copy of its payload: a slice of a socket read would pin the whole read buffer. */
+function keepPrivate([env, payload]: [Envelope, Buffer | null]): [Envelope, Buffer | null] {
+  return [env, payload && payload.byteLength !== payload.buffer.byteLength ? Buffer.from(payload) : payload];
 }
 
 /** Holds a reference until called (the sender's memory must outlive a single-copy read). */
