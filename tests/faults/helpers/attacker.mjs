@@ -184,19 +184,33 @@ async function idle(path, n, maxMs) {
   print({ cmd: "idle", target: path, connections: n, closedMs: closedAt.sort((x, y) => x - y) });
 }
 
+/**
+ * Squats a port: greets every client as a ZMTP 3 server of whatever mechanism the client asks for,
+ * to draw out all the client will say, and records it. Prints it (hex) on SIGTERM.
+ */
 async function squatPort(port) {
   const received = [];
+  let connections = 0;
   const srv = createServer((s) => {
-    s.on("data", (d) => received.push(d));
+    connections++;
+    let got = Buffer.alloc(0);
+    let answered = false;
+    s.on("data", (d) => {
+      received.push(d);
+      got = Buffer.concat([got, d]);
+      if (answered || got.length < 64) return;
+      answered = true;
+      const mech = got.subarray(12, 32);
+      s.write(Buffer.concat([mech, Buffer.from([1]), Buffer.alloc(31)]));
+    });
     s.on("error", () => {});
-    // Answer as a ZMTP 3 CURVE server would greet, to draw out whatever the client says next.
-    s.write(Buffer.concat([Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0]), Buffer.from("CURVE".padEnd(20, "\0")), Buffer.from([1]), Buffer.alloc(31)]));
+    s.write(Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0]));
   });
   await new Promise((resolve) => srv.listen(port, "127.0.0.1", resolve));
   console.log("squatting");
   process.on("SIGTERM", () => {
     const all = Buffer.concat(received);
-    writeFileSync(1, `result ${JSON.stringify({ cmd: "squat-port", port, bytes: all.length, hex: all.toString("hex") })}\n`);
+    writeFileSync(1, `result ${JSON.stringify({ cmd: "squat-port", port, connections, bytes: all.length, hex: all.toString("hex") })}\n`);
     process.exit(0);
   });
 }
