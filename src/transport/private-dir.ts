@@ -170,7 +170,24 @@ export function makeProcessDir(base: string): string {
     if (problem) throw new UsageError(`zmpi's socket directory ${dir} ${problem}`);
   }
   process.once("exit", () => removeProcessDir(dir));
+  removeOnSignals(dir);
   return dir;
+}
+
+/**
+ * A signal that ends the process skips its 'exit' handlers: when nothing else handles the signal
+ * (so it is about to end the process), remove the directory, then re-raise the signal so the
+ * process ends as it would have. When the program handles the signal itself it may go on running
+ * with its sockets, and its 'exit' handler removes them later.
+ */
+function removeOnSignals(dir: string): void {
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.once(sig, () => {
+      if (process.listenerCount(sig) > 0) return;
+      removeProcessDir(dir);
+      process.kill(process.pid, sig);
+    });
+  }
 }
 
 /** Removes this process's directory and what is in it. */
