@@ -12,6 +12,9 @@ import { Link } from "../transport/zmq-link.js";
 import type { PeerEndpoint, ZmqTransport } from "../transport/zmq-transport.js";
 import { controlFrames, decodeControl, PROTOCOL_VERSION, type AbortMsg, type HelloMsg } from "./protocol.js";
 
+/** Handshakes the coordinator may end before this rank concludes it has a different secret. */
+const COORDINATOR_HANDSHAKE_DROPS = 3;
+
 /** What a rank sends in its hello, minus the endpoints the transport knows. */
 export type HelloFields = Omit<HelloMsg, "type" | "version" | "tcp" | "ipc" | "key">;
 
@@ -109,17 +112,23 @@ export async function joinJob(
   let settle: { resolve: (p: PeerEndpoint[]) => void; reject: (e: Error) => void } | null = null;
   const table = new Promise<PeerEndpoint[]>((resolve, reject) => (settle = { resolve, reject }));
   const keys = jobKeys(opts.jobKey);
-  const link = new Link(opts.coordinatorEndpoint, { keys: keys.member, serverKey: keys.coordinatorServer.publicZ85 }, (why) => {
-    if (why === "auth") {
-      settle?.reject(
-        new RendezvousError(`rank ${opts.hello.rank}: the coordinator at ${opts.coordinatorEndpoint} refused the connection: this rank's job secret differs from the coordinator's (ZMPI_SECRET, or the per-user secret file)`, {
-          op: "rendezvous",
-          ranks: [opts.hello.rank],
-        }),
-      );
-    }
-    onCoordinatorLost();
-  });
+  const link = new Link(
+    opts.coordinatorEndpoint,
+    { keys: keys.member, serverKey: keys.coordinatorServer.publicZ85 },
+    (why) => {
+      if (why === "auth") {
+        settle?.reject(
+          new RendezvousError(
+            `rank ${opts.hello.rank}: the coordinator at ${opts.coordinatorEndpoint} refused the connection: this rank's job secret differs from the coordinator's (ZMPI_SECRET, or the per-user secret file), or another program holds the port`,
+            { op: "rendezvous", ranks: [opts.hello.rank] },
+          ),
+        );
+        return;
+      }
+      onCoordinatorLost();
+    },
+    COORDINATOR_HANDSHAKE_DROPS,
+  );
   const control = new ControlChannel(link, opts.hello.rank);
   transport.onControl((env, payload) => {
     const msg = decodeControl(payload);

@@ -41,10 +41,19 @@ export class Link {
   /** Set when the peer said goodbye: its disconnect is then expected. */
   expectClose = false;
 
+  private drops = 0;
+
+  /**
+   * @param dropsAsAuth when set, a server that closes the connection this many times during the
+   *   handshake counts as refusing us ("auth"): a CURVE server that cannot decrypt our hello (its
+   *   key is not the one we derived, e.g. a different job secret) closes without a word. Only for
+   *   servers that never hold a client back (the coordinator admits or refuses at once).
+   */
   constructor(
     readonly endpoint: string,
     curve: CurveClient,
     private readonly onLost: (why: LinkFailure) => void,
+    dropsAsAuth = 0,
   ) {
     this.socket = new Push({
       ...clientOptions(curve.keys, curve.serverKey),
@@ -64,6 +73,7 @@ export class Link {
     });
     this.socket.events.on("disconnect", () => {
       if (this.connected && !this.closed && !this.expectClose) this.onLost("disconnected");
+      if (!this.connected && dropsAsAuth > 0 && ++this.drops === dropsAsAuth && !this.closed) this.onLost("auth");
     });
     this.socket.events.on("handshake:error:auth", () => {
       if (!this.closed) this.onLost("auth");
