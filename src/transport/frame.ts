@@ -184,6 +184,12 @@ export function decodeFrames(
 }
 
 /**
+ * Largest message payload zmpi delivers, bytes: the largest Buffer of Node 20 (later versions allow
+ * larger ones; a receiver must not be made to try).
+ */
+export const MAX_MESSAGE_BYTES = 2 ** 32;
+
+/**
  * What a header says about its payload, before the payload is read: its sender and how many bytes
  * must follow (-1: no payload frame; for DType.NONE, 0 is allowed too). Lets a stream reader refuse
  * a claim that does not match its own header before buffering a byte of it; the full check is

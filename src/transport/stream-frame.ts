@@ -5,13 +5,13 @@
  * record as on ZeroMQ (frame.ts). Lengths are checked before anything is allocated for them, and
  * an allocation that fails ends the connection, not the process.
  */
-import { constants } from "node:buffer";
+import { MAX_MESSAGE_BYTES } from "./frame.js";
 
 const PREFIX = 12;
 /** Longest header accepted (frame.ts allows a little over 1 KiB). */
 const MAX_HEADER = 4096;
-/** Largest payload accepted (Node's largest Buffer). */
-export const MAX_STREAM_PAYLOAD = constants.MAX_LENGTH;
+/** Largest payload accepted. */
+export const MAX_STREAM_PAYLOAD = MAX_MESSAGE_BYTES;
 
 /** The bytes that go before a header: its length and the payload's (-1: no payload frame). */
 export function framePrefix(header: Buffer, payloadBytes: number): Buffer {

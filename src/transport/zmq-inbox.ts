@@ -9,7 +9,7 @@
  * fails the job with an error that says so, unless the flood clears by itself.
  */
 import { Pull } from "zeromq";
-import { decodeFrames, type Envelope } from "./frame.js";
+import { decodeFrames, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
 import type { CurveKeyPair } from "./keys.js";
 import type { Refusals } from "./refusals.js";
 import { HANDSHAKE_MS, joinFrames, serverOptions } from "./zmq-security.js";
@@ -17,8 +17,6 @@ import { HANDSHAKE_MS, joinFrames, serverOptions } from "./zmq-security.js";
 /** Receives each valid message. */
 export type InboxHandler = (env: Envelope, payload: Buffer | null) => void;
 
-/** Largest message an inbox accepts (Node's largest Buffer). */
-export const MAX_MESSAGE_BYTES = 2 ** 32;
 /**
  * How long a listener may be unable to accept (no descriptors left) before the job is failed, ms.
  * Longer than the handshake deadline, so a one-off flood passes (its connections are dropped at

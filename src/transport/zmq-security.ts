@@ -83,7 +83,12 @@ export function joinFrames(frames: Buffer[], maxBytes: number): Buffer[] | null 
     total += frames[i]!.length;
   }
   if (total > maxBytes) return null;
-  const payload = Buffer.allocUnsafeSlow(total);
+  let payload: Buffer;
+  try {
+    payload = Buffer.allocUnsafeSlow(total);
+  } catch {
+    return null; // no memory for it: dropped like any message that cannot be taken
+  }
   let at = 0;
   for (let i = 1; i < frames.length; i++) at += frames[i]!.copy(payload, at);
   return [frames[0]!, payload];

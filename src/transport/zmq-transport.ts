@@ -19,7 +19,7 @@
 import { RankFailedError, UsageError } from "../errors.js";
 import { addressOf, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
-import { encodeHeader, Kind, type Envelope } from "./frame.js";
+import { encodeHeader, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
 import { InOrder } from "./in-order.js";
 import { jobKeys, pairKey, randomKeyPair, z85Decode, type CurveKeyPair } from "./keys.js";
 import { lossReason, probePeer } from "./liveness.js";
@@ -30,7 +30,7 @@ import { StreamInbox } from "./stream-inbox.js";
 import { StreamLink, type PeerLink } from "./stream-link.js";
 import { copyStats, countTraffic, emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type PeerKind, type Transport, type TransportStats } from "./transport.js";
 import type { ZapHandler } from "./zap.js";
-import { Inbox, MAX_MESSAGE_BYTES } from "./zmq-inbox.js";
+import { Inbox } from "./zmq-inbox.js";
 import { HEARTBEAT_TIMEOUT_MS, Link, type LinkFailure } from "./zmq-link.js";
 import { RANK_DOMAIN } from "./zmq-security.js";
 
