@@ -21,45 +21,26 @@ import { addressOf, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
 import { encodeHeader, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
 import { InOrder } from "./in-order.js";
-import { jobKeys, pairKey, randomKeyPair, z85Decode, type CurveKeyPair } from "./keys.js";
+import { jobKeys, randomKeyPair, type CurveKeyPair } from "./keys.js";
 import { lossReason, probePeer } from "./liveness.js";
+import { PeerTable, type PeerEndpoint } from "./peer-table.js";
 import type { Refusals } from "./refusals.js";
 import { SingleCopyPeers } from "./single-copy-peers.js";
 import { remotePayload } from "./single-copy.js";
 import { StreamInbox } from "./stream-inbox.js";
 import { StreamLink, type PeerLink } from "./stream-link.js";
-import { copyStats, countTraffic, emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type PeerKind, type Transport, type TransportStats } from "./transport.js";
+import { copyStats, countTraffic, emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
 import type { ZapHandler } from "./zap.js";
 import { Inbox } from "./zmq-inbox.js";
 import { HEARTBEAT_TIMEOUT_MS, Link, type LinkFailure } from "./zmq-link.js";
 import { RANK_DOMAIN } from "./zmq-security.js";
 
+export type { PeerEndpoint } from "./peer-table.js";
+
 /** ACK tag by which a receiver tells a sender it has read the sender's token: CMA may be used. */
 export const ACK_TAG_CMA_READY = 1;
 /** Failure notices go to every peer directly up to this world size; beyond it, to peers with an open link. */
 const NOTIFY_ALL_MAX = 64;
-
-/** How to reach one rank. */
-export interface PeerEndpoint {
-  /** World rank. */
-  rank: number;
-  /** `tcp://addr:port` on the rank's node address. */
-  tcp: string;
-  /** `ipc://path`, usable by ranks on the same host, or null. */
-  ipc: string | null;
-  /** Node name the rank runs on. */
-  nodeName: string;
-  /** `os.hostname()` of the rank's machine (ipc needs the same machine, not only the same node name). */
-  hostname: string;
-  /** Process id, for error messages and cross-memory attach. */
-  pid: number;
-  /** The rank's CURVE public key (Z85): its inbox proves it, its links present it. */
-  key: string;
-  /** Token for cross-memory attach, or null/absent when the rank offers none. */
-  cma?: CmaToken | null;
-  /** Path of the rank's same-machine stream socket (Unix socket), or null/absent. */
-  stream?: string | null;
-}
 
 /** Options of {@link ZmqTransport.open}. */
 export interface ZmqTransportOptions {
@@ -102,19 +83,15 @@ export class ZmqTransport implements Transport {
   private readonly order: InOrder<[Envelope, Buffer | null]>;
   private readonly acks = new Map<number, Map<number, AckWaiter>>();
   private readonly dead = new Map<number, string>();
-  private peers: PeerEndpoint[] = [];
-  private peerKeys: Buffer[] = [];
-  private readonly pairKeys = new Map<number, Buffer>();
+  private readonly table: PeerTable;
   private tableArrived!: () => void;
-  private readonly table = new Promise<void>((resolve) => (this.tableArrived = resolve));
+  private readonly tableKnown = new Promise<void>((resolve) => (this.tableArrived = resolve));
   private readonly deferredAcks: Array<[number, number, number]> = [];
-  private me: PeerEndpoint | null = null;
   private handler: MessageHandler = () => {};
   private failureHandler: FailureHandler = () => {};
   private controlHandler: (env: Envelope, payload: Buffer | null) => void = () => {};
   private readonly counters = emptyStats();
   private closing = false;
-  private readonly kinds: (PeerKind | undefined)[] = [];
   private readonly warned = new Set<number>();
   private readonly single: SingleCopyPeers;
   /** This rank's CURVE keypair, drawn at random for this process. */
@@ -139,6 +116,7 @@ export class ZmqTransport implements Transport {
     private readonly opts: ZmqTransportOptions,
   ) {
     this.nextSeq = new Array<number>(size).fill(0);
+    this.table = new PeerTable(rank, this.keys, opts.jobKey);
     this.order = new InOrder(size);
     this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload, "zmq"), { keys: this.keys, domain: RANK_DOMAIN, refusals: opts.refusals, onExhausted: opts.onExhausted, warn: opts.warn && ((line) => opts.warn!(`rank ${opts.rank} ${line}`)) });
     this.single = new SingleCopyPeers(opts.cma !== false ? publishCmaToken() : null, (peer) => this.ack(peer, 0, ACK_TAG_CMA_READY));
@@ -147,8 +125,8 @@ export class ZmqTransport implements Transport {
       refusals: opts.refusals,
       decide: (key) => {
         if (key.equals(coordinator)) return "admit";
-        if (this.peers.length === 0) return "wait";
-        return this.peerKeys.some((k) => k.equals(key)) ? "admit" : "refuse";
+        if (!this.table.known) return "wait";
+        return this.table.hasKey(key) ? "admit" : "refuse";
       },
     });
   }
@@ -167,8 +145,8 @@ export class ZmqTransport implements Transport {
           rank: opts.rank,
           worldSize: opts.size,
           keyFor: async (r) => {
-            await t.table;
-            return t.pairKey(r);
+            await t.tableKnown;
+            return t.table.pairKey(r);
           },
           refusals: opts.refusals,
           handler: (env, payload) => t.dispatch(env, payload, "stream"),
@@ -181,32 +159,21 @@ export class ZmqTransport implements Transport {
 
   /** Installs the endpoint table learned at rendezvous. */
   setPeers(peers: PeerEndpoint[]): void {
-    const keys = peers.map((p) => z85Decode(p.key));
-    if (keys.some((k) => !k || k.length !== 32)) throw new RankFailedError("the endpoint table holds a malformed key", { op: "rendezvous" });
-    this.peers = peers;
-    this.peerKeys = keys as Buffer[];
-    this.me = peers[this.rank] ?? null;
+    try {
+      this.table.set(peers);
+    } catch (e) {
+      throw new RankFailedError((e as Error).message, { op: "rendezvous" });
+    }
     this.opts.zap.recheck();
     this.tableArrived();
     for (const [src, seq, tag] of this.deferredAcks.splice(0)) this.ack(src, seq, tag);
     // Single copy only where both ends have the stream socket, which is what proves a header's sender.
-    const candidates = this.stream ? peers.filter((p) => p.rank !== this.rank && p.cma && p.stream && this.sameMachine(p.rank)) : [];
+    const candidates = this.stream ? peers.filter((p) => p.rank !== this.rank && p.cma && p.stream && this.table.sameMachine(p.rank)) : [];
     this.single.start(candidates);
   }
 
-  /** The stream-socket key this rank shares with `rank`, or null if it has none. */
-  private pairKey(rank: number): Buffer | null {
-    let k = this.pairKeys.get(rank);
-    if (k) return k;
-    const theirs = this.peerKeys[rank];
-    if (!theirs || rank === this.rank) return null;
-    k = pairKey(this.keys, theirs, this.opts.jobKey, "zmpi stream");
-    this.pairKeys.set(rank, k);
-    return k;
-  }
-
   private ack(src: number, seq: number, tag = 0): void {
-    if (this.peers.length === 0) {
+    if (!this.table.known) {
       // A faster peer got the table first and already sent to us: answer once we know its address.
       this.deferredAcks.push([src, seq, tag]);
       return;
@@ -222,7 +189,12 @@ export class ZmqTransport implements Transport {
 
   /** The table entry of a rank, if known. */
   peer(rank: number): PeerEndpoint | undefined {
-    return this.peers[rank];
+    return this.table.get(rank);
+  }
+
+  /** The stream-socket key this rank shares with `rank` (tests act as a rank with it). */
+  pairKey(rank: number): Buffer | null {
+    return this.table.pairKey(rank);
   }
 
   onMessage(handler: MessageHandler): void {
@@ -277,7 +249,7 @@ export class ZmqTransport implements Transport {
       this.dispatchSingleCopy(env);
       return;
     }
-    countTraffic(this.counters, this.kindOf(env.src), "received", payload ? payload.length : 0);
+    countTraffic(this.counters, this.table.kindOf(env.src), "received", payload ? payload.length : 0);
     if (env.ack === 1) this.ack(env.src, env.seq);
     this.handler(env, payload);
   }
@@ -285,7 +257,7 @@ export class ZmqTransport implements Transport {
   /** A message whose bytes are still in the sender: handed on as a {@link RemotePayload}. */
   private dispatchSingleCopy(env: Envelope): void {
     const src = env.src;
-    const peer = this.peers[src];
+    const peer = this.table.get(src);
     if (!peer || !this.single.canReadFrom(src)) {
       // Only a peer we told we can read it may send these; anything else is not ours.
       this.violation(src, "a single-copy header from a rank this one never offered to read");
@@ -311,45 +283,23 @@ export class ZmqTransport implements Transport {
     this.handler(env, null, remote);
   }
 
-  /** Same host and node: ipc and cross-memory attach work. */
-  private sameMachine(rank: number): boolean {
-    const p = this.peers[rank];
-    return !!p && !!this.me && p.hostname === this.me.hostname && p.nodeName === this.me.nodeName;
-  }
-
-  /** Where a peer is, for the traffic counters (worked out once per peer: it is on every message's path). */
-  private kindOf(rank: number): PeerKind {
-    if (rank === this.rank) return "self";
-    let k = this.kinds[rank];
-    if (k === undefined && this.peers.length > 0) k = this.kinds[rank] = this.sameMachine(rank) ? "node" : "remote";
-    return k ?? "remote";
-  }
-
-  /** Chooses ipc for a peer on the same machine and node, tcp otherwise. */
-  private endpointOf(rank: number): string | undefined {
-    const p = this.peers[rank];
-    if (!p) return undefined;
-    if (p.ipc && this.sameMachine(rank)) return p.ipc;
-    return p.tcp;
-  }
-
   /** The link to a peer: the stream socket for a same-machine peer that offers one, else ZeroMQ. */
   private link(rank: number): PeerLink | undefined {
     let l = this.links.get(rank);
     if (l) return l;
-    const ep = this.endpointOf(rank);
+    const ep = this.table.endpointOf(rank);
     if (!ep) return undefined;
-    const zmqLink = () => new Link(ep, { keys: this.keys, serverKey: this.peers[rank]!.key }, (why) => this.lost(rank, why));
-    const path = this.peers[rank]?.stream;
-    const key = this.pairKey(rank);
-    l = path && key && this.stream && this.sameMachine(rank) ? new StreamLink(path, this.rank, rank, key, (why) => this.lost(rank, why), zmqLink) : zmqLink();
+    const zmqLink = () => new Link(ep, { keys: this.keys, serverKey: this.table.get(rank)!.key }, (why) => this.lost(rank, why));
+    const path = this.table.get(rank)?.stream;
+    const key = this.table.pairKey(rank);
+    l = path && key && this.stream && this.table.sameMachine(rank) ? new StreamLink(path, this.rank, rank, key, (why) => this.lost(rank, why), zmqLink) : zmqLink();
     this.links.set(rank, l);
     return l;
   }
 
   private lost(rank: number, why: LinkFailure): void {
     if (this.closing || this.dead.has(rank)) return;
-    const p = this.peers[rank];
+    const p = this.table.get(rank);
     const who = p ? `rank ${rank} (pid ${p.pid} on ${p.nodeName})` : `rank ${rank}`;
     if (why === "auth") {
       const l = this.links.get(rank);
@@ -357,7 +307,7 @@ export class ZmqTransport implements Transport {
       return this.report(rank, `${who} refused our connection or could not prove who it is: ${detail}`);
     }
     if (!p) return this.report(rank, lossReason(who, "gone", 0));
-    void probePeer(p, this.sameMachine(rank)).then((state) => this.report(rank, lossReason(who, state, HEARTBEAT_TIMEOUT_MS)));
+    void probePeer(p, this.table.sameMachine(rank)).then((state) => this.report(rank, lossReason(who, state, HEARTBEAT_TIMEOUT_MS)));
   }
 
   private report(rank: number, reason: string): void {
@@ -390,8 +340,8 @@ export class ZmqTransport implements Transport {
    * may be what failed: to every peer in a world of up to 64 ranks, else to those with an open link.
    */
   notifyPeers(frames: Buffer[]): void {
-    if (this.peers.length === 0) return;
-    const targets = this.size <= NOTIFY_ALL_MAX ? this.peers.map((p) => p.rank) : [...this.links.keys()];
+    if (!this.table.known) return;
+    const targets = this.size <= NOTIFY_ALL_MAX ? this.table.all().map((p) => p.rank) : [...this.links.keys()];
     for (const r of targets) {
       if (r === this.rank || this.dead.has(r)) continue;
       this.link(r)?.send(frames).catch(() => {});
@@ -403,7 +353,7 @@ export class ZmqTransport implements Transport {
       return Promise.reject(new UsageError(`a message of ${payload.byteLength} bytes is larger than zmpi delivers (${MAX_MESSAGE_BYTES}); send it in parts`, { op: "send" }));
     }
     const seq = this.nextSeq[dest]!++;
-    countTraffic(this.counters, this.kindOf(dest), "sent", payload ? payload.byteLength : 0);
+    countTraffic(this.counters, this.table.kindOf(dest), "sent", payload ? payload.byteLength : 0);
     if (dest === this.rank) return this.sendSelf({ ...env, src: this.rank, seq }, payload);
     const deadReason = this.dead.get(dest);
     if (deadReason) return Promise.reject(new RankFailedError(deadReason, { ranks: [dest], op: "send" }));

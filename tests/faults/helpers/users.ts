@@ -10,7 +10,7 @@ export interface OtherUser {
   name: string;
   uid: number;
   /** Runs `argv` as this user; resolves with its output and status. Killed after `timeoutMs`. */
-  run(argv: string[], opts?: { timeoutMs?: number; onStdout?: (s: string) => void }): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill(signal?: NodeJS.Signals): void };
+  run(argv: string[], opts?: RunOptions): Running;
   remove(): void;
 }
 
@@ -25,25 +25,8 @@ export function makeOtherUser(): OtherUser | { reason: string } {
   return {
     name,
     uid,
-    run(argv, opts = {}) {
-      // setpriv execs the command itself (no forked parent in between), so its pid is the attacker's.
-      const child = spawn("setpriv", [`--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...argv], { stdio: ["ignore", "pipe", "pipe"], cwd: "/" });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c: Buffer) => {
-        stdout += c.toString();
-        opts.onStdout?.(stdout);
-      });
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-      const t = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
-      const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-        child.on("close", (code) => {
-          clearTimeout(t);
-          resolve({ code, stdout, stderr });
-        }),
-      );
-      return { done, kill: (sig: NodeJS.Signals = "SIGTERM") => child.kill(sig) };
-    },
+    // setpriv execs the command itself (no forked parent in between), so its pid is the attacker's.
+    run: (argv, opts = {}) => runProcess("setpriv", [`--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--", ...argv], opts),
     remove() {
       spawnSync("userdel", [name]);
     },
@@ -51,9 +34,22 @@ export function makeOtherUser(): OtherUser | { reason: string } {
 }
 
 /** Runs `argv` as this user, with the same interface. */
-export function runAsSelf(argv: string[], opts: { timeoutMs?: number; onStdout?: (s: string) => void } = {}): ReturnType<OtherUser["run"]> {
-  const [cmd, ...args] = argv;
-  const child = spawn(cmd!, args, { stdio: ["ignore", "pipe", "pipe"] });
+export function runAsSelf(argv: string[], opts: RunOptions = {}): Running {
+  return runProcess(argv[0]!, argv.slice(1), opts);
+}
+
+interface RunOptions {
+  timeoutMs?: number;
+  onStdout?: (s: string) => void;
+}
+
+interface Running {
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+function runProcess(cmd: string, args: string[], opts: RunOptions): Running {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], cwd: "/" });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => {
