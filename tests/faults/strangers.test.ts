@@ -42,13 +42,14 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     // The Unix socket lives in a 0700 directory: another user cannot even reach it. A process of
     // the same user (another job, a holder of the secret) can, and must prove a rank's key.
     const self = (args: string[]) => runAsSelf([process.execPath, ATTACKER, ...args]).done;
-    const [onRank, onCoord, claim, idleTcp, reach, onUnix, idleUnix] = await Promise.all([
-      attack(["strangers", t1!.tcp, "100", secret]),
-      attack(["strangers", t0!.coord!, "100", secret]),
+    const [onRank, onCoord, claim, idleTcp, reach, reachIpc, onUnix, idleUnix] = await Promise.all([
+      attack(["strangers", t1!.tcp, "60", secret]),
+      attack(["strangers", t0!.coord!, "60", secret]),
       attack(["claim", t1!.tcp, String(2 ** 31), String(512 * MiB)]),
       attack(["idle", t1!.tcp, "20", "25000"]),
       other ? attack(["unix", t1!.stream!, "1"]) : null,
-      self(["unix", t1!.stream!, "100", secret]),
+      other && t1!.ipc ? attack(["unix", t1!.ipc.replace(/^ipc:\/\//, ""), "1"]) : null,
+      self(["unix", t1!.stream!, "60", secret]),
       self(["idle", t1!.stream!, "10", "25000"]),
     ]);
     const after = memoryOf(t1!.pid);
@@ -70,6 +71,7 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     expect(r(onCoord).admitted).toBe(0);
     expect(r(onUnix).admitted).toBe(0);
     if (reach) expect(r(reach).unreachable).toBe("EACCES");
+    if (reachIpc) expect(r(reachIpc).unreachable).toBe("EACCES");
 
     // Counted where they were refused, and nothing got far enough to be a malformed message.
     const s0 = statsOf(text, 0);
@@ -98,7 +100,7 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
 
     console.log(
       `strangers${other ? ` (as user ${other.name})` : " (as this user)"}: 0 admitted of ${zmqAttempts + r(onUnix).attempts} attempts ` +
-        `(${r(onRank).attempts} on rank 1's ZeroMQ port, ${r(onCoord).attempts} on the coordinator, ${r(onUnix).attempts} on rank 1's Unix socket${reach ? `, which user ${other!.name} cannot reach: ${r(reach).unreachable}` : ""}); ` +
+        `(${r(onRank).attempts} on rank 1's ZeroMQ port, ${r(onCoord).attempts} on the coordinator, ${r(onUnix).attempts} on rank 1's Unix socket${reach ? `, which user ${other!.name} cannot reach: ${r(reach).unreachable}, nor its ZeroMQ ipc socket: ${reachIpc ? r(reachIpc).unreachable : "none"}` : ""}); ` +
         `refusals counted: rank 1 ${s1.refused}, coordinator ${s0.coordRefused}; ${firsts.length} first-refusal log lines; ` +
         `peak RSS +${(peakGrowth / MiB).toFixed(1)} MiB under a 2 GiB pre-auth claim (${(r(claim).sentBytes / MiB).toFixed(0)} MiB sent before the rank hung up); ` +
         `silent connections closed after ${(Math.max(...closedTcp) / 1000).toFixed(1)} s (tcp) / ${(Math.max(...closedUnix) / 1000).toFixed(1)} s (unix); ` +
