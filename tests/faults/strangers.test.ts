@@ -39,13 +39,15 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     const [t0, t1] = await job.targets(3);
     const secret = (t1 as unknown as { secret: string }).secret;
     const before = memoryOf(t1!.pid);
+    const beforeCoord = memoryOf(t0!.pid);
     // The Unix socket lives in a 0700 directory: another user cannot even reach it. A process of
     // the same user (another job, a holder of the secret) can, and must prove a rank's key.
     const self = (args: string[]) => runAsSelf([process.execPath, ATTACKER, ...args]).done;
-    const [onRank, onCoord, claim, idleTcp, reach, reachIpc, onUnix, idleUnix] = await Promise.all([
+    const [onRank, onCoord, claim, claimCoord, idleTcp, reach, reachIpc, onUnix, idleUnix] = await Promise.all([
       attack(["strangers", t1!.tcp, "60", secret]),
       attack(["strangers", t0!.coord!, "60", secret]),
       attack(["claim", t1!.tcp, String(2 ** 31), String(512 * MiB)]),
+      attack(["claim", t0!.coord!, String(2 ** 31), String(512 * MiB)]),
       attack(["idle", t1!.tcp, "20", "25000"]),
       other ? attack(["unix", t1!.stream!, "1"]) : null,
       other && t1!.ipc ? attack(["unix", t1!.ipc.replace(/^ipc:\/\//, ""), "1"]) : null,
@@ -53,6 +55,7 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
       self(["idle", t1!.stream!, "10", "25000"]),
     ]);
     const after = memoryOf(t1!.pid);
+    const afterCoord = memoryOf(t0!.pid);
     // Alone, so nothing else counts against the cap.
     const pendingCap = await self(["idle", t1!.stream!, "80", "1500"]);
     job.stop();
@@ -88,7 +91,9 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
 
     // A3: the claim is refused at its frame header; the rank's peak memory barely moves.
     const peakGrowth = after.peak - before.peak;
+    const coordGrowth = afterCoord.peak - beforeCoord.peak;
     expect(peakGrowth).toBeLessThan(32 * MiB);
+    expect(coordGrowth).toBeLessThan(32 * MiB);
     // A5: connections that never authenticate are closed at the handshake deadline (10 s), not kept.
     const closedTcp = r(idleTcp).closedMs as number[];
     const closedUnix = r(idleUnix).closedMs as number[];
@@ -102,7 +107,7 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
       `strangers${other ? ` (as user ${other.name})` : " (as this user)"}: 0 admitted of ${zmqAttempts + r(onUnix).attempts} attempts ` +
         `(${r(onRank).attempts} on rank 1's ZeroMQ port, ${r(onCoord).attempts} on the coordinator, ${r(onUnix).attempts} on rank 1's Unix socket${reach ? `, which user ${other!.name} cannot reach: ${r(reach).unreachable}, nor its ZeroMQ ipc socket: ${reachIpc ? r(reachIpc).unreachable : "none"}` : ""}); ` +
         `refusals counted: rank 1 ${s1.refused}, coordinator ${s0.coordRefused}; ${firsts.length} first-refusal log lines; ` +
-        `peak RSS +${(peakGrowth / MiB).toFixed(1)} MiB under a 2 GiB pre-auth claim (${(r(claim).sentBytes / MiB).toFixed(0)} MiB sent before the rank hung up); ` +
+        `peak RSS +${(peakGrowth / MiB).toFixed(1)} MiB (rank 1) and +${(coordGrowth / MiB).toFixed(1)} MiB (the coordinator's process) under a 2 GiB pre-auth claim each (${(r(claim).sentBytes / MiB).toFixed(0)} and ${(r(claimCoord).sentBytes / MiB).toFixed(0)} MiB sent before they hung up); ` +
         `silent connections closed after ${(Math.max(...closedTcp) / 1000).toFixed(1)} s (tcp) / ${(Math.max(...closedUnix) / 1000).toFixed(1)} s (unix); ` +
         `${cap.filter((ms) => ms > 0 && ms < 1000).length} of 80 simultaneous handshakes refused at once; job ran ${s1.rounds} rounds, all correct`,
     );
