@@ -20,6 +20,11 @@ import { HANDSHAKE_MS } from "./zmq-security.js";
 
 /** Connections still in their handshake, at most; one per peer rank is all a job needs at once. */
 export const MAX_PENDING_HANDSHAKES = 64;
+/**
+ * Deadline of a handshake with a peer that may be waiting for the other side's endpoint table, ms:
+ * a server's handshakes begun before it had the table, and every client's (it cannot tell).
+ */
+export const PEER_HANDSHAKE_MS = 60_000;
 
 /** The identity a rank presents in the stream handshake. */
 export function streamIdentity(rank: number): string {
@@ -33,6 +38,8 @@ export interface StreamInboxOptions {
   worldSize: number;
   /** The key shared with `rank`, once known (waits for the endpoint table), or null for no such rank. */
   keyFor(rank: number): Promise<Buffer | null>;
+  /** True once the endpoint table is here: until then a peer may have to wait for it. */
+  tableKnown(): boolean;
   refusals: Refusals;
   /** Receives each message, with the rank its connection proved. */
   handler: InboxHandler;
@@ -96,7 +103,10 @@ export class StreamInbox {
       if (r < 0 || r >= this.opts.worldSize || r === this.opts.rank) return Promise.resolve(null);
       return this.opts.keyFor(r);
     };
-    acceptHandshake(socket, { me: streamIdentity(this.opts.rank), keyFor, deadlineMs: HANDSHAKE_MS }).then(
+    // A peer that got the table first may connect before this rank has it: give such early
+    // connections until the rendezvous could plausibly end; the cap above still bounds them.
+    const deadlineMs = this.opts.tableKnown() ? HANDSHAKE_MS : PEER_HANDSHAKE_MS;
+    acceptHandshake(socket, { me: streamIdentity(this.opts.rank), keyFor, deadlineMs }).then(
       ({ peer, rest }) => {
         this.pending--;
         this.serve(socket, Number(peer.slice("rank ".length)), rest);

@@ -14,9 +14,8 @@
 import { connect, type Socket } from "node:net";
 import { HandshakeError, openHandshake } from "./auth-handshake.js";
 import { framePrefix } from "./stream-frame.js";
-import { streamIdentity } from "./stream-inbox.js";
+import { PEER_HANDSHAKE_MS, streamIdentity } from "./stream-inbox.js";
 import type { LinkFailure } from "./zmq-link.js";
-import { HANDSHAKE_MS } from "./zmq-security.js";
 
 /** What the transport needs from a link to a peer (the ZeroMQ {@link Link} has the same shape). */
 export interface PeerLink {
@@ -59,7 +58,7 @@ export class StreamLink implements PeerLink {
       // Before the handshake: the close that follows falls back. After: 'close' reports it.
     });
     this.socket.once("connect", () => {
-      openHandshake(this.socket, { me: streamIdentity(rank), peer: streamIdentity(peer), keyFor: () => key, deadlineMs: HANDSHAKE_MS }).then(
+      openHandshake(this.socket, { me: streamIdentity(rank), peer: streamIdentity(peer), keyFor: () => key, deadlineMs: PEER_HANDSHAKE_MS }).then(
         () => this.up(),
         (e: unknown) => this.handshakeFailed(e as HandshakeError),
       );

@@ -148,6 +148,7 @@ export class ZmqTransport implements Transport {
             await t.tableKnown;
             return t.table.pairKey(r);
           },
+          tableKnown: () => t.table.known,
           refusals: opts.refusals,
           handler: (env, payload) => t.dispatch(env, payload, "stream"),
         });
