@@ -53,6 +53,10 @@ export class Inbox {
   malformed = 0;
   /** Connections that failed the handshake below ZAP (not ZMTP, not CURVE, wrong server key). */
   refused = 0;
+  /** Connections accepted whose handshake has not ended yet. */
+  private unfinished = 0;
+  /** Connections whose handshake failed with an error, whose disconnect is still to come. */
+  private errored = 0;
   /** Messages and bytes received (valid ones). */
   messages = 0;
   bytes = 0;
@@ -65,14 +69,35 @@ export class Inbox {
     private readonly opts: InboxOptions,
   ) {
     this.socket = new Pull({ ...serverOptions(opts.keys, opts.domain), receiveHighWaterMark: 0, linger: 0 });
-    const refused = (why: string) => (ev: { address: string; error?: Error }) => {
+    const count = (address: string, why: string) => {
       this.refused++;
+      opts.refusals.refuse(`a peer of ${address}`, why);
+    };
+    const ended = () => {
+      this.unfinished = Math.max(0, this.unfinished - 1);
+      this.errored++; // its disconnect follows
+    };
+    const refused = (why: string) => (ev: { address: string; error?: Error }) => {
+      ended();
       const detail = ev.error?.message ?? "";
-      opts.refusals.refuse(`a peer of ${ev.address}`, /timed out/i.test(detail) ? `no handshake within ${HANDSHAKE_MS / 1000} s` : `${why}${detail ? ` (${detail})` : ""}`);
+      count(ev.address, /timed out/i.test(detail) ? `no handshake within ${HANDSHAKE_MS / 1000} s` : `${why}${detail ? ` (${detail})` : ""}`);
     };
     this.socket.events.on("handshake:error:protocol", refused("not a zmpi CURVE handshake"));
     this.socket.events.on("handshake:error:other", refused("handshake failed"));
     // Authentication refusals are counted by the ZAP handler, which knows the client's address.
+    this.socket.events.on("handshake:error:auth", ended);
+    // libzmq reports no error for some connections it drops during the handshake (bytes that are
+    // not ZMTP at all): a connection that goes before finishing, without a reported error, is
+    // counted too, once. (Events name no connection: the count can be off by one when an
+    // authenticated peer leaves while a stranger is mid-handshake.)
+    this.socket.events.on("accept", () => this.unfinished++);
+    this.socket.events.on("handshake", () => (this.unfinished = Math.max(0, this.unfinished - 1)));
+    this.socket.events.on("disconnect", (ev) => {
+      if (this.errored > 0) return void this.errored--;
+      if (this.unfinished === 0) return;
+      this.unfinished--;
+      count(ev.address, "closed before finishing the handshake (not ZMTP)");
+    });
     this.socket.events.on("accept:error", (ev) => this.acceptFailed(ev.error, ev.address));
   }
 

@@ -28,7 +28,8 @@ function traced(np: number, args: string[], env: Record<string, string> = {}): P
       clearTimeout(t);
       const calls = readFileSync(file, "utf8")
         .split("\n")
-        .map((l) => /^(\d+) +prctl\(PR_SET_PTRACER, ([^)]+)\)/.exec(l))
+        // Under load strace splits a call ("prctl(PR_SET_PTRACER, 123 <unfinished ...>"): take its first line.
+        .map((l) => /^(\d+) +prctl\(PR_SET_PTRACER, ([\w|]+)/.exec(l))
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => [Number(m[1]), m[2]!] as [number, string]);
       resolve({ code, out, calls });
