@@ -114,8 +114,10 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     expect(admitted).toBe(0);
   }, 180_000);
 
-  it("a flood of 1500 silent connections against a rank limited to 1024 descriptors is logged at once and does not stall the job", async () => {
-    const job = startJob("target.ts", 2, { prefix: ["prlimit", "--nofile=1024:1024", "--"] });
+  it("a flood of 1500 silent connections against a rank limited to 512 descriptors is logged at once and does not stall the job", async () => {
+    // Well under the flood, so the rank runs out even when load slows its accepting down (the
+    // first connections then time out before the last are taken).
+    const job = startJob("target.ts", 2, { prefix: ["prlimit", "--nofile=512:512", "--"] });
     const [, t1] = await job.targets(2);
     const t = Date.now();
     const flood = await attack(["flood", t1!.tcp, "1500", "15000"]);
@@ -126,10 +128,10 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     expect(warned, text).not.toBeNull();
     expect(end.code, text).toBe(0);
     const s1 = statsOf(text, 1);
-    expect(s1.refused).toBeGreaterThan(900);
+    expect(s1.refused).toBeGreaterThan(400);
     const res = resultsOf(flood.stdout)[0] as { connections: number };
     console.log(
-      `fd flood: ${res.connections} silent connections against rank 1 (limit 1024 descriptors): logged at once ("cannot accept connections ... EMFILE"), ` +
+      `fd flood: ${res.connections} silent connections against rank 1 (limit 512 descriptors): logged at once ("cannot accept connections ... EMFILE"), ` +
         `${s1.refused} refused at the 10 s handshake deadline, job ran ${s1.rounds} rounds and finished ${((Date.now() - t) / 1000).toFixed(1)} s after the flood began`,
     );
   }, 120_000);

@@ -40,7 +40,10 @@ async function zmq(ep, opts, frames = [["hello"]]) {
   let admitted = false;
   p.events.on("handshake", () => (admitted = true));
   p.connect(ep);
-  for (const f of frames) p.send(f).catch(() => {});
+  // One send at a time (zeromq.js refuses a second while one is in flight), without waiting on them.
+  void (async () => {
+    for (const f of frames) await p.send(f);
+  })().catch(() => {});
   await sleep(400);
   p.close();
   return admitted;
