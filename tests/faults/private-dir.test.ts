@@ -3,7 +3,7 @@
 // (kill -9, older versions' files) is removed by the next job, while live ones are left alone.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +48,7 @@ describe.skipIf(process.platform !== "linux")("socket files", () => {
     const open = mkdtempSync(join(tmpdir(), "zmpi-pd-open-"));
     chmodSync(open, 0o777);
     expect(() => ensurePrivateDir(join(open, "zmpi-y"))).toThrow(/writable by every user and not sticky/);
+    for (const d of [base, open]) rmSync(d, { recursive: true, force: true });
   });
 
   it("removes the directories of dead processes and sockets nobody listens on, keeps live ones; a job's own sockets are gone when it ends, even after kill -9 (by the next job)", async () => {
@@ -87,6 +88,7 @@ describe.skipIf(process.platform !== "linux")("socket files", () => {
       console.log(`socket files: 300 dead processes' directories and 20 orphaned old-style sockets removed by the next job; live ones kept; a job's own directories gone at exit; ${afterKill.length} left by kill -9 removed by the next start`);
     } finally {
       server.close();
+      rmSync(tmp, { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -4,7 +4,7 @@
 // only when a peer on this machine will read it; never PR_SET_PTRACER_ANY. The real prctl calls
 // are watched with strace.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -32,6 +32,7 @@ function traced(np: number, args: string[], env: Record<string, string> = {}): P
         .map((l) => /^(\d+) +prctl\(PR_SET_PTRACER, ([\w|]+)/.exec(l))
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => [Number(m[1]), m[2]!] as [number, string]);
+      rmSync(join(file, ".."), { recursive: true, force: true });
       resolve({ code, out, calls });
     });
   });

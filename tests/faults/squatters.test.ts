@@ -2,7 +2,7 @@
 // coordinator's port before the job. The job must fail at once with an error naming what was
 // taken, and the squatter must learn nothing that admits it anywhere (no secret, no key, no
 // endpoint, nothing replayable).
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,12 +22,17 @@ beforeAll(() => {
   else other = u;
   if (why) console.log(`squatters run as this user: ${why}`);
 });
-afterAll(() => other?.remove());
+const made: string[] = [];
+afterAll(() => {
+  other?.remove();
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 /** A fresh directory like /tmp: everyone may create in it, nobody may remove what others made. */
 function sharedTmp(): string {
   const d = mkdtempSync(join(tmpdir(), "zmpi-squat-"));
   chmodSync(d, 0o1777);
+  made.push(d);
   return d;
 }
 
@@ -43,6 +48,7 @@ describe.skipIf(process.platform !== "linux")("squatters", () => {
     }
     const linked = sharedTmp();
     const elsewhere = mkdtempSync(join(tmpdir(), "zmpi-elsewhere-"));
+    made.push(elsewhere);
     symlinkSync(elsewhere, join(linked, `zmpi-${uid}`));
     cases.push({ what: "a symbolic link", tmp: linked, expect: new RegExp(`socket directory ${join(linked, `zmpi-${uid}`)} is a symbolic link`) });
     const loose = sharedTmp();

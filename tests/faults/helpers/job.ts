@@ -4,7 +4,7 @@
  * listen, attack, then tell them to stop.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +56,7 @@ export function startJob(fixture: string, np: number, opts: { env?: Record<strin
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) =>
     child.on("close", (code, signal) => {
       for (const w of waiters.splice(0)) w();
+      rmSync(dir, { recursive: true, force: true });
       resolve({ code, signal, ms: Date.now() - t0 });
     }),
   );
