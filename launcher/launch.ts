@@ -3,6 +3,12 @@
  * environment (zmpi's own variables, or real `SLURM_*` names with `--slurm-env`), prefixes every
  * output line with the rank, forwards SIGINT/SIGTERM, and when a rank fails stops the others and
  * exits with that rank's status, like `mpirun` and `srun -K`.
+ *
+ * Each rank also tells the launcher, on a pipe of its own (fd 3, `ZMPI_LAUNCH_FD`), when it starts
+ * rendezvous and when it has joined. A rank that exits before joining (whatever its status) while
+ * another waits for it at rendezvous dooms the job: the launcher stops it at once rather than let
+ * the others wait for the rendezvous deadline, as mpirun does with a rank that never reaches
+ * MPI_Init's end.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -108,6 +114,9 @@ export function nodeArgsFor(script: string): string[] {
   );
 }
 
+/** The descriptor on which a rank reports its rendezvous progress to the launcher. */
+const LAUNCH_FD = 3;
+
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15, SIGABRT: 6 };
 
 function rankEnv(opts: LaunchOptions, rank: number, layout: number[], names: string[], job: { id: string; port: number; secret: string }): Record<string, string> {
@@ -120,6 +129,7 @@ function rankEnv(opts: LaunchOptions, rank: number, layout: number[], names: str
     ZMPI_COORD_PORT: String(job.port),
     ZMPI_HOST_ADDR: "127.0.0.1",
     ZMPI_PREFIXED: opts.prefix === false ? "0" : "1",
+    ZMPI_LAUNCH_FD: String(LAUNCH_FD),
   };
   if (opts.slurmEnv) {
     const nodelist = compressHostlist(names);
@@ -183,7 +193,7 @@ function cleanEnv(): Record<string, string> {
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
     if (/^(SLURM_|SLURMD_|OMPI_COMM_WORLD_|PMI_|PMIX_)/.test(k)) continue;
-    if (/^(ZMPI_(RANK|SIZE|LOCAL_RANK|LOCAL_SIZE|NODE_INDEX|NUM_NODES|NODE_NAME|JOB_ID|COORD_ADDR|COORD_PORT|SECRET|HOST_ADDR|LAUNCHER|PREFIXED))$/.test(k)) continue;
+    if (/^(ZMPI_(RANK|SIZE|LOCAL_RANK|LOCAL_SIZE|NODE_INDEX|NUM_NODES|NODE_NAME|JOB_ID|COORD_ADDR|COORD_PORT|SECRET|HOST_ADDR|LAUNCHER|PREFIXED|LAUNCH_FD))$/.test(k)) continue;
     if (/^(RANK|WORLD_SIZE|LOCAL_RANK|LOCAL_WORLD_SIZE|GROUP_RANK|MASTER_ADDR|MASTER_PORT)$/.test(k)) continue;
     out[k] = v;
   }
@@ -233,14 +243,45 @@ export async function launch(opts: LaunchOptions): Promise<number> {
     }
   };
 
+  // Rendezvous progress per rank, and the ranks that ended before joining.
+  const joining: Array<"started" | "rendezvous" | "joined"> = new Array(np).fill("started");
+  const endedEarly = new Map<number, string>();
+  const alive = (r: number) => children[r] !== undefined && children[r]!.exitCode === null && children[r]!.signalCode === null;
+  const checkEarly = () => {
+    if (stopping || opts.killOnBadExit === false || endedEarly.size === 0) return;
+    const waiting = joining.flatMap((st, r) => (st === "rendezvous" && alive(r) ? [r] : []));
+    if (waiting.length === 0) return;
+    const [r, how] = [...endedEarly][0]!;
+    stopping = true;
+    if (status === null) status = 1;
+    stderr.write(`zmpi launch: rank ${r} ${how} before it joined the job, while rank${waiting.length > 1 ? "s" : ""} ${waiting.join(", ")} waited for it at rendezvous; stopping the other ranks\n`);
+    stopAll("SIGTERM");
+  };
+
   const exits = Array.from({ length: np }, (_, rank) => {
     const child = spawn(process.execPath, nodeArgs, {
       env: { ...base, ...(opts.env ?? {}), ...rankEnv(opts, rank, layout, names, job), ...(opts.rankEnv?.(rank) ?? {}) },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
     });
     children.push(child);
     const prefix = opts.prefix === false ? "" : `[${rank}] `;
     pipes.push(pipeLines(child.stdout!, stdout, prefix), pipeLines(child.stderr!, stderr, prefix));
+    // Every report is read before the exit is judged: the report pipe closes when the rank ends.
+    const reports = new Promise<void>((resolve) => {
+      const rl = createInterface({ input: child.stdio[LAUNCH_FD] as NodeJS.ReadableStream, crlfDelay: Infinity });
+      rl.on("line", (line) => {
+        if (line === `rendezvous ${rank}` && joining[rank] === "started") joining[rank] = "rendezvous";
+        else if (line === `joined ${rank}`) joining[rank] = "joined";
+        checkEarly();
+      });
+      rl.on("close", () => resolve());
+    });
+    const ended = new Promise<string>((resolve) => child.on("exit", (code, signal) => resolve(signal ? `was killed by ${signal}` : `exited with status ${code}`)));
+    void Promise.all([reports, ended]).then(([, how]) => {
+      if (joining[rank] === "joined") return;
+      endedEarly.set(rank, how);
+      checkEarly();
+    });
     return new Promise<void>((resolve) => {
       child.on("error", (e) => {
         stderr.write(`zmpi launch: cannot start rank ${rank}: ${e.message}\n`);

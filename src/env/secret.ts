@@ -1,8 +1,12 @@
 /**
- * The job secret that authenticates every connection between ranks.
+ * The job secret that authenticates every connection between ranks, and the per-job key derived
+ * from it. The secret itself never leaves this process: every connection proves knowledge of keys
+ * derived from {@link deriveJobKey}'s key (CURVE on ZeroMQ, a challenge-response on Unix sockets),
+ * so whoever listens on a port or a socket path learns nothing that admits it anywhere, and the
+ * long-lived `~/.zmpi/secret` cannot be learned from any one job.
  */
 
-import { randomBytes } from "node:crypto";
+import { hkdfSync, randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -122,4 +126,21 @@ export async function resolveSecret(
     );
   }
   return { secret, source: "file" };
+}
+
+/** Bytes in a job key. */
+export const JOB_KEY_BYTES = 32;
+
+/**
+ * The key one job step authenticates with: HKDF-SHA256 of the secret, salted with a fixed label
+ * and bound to the job's identity (`"<job id>.<step id>"`), so two steps of the same user, which
+ * share `~/.zmpi/secret`, get unrelated keys, and a key that leaks opens one step only.
+ *
+ * @example
+ * const { secret } = await resolveSecret(process.env, "slurm");
+ * const key = deriveJobKey(secret, "4711.0"); // 32 bytes; the same on every rank of step 4711.0
+ */
+export function deriveJobKey(secret: string, job: string): Buffer {
+  if (secret.length === 0) throw new UsageError("a job key needs a secret (none was resolved)");
+  return Buffer.from(hkdfSync("sha256", Buffer.from(secret, "utf8"), "zmpi/job-key/v1", `job:${job}`, JOB_KEY_BYTES));
 }

@@ -1,14 +1,22 @@
 /**
  * The rank side of rendezvous, and afterwards the rank's control channel: goodbyes at finalize,
- * failure reports, and the coordinator's aborts.
+ * failure reports, and the coordinator's aborts (and peers' failure notices).
+ *
+ * The connection to the coordinator is a CURVE client with keys derived from the job key: the
+ * coordinator must prove the derived server key before this rank says anything, so a squatter on
+ * the coordinator's port gets a handshake it cannot answer and no hello.
  */
 import { RendezvousError } from "../errors.js";
+import { jobKeys } from "../transport/keys.js";
 import { Link } from "../transport/zmq-link.js";
 import type { PeerEndpoint, ZmqTransport } from "../transport/zmq-transport.js";
 import { controlFrames, decodeControl, PROTOCOL_VERSION, type AbortMsg, type HelloMsg } from "./protocol.js";
 
+/** Handshakes the coordinator may end before this rank concludes it has a different secret. */
+const COORDINATOR_HANDSHAKE_DROPS = 3;
+
 /** What a rank sends in its hello, minus the endpoints the transport knows. */
-export type HelloFields = Omit<HelloMsg, "type" | "version" | "tcp" | "ipc">;
+export type HelloFields = Omit<HelloMsg, "type" | "version" | "tcp" | "ipc" | "key">;
 
 /** Options of {@link joinJob}. */
 export interface JoinOptions {
@@ -16,7 +24,8 @@ export interface JoinOptions {
   coordinatorEndpoint: string;
   /** Host name of the coordinator, for messages. */
   coordinatorLabel: string;
-  secret: string;
+  /** The job key (src/env/secret.ts). */
+  jobKey: Buffer;
   timeoutMs: number;
   hello: HelloFields;
 }
@@ -69,6 +78,11 @@ export class ControlChannel {
     this.link.send(controlFrames(this.rank, { type: "fail", rank: this.rank, reason, errorName, ranks })).catch(() => {});
   }
 
+  /** Reports the loss of `culprit` to the coordinator (which may be what is lost: then nothing arrives). */
+  reportLoss(culprit: number, reason: string): void {
+    this.link.send(controlFrames(this.rank, { type: "fail", rank: culprit, reason, ranks: [culprit] })).catch(() => {});
+  }
+
   /** Says goodbye and resolves when every rank has. */
   async bye(): Promise<void> {
     if (!this.byeSent) {
@@ -97,21 +111,35 @@ export async function joinJob(
 ): Promise<{ peers: PeerEndpoint[]; control: ControlChannel }> {
   let settle: { resolve: (p: PeerEndpoint[]) => void; reject: (e: Error) => void } | null = null;
   const table = new Promise<PeerEndpoint[]>((resolve, reject) => (settle = { resolve, reject }));
-  const link = new Link(opts.coordinatorEndpoint, opts.secret, (why) => {
-    if (why === "auth") {
-      settle?.reject(
-        new RendezvousError(`rank ${opts.hello.rank}: the coordinator at ${opts.coordinatorEndpoint} refused the connection: this rank's job secret differs from the coordinator's (ZMPI_SECRET, or the per-user secret file)`, {
-          op: "rendezvous",
-          ranks: [opts.hello.rank],
-        }),
-      );
-    }
-    onCoordinatorLost();
-  });
+  const keys = jobKeys(opts.jobKey);
+  const link = new Link(
+    opts.coordinatorEndpoint,
+    { keys: keys.member, serverKey: keys.coordinatorServer.publicZ85 },
+    (why) => {
+      if (why === "auth") {
+        settle?.reject(
+          new RendezvousError(
+            `rank ${opts.hello.rank}: the coordinator at ${opts.coordinatorEndpoint} refused the connection: this rank's job secret differs from the coordinator's (ZMPI_SECRET, or the per-user secret file), or another program holds the port`,
+            { op: "rendezvous", ranks: [opts.hello.rank] },
+          ),
+        );
+        return;
+      }
+      onCoordinatorLost();
+    },
+    COORDINATOR_HANDSHAKE_DROPS,
+  );
   const control = new ControlChannel(link, opts.hello.rank);
-  transport.onControl((_env, payload) => {
+  transport.onControl((env, payload) => {
     const msg = decodeControl(payload);
     if (!msg) return;
+    if (env.src >= 0) {
+      // From a peer: only a notice that some rank failed, which fails this rank the same way.
+      if (msg.type === "fail" && msg.rank >= 0 && msg.rank !== opts.hello.rank) {
+        control.deliverAbort({ type: "abort", rank: msg.rank, reason: msg.reason, errorName: msg.errorName, ranks: msg.ranks ?? [msg.rank] });
+      }
+      return;
+    }
     switch (msg.type) {
       case "table":
         control.coordinatorRank = msg.coordinatorRank;
@@ -133,7 +161,16 @@ export async function joinJob(
         return;
     }
   });
-  const hello: HelloMsg = { type: "hello", version: PROTOCOL_VERSION, ...opts.hello, tcp: transport.tcpEndpoint, ipc: transport.ipcEndpoint, cma: transport.cmaToken, stream: transport.streamPath };
+  const hello: HelloMsg = {
+    type: "hello",
+    version: PROTOCOL_VERSION,
+    ...opts.hello,
+    tcp: transport.tcpEndpoint,
+    ipc: transport.ipcEndpoint,
+    key: transport.keys.publicZ85,
+    cma: transport.cmaToken,
+    stream: transport.streamPath,
+  };
   link.send(controlFrames(opts.hello.rank, hello)).catch(() => {});
   // The coordinator has the same deadline and then names the missing ranks; wait a little longer
   // so its message, not ours, is what the user reads.

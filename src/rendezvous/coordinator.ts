@@ -3,11 +3,20 @@
  * every rank's HELLO, refuses duplicates and mismatches, hands out the endpoint table, then stays
  * up as the job's failure detector: it holds one connection to every rank, so the death of any rank
  * is seen here at once and broadcast to all others as an ABORT naming it.
+ *
+ * Its port is a CURVE server whose keypair, like the client key ranks present to it, is derived
+ * from the job key (keys.ts): only holders of the job key can connect, and a rank that connects to
+ * a squatter on the port learns so from the failed handshake without having said anything.
  */
 import { RendezvousError } from "../errors.js";
 import { Kind } from "../transport/frame.js";
+import { jobKeys, type JobKeys } from "../transport/keys.js";
+import { lossReason, probePeer } from "../transport/liveness.js";
+import { Refusals } from "../transport/refusals.js";
+import type { ZapHandler } from "../transport/zap.js";
 import { Inbox } from "../transport/zmq-inbox.js";
-import { Link } from "../transport/zmq-link.js";
+import { HEARTBEAT_TIMEOUT_MS, Link } from "../transport/zmq-link.js";
+import { COORDINATOR_DOMAIN } from "../transport/zmq-security.js";
 import type { PeerEndpoint } from "../transport/zmq-transport.js";
 import { controlFrames, decodeControl, PROTOCOL_VERSION, type ControlMsg, type HelloMsg } from "./protocol.js";
 
@@ -20,7 +29,12 @@ export interface CoordinatorOptions {
   port: number;
   size: number;
   jobId: string;
-  secret: string;
+  /** The job key (src/env/secret.ts). */
+  jobKey: Buffer;
+  /** The process's ZAP handler. */
+  zap: ZapHandler;
+  /** Where refusals are logged. */
+  log: (line: string) => void;
   /** How long to wait for every rank's hello. */
   timeoutMs: number;
   /** The coordinator's own machine, to use ipc to ranks on it. */
@@ -39,15 +53,26 @@ export class Coordinator {
   private finSent = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly keys: JobKeys;
+  /** Connections refused at the coordinator's port. */
+  readonly refusals: Refusals;
   /** Address ranks connect to. */
   endpoint = "";
 
   private constructor(private readonly opts: CoordinatorOptions) {
-    this.inbox = new Inbox(0, (env, payload) => {
-      if (env.kind !== Kind.CONTROL) return;
-      const msg = decodeControl(payload);
-      if (msg) this.handle(msg);
-    });
+    this.keys = jobKeys(opts.jobKey);
+    this.refusals = new Refusals("the coordinator", opts.log);
+    const member = this.keys.member.publicKey;
+    opts.zap.setPolicy(COORDINATOR_DOMAIN, { refusals: this.refusals, decide: (key) => (key.equals(member) ? "admit" : "refuse") });
+    this.inbox = new Inbox(
+      0,
+      (env, payload) => {
+        if (env.kind !== Kind.CONTROL) return;
+        const msg = decodeControl(payload);
+        if (msg) this.handle(msg);
+      },
+      { keys: this.keys.coordinatorServer, domain: COORDINATOR_DOMAIN, refusals: this.refusals },
+    );
   }
 
   /** Binds the coordinator port and starts the rendezvous deadline. */
@@ -58,6 +83,7 @@ export class Coordinator {
       c.endpoint = await c.inbox.bind(ep);
     } catch (e) {
       c.inbox.close();
+      opts.zap.dropPolicy(COORDINATOR_DOMAIN);
       const code = (e as { code?: string }).code ?? (e as Error).message;
       const taken = /EADDRINUSE|in use/i.test(String(code));
       throw new RendezvousError(
@@ -83,7 +109,7 @@ export class Coordinator {
   private linkTo(h: HelloMsg): Link {
     const sameHost = h.hostname === this.opts.hostname && h.nodeName === this.opts.nodeName;
     const ep = sameHost && h.ipc ? h.ipc : h.tcp;
-    return new Link(ep, this.opts.secret, () => this.rankLost(h.rank));
+    return new Link(ep, { keys: this.keys.coordinatorClient, serverKey: h.key }, () => this.rankLost(h.rank));
   }
 
   private refuse(h: HelloMsg, reason: string): void {
@@ -129,7 +155,7 @@ export class Coordinator {
     let coordinatorRank = 0;
     for (let r = 0; r < this.opts.size; r++) {
       const h = this.hellos.get(r)!;
-      peers.push({ rank: r, tcp: h.tcp, ipc: h.ipc, nodeName: h.nodeName, hostname: h.hostname, pid: h.pid, cma: h.cma ?? null, stream: h.stream ?? null });
+      peers.push({ rank: r, tcp: h.tcp, ipc: h.ipc, nodeName: h.nodeName, hostname: h.hostname, pid: h.pid, key: h.key, cma: h.cma ?? null, stream: h.stream ?? null });
       if (h.pid === process.pid && h.hostname === this.opts.hostname) coordinatorRank = r;
     }
     this.tableSent = true;
@@ -155,8 +181,13 @@ export class Coordinator {
     // After its bye a rank only waits for FIN; if it goes now, nobody is left waiting on it.
     if (this.closed || this.byes.has(rank)) return;
     const h = this.hellos.get(rank);
-    const who = h ? `rank ${rank} (pid ${h.pid} on ${h.nodeName})` : `rank ${rank}`;
-    this.abort({ type: "abort", rank, ranks: [rank], reason: `${who} died: its connection to the coordinator closed` });
+    if (!h) return;
+    const who = `rank ${rank} (pid ${h.pid} on ${h.nodeName})`;
+    const sameMachine = h.hostname === this.opts.hostname && h.nodeName === this.opts.nodeName;
+    void probePeer(h, sameMachine).then((state) => {
+      if (this.closed || this.byes.has(rank)) return;
+      this.abort({ type: "abort", rank, ranks: [rank], reason: lossReason(who, state, HEARTBEAT_TIMEOUT_MS) });
+    });
   }
 
   private abort(msg: ControlMsg & { type: "abort" }): void {
@@ -186,6 +217,8 @@ export class Coordinator {
       l.close();
     }
     this.inbox.close();
+    this.opts.zap.dropPolicy(COORDINATOR_DOMAIN);
+    this.refusals.summarize();
   }
 }
 

@@ -1,14 +1,15 @@
 /**
  * Control messages between ranks and the coordinator. They travel as CONTROL-kind frames with a
- * msgpack payload, on the same authenticated sockets as data.
+ * msgpack payload, on the same authenticated (CURVE) sockets as data. A rank's hello carries its
+ * public key; the table hands every rank's key to every rank, encrypted on the way.
  */
 import { DType } from "../transport/dtype.js";
 import { encodeHeader, Kind, valuePackr } from "../transport/frame.js";
 import type { CmaToken } from "../transport/cma.js";
 import type { PeerEndpoint } from "../transport/zmq-transport.js";
 
-/** Bumped when the control protocol or the wire header changes (2: binary header, cma and stream endpoints). */
-export const PROTOCOL_VERSION = 2;
+/** Bumped when the control protocol or the wire header changes (2: binary header, cma and stream endpoints; 3: CURVE keys). */
+export const PROTOCOL_VERSION = 3;
 
 /** A rank introduces itself. */
 export interface HelloMsg {
@@ -24,6 +25,8 @@ export interface HelloMsg {
   pid: number;
   tcp: string;
   ipc: string | null;
+  /** The rank's CURVE public key (Z85, 40 characters), drawn at random by the rank. */
+  key: string;
   /** Cross-memory attach token (same-machine single-copy transfers), or null. */
   cma?: CmaToken | null;
   /** Same-machine stream socket path, or null. */
@@ -55,7 +58,10 @@ export interface AbortMsg {
   ranks?: number[];
 }
 
-/** A rank reports a failure it saw, so the coordinator spreads it to everyone. */
+/**
+ * A rank reports a failure it saw: to the coordinator, which spreads it to everyone, and straight
+ * to its peers (the coordinator may be what failed), so no rank blames the messenger.
+ */
 export interface FailMsg {
   type: "fail";
   rank: number;
@@ -101,6 +107,7 @@ export function decodeControl(payload: Buffer | null): ControlMsg | null {
     const ints = [h.rank, h.size, h.nodeIndex, h.localRank, h.pid, h.version];
     if (!ints.every((x) => Number.isInteger(x))) return null;
     if (typeof h.job !== "string" || typeof h.nodeName !== "string" || typeof h.tcp !== "string") return null;
+    if (typeof h.key !== "string" || !/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(h.key)) return null;
     if (typeof h.hostname !== "string" || !(h.ipc === null || typeof h.ipc === "string")) return null;
     if (h.cma != null && (typeof h.cma !== "object" || !Number.isSafeInteger(h.cma.address) || typeof h.cma.token !== "string")) return null;
     if (h.stream != null && typeof h.stream !== "string") return null;

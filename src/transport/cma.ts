@@ -6,7 +6,16 @@
  *
  * A peer is read only after its published token has been read back from its memory and matched:
  * that proves the pid names the same process in our pid namespace and that the kernel lets us read
- * it (same user; with Yama the sender allows it via PR_SET_PTRACER). `ZMPI_CMA=0` turns it off.
+ * it. `ZMPI_CMA=0` turns it off.
+ *
+ * Yama. Reading another process's memory needs ptrace access to it. With Yama's ptrace_scope = 0
+ * (or no Yama) a process of the same user has it; with ptrace_scope = 1 (Ubuntu's default) only
+ * an ancestor has it, unless the target names a tracer with `prctl(PR_SET_PTRACER, pid)`, which
+ * admits that process *and its descendants* to full ptrace (read and write memory, not only read)
+ * for as long as the setting stands. So a rank names a tracer only after rendezvous, only when a
+ * peer on this machine will read it, and only one that covers the job's own processes on this
+ * machine (ptrace-scope.ts): normally the launcher or slurmstepd that started them all. With
+ * ptrace_scope = 2 or 3 nobody may read, the token check fails, and large arrays are sent as bytes.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -23,7 +32,7 @@ import { fileURLToPath } from "node:url";
 export const CMA_MIN_BYTES = 64 * 1024;
 
 interface NativeCma {
-  allowPeers(): boolean;
+  setPtracer(pid: number): boolean;
   addressOf(view: ArrayBufferView): number;
   read(pid: number, address: number, dest: ArrayBufferView): number;
 }
@@ -74,22 +83,34 @@ export function singleCopySupport(): { available: boolean; reason: string } {
 }
 
 /**
- * This process's token, created on first call (and the permission for peers to read us, where
- * Yama asks for one). Null when cross-memory attach is unavailable.
+ * This process's token, created on first call. Null when cross-memory attach is unavailable.
+ * Publishing it grants nothing: see {@link allowReader}.
  */
 export function publishCmaToken(): CmaToken | null {
   const n = load();
   if (!n) return null;
-  if (!token) {
-    if (!n.allowPeers()) {
-      why = "prctl(PR_SET_PTRACER) was refused";
-      native = null;
-      return null;
-    }
-    // Kept referenced for the life of the process: peers read it at this address.
-    token = new Uint8Array(randomBytes(32));
-  }
+  // Kept referenced for the life of the process: peers read it at this address.
+  token ??= new Uint8Array(randomBytes(32));
   return { address: n.addressOf(token), token: Buffer.from(token).toString("hex") };
+}
+
+let tracer: number | null = null;
+
+/**
+ * Lets process `pid` and its descendants read this one where Yama asks for it
+ * (PR_SET_PTRACER; a no-op without Yama). False if the kernel refused.
+ */
+export function allowReader(pid: number): boolean {
+  const n = load();
+  if (!n) return false;
+  const ok = n.setPtracer(pid);
+  if (ok) tracer = pid;
+  return ok;
+}
+
+/** The process last allowed to read this one by {@link allowReader}, or null (diagnostics and tests). */
+export function allowedReader(): number | null {
+  return tracer;
 }
 
 /** Address of a view's first byte, for a peer to read it. */

@@ -188,3 +188,27 @@ export function decodeFrames(
   if (h.cma !== undefined) env.cma = h.cma;
   return { env, payload };
 }
+
+/**
+ * Largest message payload zmpi delivers, bytes: the largest Buffer of Node 20 (later versions allow
+ * larger ones; a receiver must not be made to try).
+ */
+export const MAX_MESSAGE_BYTES = 2 ** 32;
+
+/**
+ * What a header says about its payload, before the payload is read: its sender and how many bytes
+ * must follow (-1: no payload frame; for DType.NONE, 0 is allowed too). Lets a stream reader refuse
+ * a claim that does not match its own header before buffering a byte of it; the full check is
+ * {@link decodeFrames}, once the payload is there. An error for a header that is not even that.
+ */
+export function announcedPayload(head: Buffer): { src: number; bytes: number } | { error: string } {
+  if (head.length < FIXED || head[0] !== MAGIC || head[1] !== VERSION) return { error: "not a zmpi header" };
+  const dtype = head[3]!;
+  const count = head.readDoubleLE(28);
+  const src = head.readInt32LE(12);
+  if (!isInt(count, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad count" };
+  if (head[4]! & FLAG_CMA || dtype === DType.NONE) return { src, bytes: -1 };
+  if (dtype === DType.MSGPACK) return { src, bytes: count };
+  if (isTypedCode(dtype)) return { src, bytes: count * elementBytes(dtype) };
+  return { error: "bad dtype" };
+}

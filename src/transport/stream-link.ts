@@ -4,12 +4,17 @@
  * two thread wake-ups per hop; a plain socket has none, which halves small-message latency here
  * (measured between two processes: 48 µs half round trip against 78 µs for bare zeromq.js ipc).
  *
- * Every message to the peer goes this way once chosen, so their order is kept. If the connection
- * cannot be made (a socket file this process cannot reach), the messages queued so far and all
- * later ones go to the fallback (the ZeroMQ link) instead, in order.
+ * The connection first passes the challenge-response handshake (auth-handshake.ts): the peer must
+ * prove it is the rank we mean before anything is written, and we prove who we are. Messages sent
+ * meanwhile wait in order. If the socket cannot be reached at all (no file, nothing listening, the
+ * peer closed it during the handshake, or no answer in time), those messages and all later ones go
+ * to the fallback (the ZeroMQ link) instead, in order. A peer that answers but cannot prove who it
+ * is is not a peer: that is reported as an authentication failure, never fallen back from.
  */
 import { connect, type Socket } from "node:net";
-import { encodeGreeting, framePrefix } from "./stream-frame.js";
+import { HandshakeError, openHandshake } from "./auth-handshake.js";
+import { framePrefix } from "./stream-frame.js";
+import { PEER_HANDSHAKE_MS, streamIdentity } from "./stream-inbox.js";
 import type { LinkFailure } from "./zmq-link.js";
 
 /** What the transport needs from a link to a peer (the ZeroMQ {@link Link} has the same shape). */
@@ -29,48 +34,80 @@ interface Queued {
 /** An outbound Unix-socket connection to one peer's stream inbox. */
 export class StreamLink implements PeerLink {
   private readonly socket: Socket;
-  private connected = false;
+  private ready = false;
   private closed = false;
   private failed: Error | null = null;
   private fallback: PeerLink | null = null;
-  /** Messages written before the connection was up: kept until then, for the fallback. */
+  /** Messages sent before the handshake completed: written after it, or handed to the fallback. */
   private early: Queued[] = [];
   /** Set when the peer said goodbye: its disconnect is then expected. */
   expectClose = false;
+  /** Why the handshake failed, when the peer could not prove who it is. */
+  authError = "";
 
   constructor(
     readonly path: string,
     rank: number,
-    secret: string,
+    peer: number,
+    key: Buffer,
     private readonly onLost: (why: LinkFailure) => void,
     private readonly makeFallback: () => PeerLink,
   ) {
     this.socket = connect({ path });
-    this.socket.write(encodeGreeting(rank, secret));
-    this.socket.on("connect", () => {
-      this.connected = true;
-      for (const q of this.early.splice(0)) q.resolve();
-    });
     this.socket.on("error", () => {
-      // Before the connection is up: use the fallback. After: 'close' follows and reports it.
-      if (!this.connected && !this.closed && !this.fallback) this.useFallback();
+      // Before the handshake: the close that follows falls back. After: 'close' reports it.
+    });
+    this.socket.once("connect", () => {
+      openHandshake(this.socket, { me: streamIdentity(rank), peer: streamIdentity(peer), keyFor: () => key, deadlineMs: PEER_HANDSHAKE_MS }).then(
+        () => this.up(),
+        (e: unknown) => this.handshakeFailed(e as HandshakeError),
+      );
     });
     this.socket.on("close", () => {
-      if (this.connected && !this.closed && !this.expectClose) this.onLost("disconnected");
+      if (!this.ready) {
+        if (!this.fallback && !this.authError && (!this.closed || this.early.length > 0)) this.useFallback();
+        return;
+      }
+      if (!this.closed && !this.expectClose) this.onLost("disconnected");
     });
+  }
+
+  /** True once the peer has proved it is the rank we mean and messages go this way. */
+  get authenticated(): boolean {
+    return this.ready && !this.fallback;
+  }
+
+  private up(): void {
+    this.ready = true;
+    this.socket.on("data", () => {}); // the peer never writes after the handshake; keep reading EOF
+    this.socket.resume();
+    for (const q of this.early.splice(0)) {
+      this.write(q.frames);
+      q.resolve();
+    }
+    if (this.closed) this.socket.end();
+  }
+
+  private handshakeFailed(e: HandshakeError): void {
+    if (this.fallback) return;
+    if (e.reason === "timeout" || e.reason === "closed") {
+      if (!this.closed || this.early.length > 0) this.useFallback();
+      return;
+    }
+    this.authError = e.message;
+    const err = new Error(`${this.path}: ${e.message}`);
+    for (const q of this.early.splice(0)) q.reject(err);
+    this.onLost("auth");
   }
 
   private useFallback(): void {
     const fb = (this.fallback = this.makeFallback());
     if (this.expectClose) fb.expectClose = true;
     for (const q of this.early.splice(0)) fb.send(q.frames).then(q.resolve, q.reject);
+    if (this.closed) fb.close();
   }
 
-  /** Writes a message; resolves once it is queued on the socket (sent before the connection was up: once connected). */
-  send(frames: (Buffer | Uint8Array)[]): Promise<void> {
-    if (this.fallback) return this.fallback.send(frames);
-    if (this.failed) return Promise.reject(this.failed);
-    if (this.closed) return Promise.reject(new Error(`link to ${this.path} is closed`));
+  private write(frames: (Buffer | Uint8Array)[]): void {
     const header = frames[0] as Buffer;
     const payload = frames.length > 1 ? frames[1]! : null;
     const prefix = framePrefix(header, payload ? payload.byteLength : -1);
@@ -83,11 +120,22 @@ export class StreamLink implements PeerLink {
     } else {
       this.socket.write(prefix);
     }
-    if (this.connected) return Promise.resolve();
+  }
+
+  /** Writes a message; resolves once it is queued on the socket (sent before the handshake: once it is done). */
+  send(frames: (Buffer | Uint8Array)[]): Promise<void> {
+    if (this.fallback) return this.fallback.send(frames);
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.closed) return Promise.reject(new Error(`link to ${this.path} is closed`));
+    if (this.authError) return Promise.reject(new Error(`${this.path}: ${this.authError}`));
+    if (this.ready) {
+      this.write(frames);
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve, reject) => this.early.push({ frames, resolve, reject }));
   }
 
-  /** Rejects what waits for the connection and refuses new sends. */
+  /** Rejects what waits for the handshake and refuses new sends. */
   fail(err: Error): void {
     this.failed = err;
     this.fallback?.fail(err);
@@ -99,7 +147,8 @@ export class StreamLink implements PeerLink {
     if (this.closed) return;
     this.closed = true;
     this.fallback?.close();
-    this.socket.end();
+    // Messages still waiting for the handshake go out when it completes (or to the fallback).
+    if (this.ready || this.early.length === 0) this.socket.end();
     // A peer that is gone or stuck must not keep this process alive.
     setTimeout(() => this.socket.destroy(), 3000).unref();
   }

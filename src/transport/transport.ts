@@ -50,8 +50,10 @@ export interface TransportStats {
   bytesReceived: number;
   /** Inbound messages dropped because they failed validation. */
   malformedDropped: number;
-  /** Connections refused at the handshake (wrong or missing secret, not ZMTP at all). */
+  /** Connections to this rank's ports and socket refused at the handshake (unknown key, not ZMTP, not CURVE, failed challenge). */
   refusedConnections: number;
+  /** Connections the coordinator service refused (0 unless this process hosts it). */
+  refusedByCoordinator: number;
   /** The same traffic split by where the peer is. */
   byPeerKind: Record<PeerKind, TrafficCounters>;
   /** Messages received by copying straight out of the sender's memory (cross-memory attach), and their bytes. */
@@ -93,6 +95,7 @@ export function emptyStats(): TransportStats {
     ...emptyTraffic(),
     malformedDropped: 0,
     refusedConnections: 0,
+    refusedByCoordinator: 0,
     singleCopyReceived: 0,
     singleCopyBytes: 0,
     byPeerKind: { self: emptyTraffic(), node: emptyTraffic(), remote: emptyTraffic() },

@@ -1,10 +1,12 @@
 /**
  * One outbound connection: a PUSH socket to one peer's inbox, with its own send queue (zeromq.js
  * allows one send in flight per socket) and a watch on the connection so a peer that dies is
- * noticed at once, not at the next deadline.
+ * noticed at once, not at the next deadline. The connection is a CURVE client: it proves our key
+ * and admits only a server that proves the key we expect (zmq-security.ts); large payloads go as
+ * several frames.
  */
 import { Push } from "zeromq";
-import { ZAP_USER } from "./zap.js";
+import { clientOptions, toFrames, type CurveClient } from "./zmq-security.js";
 
 /**
  * A host that vanishes without closing TCP (power loss, a cable) is found by ZMTP heartbeats:
@@ -12,7 +14,7 @@ import { ZAP_USER } from "./zap.js";
  * thread is doing, so a long computation is never mistaken for a death. TCP keepalive backs it up.
  */
 const HEARTBEAT_IVL_MS = 2000;
-const HEARTBEAT_TIMEOUT_MS = 10000;
+export const HEARTBEAT_TIMEOUT_MS = 10000;
 const KEEPALIVE_IDLE_S = 10;
 const KEEPALIVE_INTERVAL_S = 5;
 const KEEPALIVE_COUNT = 3;
@@ -39,16 +41,24 @@ export class Link {
   /** Set when the peer said goodbye: its disconnect is then expected. */
   expectClose = false;
 
+  private drops = 0;
+
+  /**
+   * @param dropsAsAuth when set, a server that closes the connection this many times during the
+   *   handshake counts as refusing us ("auth"): a CURVE server that cannot decrypt our hello (its
+   *   key is not the one we derived, e.g. a different job secret) closes without a word. Only for
+   *   servers that never hold a client back (the coordinator admits or refuses at once).
+   */
   constructor(
     readonly endpoint: string,
-    secret: string,
+    curve: CurveClient,
     private readonly onLost: (why: LinkFailure) => void,
+    dropsAsAuth = 0,
   ) {
     this.socket = new Push({
+      ...clientOptions(curve.keys, curve.serverKey),
       sendHighWaterMark: 0,
       linger: CLOSE_LINGER_MS,
-      plainUsername: ZAP_USER,
-      plainPassword: secret,
       heartbeatInterval: HEARTBEAT_IVL_MS,
       heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
       tcpKeepalive: 1,
@@ -63,6 +73,7 @@ export class Link {
     });
     this.socket.events.on("disconnect", () => {
       if (this.connected && !this.closed && !this.expectClose) this.onLost("disconnected");
+      if (!this.connected && dropsAsAuth > 0 && ++this.drops === dropsAsAuth && !this.closed) this.onLost("auth");
     });
     this.socket.events.on("handshake:error:auth", () => {
       if (!this.closed) this.onLost("auth");
@@ -71,7 +82,8 @@ export class Link {
   }
 
   /** Queues a multipart message; resolves when zeromq has taken it. */
-  send(frames: (Buffer | Uint8Array)[]): Promise<void> {
+  send(message: (Buffer | Uint8Array)[]): Promise<void> {
+    const frames = toFrames(message);
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error(`link to ${this.endpoint} is closed`));
     if (!this.pumping) {

@@ -4,56 +4,43 @@
  * bytes as they are. A zero-copy send resolves when the receiver acknowledges the message, because
  * zeromq reads the caller's memory after `send()` has returned.
  *
+ * Every ZeroMQ connection is CURVE (encrypted and mutually authenticated; zmq-security.ts). The
+ * inbox admits the coordinator, whose key every holder of the job key can derive, and the job's
+ * ranks, whose keys each rank draws at random and which travel only inside the encrypted endpoint
+ * table (keys.ts): before the table has come, unknown keys wait; after, they are refused.
+ *
  * Ranks on the same machine take two shortcuts, as MPI's shared-memory transports do: their
- * messages go over a Unix socket per pair (stream-link.ts, no ZeroMQ I/O threads in the way), and
- * large arrays are not sent at all but copied once out of the sender by the receiver
- * (single-copy.ts, cma.ts). Each peer's data is delivered in send order whatever way it came
- * (in-order.ts).
+ * messages go over a Unix socket per pair (stream-link.ts, no ZeroMQ I/O threads in the way,
+ * authenticated by a challenge-response with a key only the two share), and large arrays are not
+ * sent at all but copied once out of the sender by the receiver (single-copy.ts, cma.ts). A
+ * single-copy header is honoured only from the socket connection that proved it comes from the
+ * rank it names. Each peer's data is delivered in send order whatever way it came (in-order.ts).
  */
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { RankFailedError } from "../errors.js";
-import { addressOf, canReadPeer, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
-import { InOrder } from "./in-order.js";
-import { remotePayload } from "./single-copy.js";
+import { RankFailedError, UsageError } from "../errors.js";
+import { addressOf, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
-import { encodeHeader, Kind, type Envelope } from "./frame.js";
-import { Inbox } from "./zmq-inbox.js";
-import { Link, type LinkFailure } from "./zmq-link.js";
+import { encodeHeader, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
+import { InOrder } from "./in-order.js";
+import { jobKeys, randomKeyPair, type CurveKeyPair } from "./keys.js";
+import { lossReason, probePeer } from "./liveness.js";
+import { PeerTable, type PeerEndpoint } from "./peer-table.js";
+import type { Refusals } from "./refusals.js";
+import { SingleCopyPeers } from "./single-copy-peers.js";
+import { remotePayload } from "./single-copy.js";
 import { StreamInbox } from "./stream-inbox.js";
 import { StreamLink, type PeerLink } from "./stream-link.js";
-import { copyStats, countTraffic, emptyStats, type PeerKind, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
+import { copyStats, countTraffic, emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
+import type { ZapHandler } from "./zap.js";
+import { Inbox } from "./zmq-inbox.js";
+import { HEARTBEAT_TIMEOUT_MS, Link, type LinkFailure } from "./zmq-link.js";
+import { RANK_DOMAIN } from "./zmq-security.js";
 
-/**
- * Payloads at least this large go to a same-machine peer over ZeroMQ even when the stream socket
- * carries the rest (they only take this way without single copy: larger zero-copy arrays are
- * read out of the sender). Measured at np=2 with ZMPI_CMA=0, socket vs ZeroMQ: 16 KiB half round
- * trip 102 vs 180 µs, 64 KiB 294 vs 349 µs, 1 MiB 2.2 vs 1.3 ms; bandwidth 32 KiB 462 vs 436
- * MB/s, 1 MiB 655 vs 1715 MB/s, 16 MiB 656 vs 1458 MB/s.
- */
-const STREAM_MAX_PAYLOAD = 64 * 1024;
+export type { PeerEndpoint } from "./peer-table.js";
+
 /** ACK tag by which a receiver tells a sender it has read the sender's token: CMA may be used. */
-const ACK_TAG_CMA_READY = 1;
-
-/** How to reach one rank. */
-export interface PeerEndpoint {
-  /** World rank. */
-  rank: number;
-  /** `tcp://addr:port` on the rank's node address. */
-  tcp: string;
-  /** `ipc://path`, usable by ranks on the same host, or null. */
-  ipc: string | null;
-  /** Node name the rank runs on. */
-  nodeName: string;
-  /** `os.hostname()` of the rank's machine (ipc needs the same machine, not only the same node name). */
-  hostname: string;
-  /** Process id, for error messages and cross-memory attach. */
-  pid: number;
-  /** Token for cross-memory attach, or null/absent when the rank offers none. */
-  cma?: CmaToken | null;
-  /** Path of the rank's same-machine stream socket (Unix socket), or null/absent. */
-  stream?: string | null;
-}
+export const ACK_TAG_CMA_READY = 1;
+/** Failure notices go to every peer directly up to this world size; beyond it, to peers with an open link. */
+const NOTIFY_ALL_MAX = 64;
 
 /** Options of {@link ZmqTransport.open}. */
 export interface ZmqTransportOptions {
@@ -61,22 +48,31 @@ export interface ZmqTransportOptions {
   size: number;
   /** Address to bind tcp on (the node's own address). */
   bindAddress: string;
-  /** Directory for the ipc endpoint, or null to use tcp only. */
+  /** This process's private directory for its Unix sockets (private-dir.ts), or null to use tcp only. */
   ipcDir: string | null;
-  /** A tag unique to the job step, used in the ipc file name. */
-  jobTag: string;
-  /** The job secret every connection presents. */
-  secret: string;
+  /** The job key (src/env/secret.ts). */
+  jobKey: Buffer;
+  /** The process's ZAP handler. */
+  zap: ZapHandler;
+  /** Where refused connections are counted and logged. */
+  refusals: Refusals;
+  /** Reports protocol violations by authenticated peers (rate-limited by the caller's log). */
+  warn?: (line: string) => void;
   /** Offer and use cross-memory attach with same-machine peers (default true; ZMPI_CMA=0 also turns it off). */
   cma?: boolean;
   /** Talk to same-machine peers over a Unix socket instead of ZeroMQ ipc (default true; ZMPI_STREAM=0 also turns it off). */
   stream?: boolean;
+  /** Called when the inbox cannot accept connections any more (descriptors exhausted). */
+  onExhausted?: (why: string) => void;
 }
 
 interface AckWaiter {
   resolve: () => void;
   reject: (e: Error) => void;
 }
+
+/** Which way a message came: the stream socket proved its sender; ZeroMQ proved only job membership. */
+type Via = "stream" | "zmq";
 
 /** The ZeroMQ transport. */
 export class ZmqTransport implements Transport {
@@ -85,29 +81,31 @@ export class ZmqTransport implements Transport {
   private stream: StreamInbox | null = null;
   private readonly nextSeq: number[];
   private readonly order: InOrder<[Envelope, Buffer | null]>;
-  /** ZeroMQ links to same-machine peers, for payloads too large for the stream socket. */
-  private readonly bulkLinks = new Map<number, Link>();
   private readonly acks = new Map<number, Map<number, AckWaiter>>();
   private readonly dead = new Map<number, string>();
-  private peers: PeerEndpoint[] = [];
-  private readonly deferredAcks: Array<[number, number]> = [];
-  private me: PeerEndpoint | null = null;
+  private readonly table: PeerTable;
+  private tableArrived!: () => void;
+  private readonly tableKnown = new Promise<void>((resolve) => (this.tableArrived = resolve));
+  private readonly deferredAcks: Array<[number, number, number]> = [];
   private handler: MessageHandler = () => {};
   private failureHandler: FailureHandler = () => {};
   private controlHandler: (env: Envelope, payload: Buffer | null) => void = () => {};
   private readonly counters = emptyStats();
   private closing = false;
-  private readonly kinds: (PeerKind | undefined)[] = [];
-  /** Peers whose memory this rank has proven it can read. */
-  private readonly cmaFrom = new Set<number>();
-  /** Peers that have proven they can read this rank's memory. */
-  private readonly cmaTo = new Set<number>();
-  /** This rank's published token, or null when it offers no cross-memory attach. */
-  cmaToken: CmaToken | null = null;
+  private readonly warned = new Set<number>();
+  private readonly single: SingleCopyPeers;
+  /** This rank's CURVE keypair, drawn at random for this process. */
+  readonly keys: CurveKeyPair = randomKeyPair();
   /** Path of the same-machine stream socket, or null. */
   get streamPath(): string | null {
     return this.stream?.path ?? null;
   }
+  /** This rank's published single-copy token, or null when it offers none. */
+  get cmaToken(): CmaToken | null {
+    return this.single.token;
+  }
+  /** The refusals of the coordinator service, when this process hosts it (for the counters). */
+  coordinatorRefusals: Refusals | null = null;
   /** Bound endpoints. */
   tcpEndpoint = "";
   ipcEndpoint: string | null = null;
@@ -115,26 +113,45 @@ export class ZmqTransport implements Transport {
   private constructor(
     readonly rank: number,
     readonly size: number,
-    private readonly secret: string,
+    private readonly opts: ZmqTransportOptions,
   ) {
     this.nextSeq = new Array<number>(size).fill(0);
+    this.table = new PeerTable(rank, this.keys, opts.jobKey);
     this.order = new InOrder(size);
-    this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload));
+    this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload, "zmq"), { keys: this.keys, domain: RANK_DOMAIN, refusals: opts.refusals, onExhausted: opts.onExhausted, warn: opts.warn && ((line) => opts.warn!(`rank ${opts.rank} ${line}`)) });
+    this.single = new SingleCopyPeers(opts.cma !== false ? publishCmaToken() : null, (peer) => this.ack(peer, 0, ACK_TAG_CMA_READY));
+    const coordinator = jobKeys(opts.jobKey).coordinatorClient.publicKey;
+    opts.zap.setPolicy(RANK_DOMAIN, {
+      refusals: opts.refusals,
+      decide: (key) => {
+        if (key.equals(coordinator)) return "admit";
+        if (!this.table.known) return "wait";
+        return this.table.hasKey(key) ? "admit" : "refuse";
+      },
+    });
   }
 
   /** Binds the inbox and starts reading. */
   static async open(opts: ZmqTransportOptions): Promise<ZmqTransport> {
-    const t = new ZmqTransport(opts.rank, opts.size, opts.secret);
-    if (opts.cma !== false) t.cmaToken = publishCmaToken();
+    const t = new ZmqTransport(opts.rank, opts.size, opts);
     t.tcpEndpoint = await t.inbox.bind(`tcp://${opts.bindAddress}:*`);
     if (opts.ipcDir !== null) {
-      mkdirSync(opts.ipcDir, { recursive: true, mode: 0o700 });
-      const path = join(opts.ipcDir, `${opts.jobTag}-r${opts.rank}.sock`);
       // Unix socket paths are limited to ~107 bytes; fall back to tcp rather than fail.
+      const path = `${opts.ipcDir}/r${opts.rank}.zmq`;
       if (path.length < 100) t.ipcEndpoint = await t.inbox.bind(`ipc://${path}`);
-      const streamPath = join(opts.ipcDir, `${opts.jobTag}-r${opts.rank}.s`);
+      const streamPath = `${opts.ipcDir}/r${opts.rank}.sock`;
       if (opts.stream !== false && process.env.ZMPI_STREAM !== "0" && process.platform !== "win32" && streamPath.length < 100) {
-        t.stream = await StreamInbox.listen(streamPath, opts.secret, opts.size, (env, payload) => t.dispatch(env, payload));
+        t.stream = await StreamInbox.listen(streamPath, {
+          rank: opts.rank,
+          worldSize: opts.size,
+          keyFor: async (r) => {
+            await t.tableKnown;
+            return t.table.pairKey(r);
+          },
+          tableKnown: () => t.table.known,
+          refusals: opts.refusals,
+          handler: (env, payload) => t.dispatch(env, payload, "stream"),
+        });
       }
     }
     t.inbox.start();
@@ -143,23 +160,23 @@ export class ZmqTransport implements Transport {
 
   /** Installs the endpoint table learned at rendezvous. */
   setPeers(peers: PeerEndpoint[]): void {
-    this.peers = peers;
-    this.me = peers[this.rank] ?? null;
-    for (const [src, seq] of this.deferredAcks.splice(0)) this.ack(src, seq);
-    if (this.cmaToken) {
-      for (const p of peers) {
-        if (p.rank === this.rank || !p.cma || !this.sameMachine(p.rank)) continue;
-        if (!canReadPeer(p.pid, p.cma)) continue;
-        this.cmaFrom.add(p.rank);
-        this.ack(p.rank, 0, ACK_TAG_CMA_READY);
-      }
+    try {
+      this.table.set(peers);
+    } catch (e) {
+      throw new RankFailedError((e as Error).message, { op: "rendezvous" });
     }
+    this.opts.zap.recheck();
+    this.tableArrived();
+    for (const [src, seq, tag] of this.deferredAcks.splice(0)) this.ack(src, seq, tag);
+    // Single copy only where both ends have the stream socket, which is what proves a header's sender.
+    const candidates = this.stream ? peers.filter((p) => p.rank !== this.rank && p.cma && p.stream && this.table.sameMachine(p.rank)) : [];
+    this.single.start(candidates);
   }
 
   private ack(src: number, seq: number, tag = 0): void {
-    if (this.peers.length === 0) {
+    if (!this.table.known) {
       // A faster peer got the table first and already sent to us: answer once we know its address.
-      this.deferredAcks.push([src, seq]);
+      this.deferredAcks.push([src, seq, tag]);
       return;
     }
     const header = encodeHeader({ comm: 0, src: this.rank, tag, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq });
@@ -168,12 +185,17 @@ export class ZmqTransport implements Transport {
 
   /** Peers this rank sends large arrays to by cross-memory attach. */
   singleCopyPeers(): number[] {
-    return [...this.cmaTo].sort((a, b) => a - b);
+    return this.single.sendingTo();
   }
 
   /** The table entry of a rank, if known. */
   peer(rank: number): PeerEndpoint | undefined {
-    return this.peers[rank];
+    return this.table.get(rank);
+  }
+
+  /** The stream-socket key this rank shares with `rank` (tests act as a rank with it). */
+  pairKey(rank: number): Buffer | null {
+    return this.table.pairKey(rank);
   }
 
   onMessage(handler: MessageHandler): void {
@@ -184,19 +206,26 @@ export class ZmqTransport implements Transport {
     this.failureHandler = handler;
   }
 
-  /** Receives CONTROL messages (from the coordinator). */
+  /** Receives CONTROL messages: from the coordinator (`src` -1) and failure notices from peers. */
   onControl(handler: (env: Envelope, payload: Buffer | null) => void): void {
     this.controlHandler = handler;
   }
 
-  private dispatch(env: Envelope, payload: Buffer | null): void {
+  private violation(src: number, what: string): void {
+    this.counters.malformedDropped++;
+    if (this.warned.has(src)) return;
+    this.warned.add(src);
+    this.opts.warn?.(`rank ${this.rank} dropped a message from rank ${src}: ${what} (later ones are only counted)`);
+  }
+
+  private dispatch(env: Envelope, payload: Buffer | null, via: Via): void {
     if (env.kind === Kind.CONTROL) {
       this.controlHandler(env, payload);
       return;
     }
     if (env.kind === Kind.ACK) {
       if (env.tag === ACK_TAG_CMA_READY) {
-        if (env.src >= 0 && env.src !== this.rank && this.cmaToken) this.cmaTo.add(env.src);
+        if (via === "stream" && env.src !== this.rank) this.single.peerCanRead(env.src);
         return;
       }
       const waiter = this.acks.get(env.src)?.get(env.count);
@@ -207,8 +236,11 @@ export class ZmqTransport implements Transport {
       return;
     }
     if (env.src < 0) return; // data never comes from the coordinator service
+    if (env.cma !== undefined && via !== "stream") return this.violation(env.src, "a single-copy header over ZeroMQ (only the authenticated stream socket may carry one)");
     // One peer's data may come over two connections: deliver it in the peer's send order.
-    if (!this.order.push(env.src, env.seq, [env, payload], this.deliverNext)) this.counters.malformedDropped++; // a repeat
+    const r = this.order.push(env.src, env.seq, [env, payload], this.deliverNext, payload?.length ?? 0, keepPrivate);
+    if (r === "repeat") this.counters.malformedDropped++;
+    else if (r === "too-far" || r === "too-much") this.violation(env.src, `message ${env.seq} ${r === "too-far" ? "is too far ahead of" : "would hold too much before"} the one expected`);
   }
 
   private readonly deliverNext = ([env, payload]: [Envelope, Buffer | null]): void => this.deliverData(env, payload);
@@ -218,7 +250,7 @@ export class ZmqTransport implements Transport {
       this.dispatchSingleCopy(env);
       return;
     }
-    countTraffic(this.counters, this.kindOf(env.src), "received", payload ? payload.length : 0);
+    countTraffic(this.counters, this.table.kindOf(env.src), "received", payload ? payload.length : 0);
     if (env.ack === 1) this.ack(env.src, env.seq);
     this.handler(env, payload);
   }
@@ -226,10 +258,10 @@ export class ZmqTransport implements Transport {
   /** A message whose bytes are still in the sender: handed on as a {@link RemotePayload}. */
   private dispatchSingleCopy(env: Envelope): void {
     const src = env.src;
-    const peer = this.peers[src];
-    if (!peer || !this.cmaFrom.has(src)) {
+    const peer = this.table.get(src);
+    if (!peer || !this.single.canReadFrom(src)) {
       // Only a peer we told we can read it may send these; anything else is not ours.
-      this.counters.malformedDropped++;
+      this.violation(src, "a single-copy header from a rank this one never offered to read");
       return;
     }
     const byteLength = env.count * elementBytes(env.dtype);
@@ -252,49 +284,35 @@ export class ZmqTransport implements Transport {
     this.handler(env, null, remote);
   }
 
-  /** Same host and node: ipc and cross-memory attach work. */
-  private sameMachine(rank: number): boolean {
-    const p = this.peers[rank];
-    return !!p && !!this.me && p.hostname === this.me.hostname && p.nodeName === this.me.nodeName;
-  }
-
-  /** Where a peer is, for the traffic counters (worked out once per peer: it is on every message's path). */
-  private kindOf(rank: number): PeerKind {
-    if (rank === this.rank) return "self";
-    let k = this.kinds[rank];
-    if (k === undefined && this.peers.length > 0) k = this.kinds[rank] = this.sameMachine(rank) ? "node" : "remote";
-    return k ?? "remote";
-  }
-
-  /** Chooses ipc for a peer on the same machine and node, tcp otherwise. */
-  private endpointOf(rank: number): string | undefined {
-    const p = this.peers[rank];
-    if (!p) return undefined;
-    if (p.ipc && this.sameMachine(rank)) return p.ipc;
-    return p.tcp;
-  }
-
   /** The link to a peer: the stream socket for a same-machine peer that offers one, else ZeroMQ. */
   private link(rank: number): PeerLink | undefined {
     let l = this.links.get(rank);
     if (l) return l;
-    const ep = this.endpointOf(rank);
+    const ep = this.table.endpointOf(rank);
     if (!ep) return undefined;
-    const zmqLink = () => new Link(ep, this.secret, (why) => this.lost(rank, why));
-    const path = this.peers[rank]?.stream;
-    l = path && this.stream && this.sameMachine(rank) ? new StreamLink(path, this.rank, this.secret, (why) => this.lost(rank, why), zmqLink) : zmqLink();
+    const zmqLink = () => new Link(ep, { keys: this.keys, serverKey: this.table.get(rank)!.key }, (why) => this.lost(rank, why));
+    const path = this.table.get(rank)?.stream;
+    const key = this.table.pairKey(rank);
+    l = path && key && this.stream && this.table.sameMachine(rank) ? new StreamLink(path, this.rank, rank, key, (why) => this.lost(rank, why), zmqLink) : zmqLink();
     this.links.set(rank, l);
     return l;
   }
 
   private lost(rank: number, why: LinkFailure): void {
-    if (this.closing) return;
-    const p = this.peers[rank];
+    if (this.closing || this.dead.has(rank)) return;
+    const p = this.table.get(rank);
     const who = p ? `rank ${rank} (pid ${p.pid} on ${p.nodeName})` : `rank ${rank}`;
-    const reason =
-      why === "auth"
-        ? `${who} refused our connection: the job secret differs (ZMPI_SECRET)`
-        : `${who} closed its connection: the process exited or crashed`;
+    if (why === "auth") {
+      const l = this.links.get(rank);
+      const detail = l instanceof StreamLink && l.authError ? l.authError : "our keys do not match (a different job secret or job?)";
+      return this.report(rank, `${who} refused our connection or could not prove who it is: ${detail}`);
+    }
+    if (!p) return this.report(rank, lossReason(who, "gone", 0));
+    void probePeer(p, this.table.sameMachine(rank)).then((state) => this.report(rank, lossReason(who, state, HEARTBEAT_TIMEOUT_MS)));
+  }
+
+  private report(rank: number, reason: string): void {
+    if (this.closing || this.dead.has(rank)) return;
     this.markDead(rank, reason);
     this.failureHandler(rank, reason);
   }
@@ -310,20 +328,33 @@ export class ZmqTransport implements Transport {
       waiting.clear();
     }
     this.links.get(rank)?.fail(err);
-    this.bulkLinks.get(rank)?.fail(err);
   }
 
   /** Marks a peer's coming disconnect as expected (it said goodbye). */
   expectClose(rank: number): void {
     const l = this.links.get(rank);
     if (l) l.expectClose = true;
-    const b = this.bulkLinks.get(rank);
-    if (b) b.expectClose = true;
+  }
+
+  /**
+   * Sends CONTROL frames (a failure notice) straight to peers, not through the coordinator, which
+   * may be what failed: to every peer in a world of up to 64 ranks, else to those with an open link.
+   */
+  notifyPeers(frames: Buffer[]): void {
+    if (!this.table.known) return;
+    const targets = this.size <= NOTIFY_ALL_MAX ? this.table.all().map((p) => p.rank) : [...this.links.keys()];
+    for (const r of targets) {
+      if (r === this.rank || this.dead.has(r)) continue;
+      this.link(r)?.send(frames).catch(() => {});
+    }
   }
 
   send(dest: number, env: OutboundEnvelope, payload: Uint8Array | null, zeroCopy: boolean): Promise<void> {
+    if (payload && payload.byteLength > MAX_MESSAGE_BYTES) {
+      return Promise.reject(new UsageError(`a message of ${payload.byteLength} bytes is larger than zmpi delivers (${MAX_MESSAGE_BYTES}); send it in parts`, { op: "send" }));
+    }
     const seq = this.nextSeq[dest]!++;
-    countTraffic(this.counters, this.kindOf(dest), "sent", payload ? payload.byteLength : 0);
+    countTraffic(this.counters, this.table.kindOf(dest), "sent", payload ? payload.byteLength : 0);
     if (dest === this.rank) return this.sendSelf({ ...env, src: this.rank, seq }, payload);
     const deadReason = this.dead.get(dest);
     if (deadReason) return Promise.reject(new RankFailedError(deadReason, { ranks: [dest], op: "send" }));
@@ -333,30 +364,20 @@ export class ZmqTransport implements Transport {
     if (zeroCopy) full.ack = 1;
     // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
     // closure below until the receipt, so the array is neither freed nor (by contract) reused.
-    const single = zeroCopy && payload !== null && payload.byteLength >= CMA_MIN_BYTES && isTypedCode(env.dtype) && this.cmaTo.has(dest);
+    // Only over an authenticated stream socket: the receiver honours the header from nowhere else.
+    const single =
+      zeroCopy && payload !== null && payload.byteLength >= CMA_MIN_BYTES && isTypedCode(env.dtype) && link instanceof StreamLink && link.authenticated && this.single.peerReads(dest);
     if (single) full.cma = addressOf(payload);
     const header = encodeHeader(full);
     const withPayload = payload !== null && env.dtype !== DType.NONE && !single;
     const frames = withPayload ? [header, payload] : [header];
-    // Node reads a Unix socket in 64 KiB pieces through its stream machinery: for large payloads
-    // ZeroMQ's I/O threads are faster (the receiver puts the two connections back in order).
-    const via = withPayload && payload.byteLength >= STREAM_MAX_PAYLOAD && link instanceof StreamLink ? this.bulkLink(dest) : link;
-    if (!zeroCopy) return via.send(frames);
+    if (!zeroCopy) return link.send(frames);
     const acked = new Promise<void>((resolve, reject) => {
       let m = this.acks.get(dest);
       if (!m) this.acks.set(dest, (m = new Map()));
       m.set(seq, { resolve, reject });
     });
-    return via.send(frames).then(() => acked.then(() => keepAlive(payload)));
-  }
-
-  private bulkLink(rank: number): Link {
-    let l = this.bulkLinks.get(rank);
-    if (!l) {
-      l = new Link(this.endpointOf(rank)!, this.secret, (why) => this.lost(rank, why));
-      this.bulkLinks.set(rank, l);
-    }
-    return l;
+    return link.send(frames).then(() => acked.then(() => keepAlive(payload)));
   }
 
   private sendSelf(env: Envelope, payload: Uint8Array | null): Promise<void> {
@@ -374,7 +395,8 @@ export class ZmqTransport implements Transport {
     return {
       ...copyStats(this.counters),
       malformedDropped: this.inbox.malformed + this.counters.malformedDropped + (st ? st.malformed : 0),
-      refusedConnections: this.inbox.refused + (st ? st.refused : 0),
+      refusedConnections: this.opts.refusals.total,
+      refusedByCoordinator: this.coordinatorRefusals?.total ?? 0,
     };
   }
 
@@ -385,6 +407,7 @@ export class ZmqTransport implements Transport {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.single.stop();
     const err = new RankFailedError("transport closed", { op: "send" });
     for (const m of this.acks.values()) for (const w of m.values()) w.reject(err);
     this.acks.clear();
@@ -393,14 +416,16 @@ export class ZmqTransport implements Transport {
       l.close();
     }
     this.links.clear();
-    for (const l of this.bulkLinks.values()) {
-      l.expectClose = true;
-      l.close();
-    }
-    this.bulkLinks.clear();
     this.inbox.close();
     this.stream?.close();
+    this.opts.zap.dropPolicy(RANK_DOMAIN);
+    this.opts.refusals.summarize();
   }
+}
+
+/** A held message keeps a copy of its payload: a slice of a socket read would pin the whole read buffer. */
+function keepPrivate([env, payload]: [Envelope, Buffer | null]): [Envelope, Buffer | null] {
+  return [env, payload && payload.byteLength !== payload.buffer.byteLength ? Buffer.from(payload) : payload];
 }
 
 /** Holds a reference until called (the sender's memory must outlive a single-copy read). */

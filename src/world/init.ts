@@ -2,19 +2,24 @@
  * `init()`: read the environment, bind, rendezvous, and hand back the world. A world of size 1
  * needs no sockets at all.
  */
+import { writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine, type EngineConfig } from "../comm/engine.js";
 import { RankFailedError, RendezvousError, UsageError, ZmpiError, CollectiveMismatchError, TimeoutError } from "../errors.js";
 import { detectEnvironment } from "../env/detect.js";
 import { resolveHostAddress } from "../env/resolve.js";
-import { resolveSecret } from "../env/secret.js";
+import { deriveJobKey, resolveSecret } from "../env/secret.js";
 import type { RankEnvironment } from "../env/types.js";
 import { joinJob, type ControlChannel } from "../rendezvous/client.js";
 import { Coordinator } from "../rendezvous/coordinator.js";
-import type { AbortMsg } from "../rendezvous/protocol.js";
+import { controlFrames, type AbortMsg } from "../rendezvous/protocol.js";
+import { lossReason, probePeer } from "../transport/liveness.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
+import { makeProcessDir, removeProcessDir } from "../transport/private-dir.js";
+import { Refusals } from "../transport/refusals.js";
 import { ZapHandler } from "../transport/zap.js";
+import { HEARTBEAT_TIMEOUT_MS } from "../transport/zmq-link.js";
 import { ZmqTransport } from "../transport/zmq-transport.js";
 import { installUncaughtReporter, Logger, parseLogLevel } from "./logger.js";
 import { World, type WorldResources } from "./world.js";
@@ -105,22 +110,35 @@ async function initDistributed(
   seed: RngSeed,
 ): Promise<World> {
   const { secret } = await resolveSecret(envVars, env.method);
+  const job = `${env.jobId}.${env.stepId}`;
+  // The secret stays here: everything on the wire proves knowledge of keys derived from this.
+  const jobKey = deriveJobKey(secret, job);
   const bindAddress = env.bindAddress ?? (await resolveHostAddress(env.nodeName));
   const coordAddress = await resolveHostAddress(env.coordinator.host);
-  const zap = await ZapHandler.start(secret);
-  const cleanups: Array<() => void | Promise<void>> = [() => zap.close()];
+  const launcher = launcherChannel(envVars);
+  launcher.say(`rendezvous ${env.rank}`);
+  const warn = (line: string) => process.stderr.write(`[zmpi rank ${env.rank}] ${line}\n`);
+  const zap = await ZapHandler.acquire();
+  const cleanups: Array<() => void | Promise<void>> = [() => zap.release()];
   const closeAll = async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   };
   try {
     const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+    const ipcDir = makeProcessDir(join(tmpdir(), `zmpi-${uid}`));
+    cleanups.push(() => removeProcessDir(ipcDir));
+    let engine: Engine | null = null;
+    let exhausted = (reason: string) => engine?.fail(new RankFailedError(reason, { ranks: [env.rank] }));
     const transport = await ZmqTransport.open({
       rank: env.rank,
       size: env.size,
       bindAddress,
-      ipcDir: join(tmpdir(), `zmpi-${uid}`),
-      jobTag: `${env.jobId}.${env.stepId}`.replace(/[^A-Za-z0-9._-]/g, "_"),
-      secret,
+      ipcDir,
+      jobKey,
+      zap,
+      refusals: new Refusals(`rank ${env.rank}`, warn),
+      warn,
+      onExhausted: (why) => exhausted(`rank ${env.rank} ${why}`),
     });
     cleanups.push(() => transport.close());
     let coordinator: Coordinator | null = null;
@@ -130,43 +148,59 @@ async function initDistributed(
         hostLabel: env.coordinator.host,
         port: env.coordinator.port,
         size: env.size,
-        jobId: `${env.jobId}.${env.stepId}`,
-        secret,
+        jobId: job,
+        jobKey,
+        zap,
+        log: (line) => process.stderr.write(`[zmpi coordinator] ${line}\n`),
         timeoutMs: rendezvousTimeoutMs,
         hostname: env.hostname,
         nodeName: env.nodeName,
       });
       cleanups.push(() => coordinator!.close());
+      transport.coordinatorRefusals = coordinator.refusals;
     }
     // The engine exists before the table arrives: a faster peer may send to us right after it.
-    const engine = new Engine(transport, config);
+    engine = new Engine(transport, config);
+    const eng = engine;
     // Installed first: an abort can arrive while this rank is still finishing init (a slow rank
     // under load), and the job must still go down on it.
-    engine.onFailure((err) => {
+    eng.onFailure((err) => {
       if ((opts.onFailure ?? "exit") !== "exit") return;
       process.stderr.write(`[zmpi rank ${env.rank}] job failed: ${err.message}\n`);
       process.exitCode = 1;
       setTimeout(() => process.exit(1), opts.exitGraceMs ?? 1000).unref();
     });
     let control: ControlChannel | null = null;
+    // A loss seen here is told to the peers directly as well as to the coordinator: when the
+    // coordinator's own rank is what was lost, nobody else would, and a peer that only saw this
+    // rank exit next would blame it.
+    const lostHere = (culprit: number, reason: string) => {
+      if (control?.finalizing || eng.failed) return;
+      eng.fail(new RankFailedError(reason, { ranks: [culprit] }));
+      transport.notifyPeers(controlFrames(env.rank, { type: "fail", rank: culprit, reason, ranks: [culprit] }));
+      control?.reportLoss(culprit, reason);
+    };
+    // Flooded past its descriptors: this rank is the one failing, and says so to everyone.
+    exhausted = (reason) => lostHere(env.rank, reason);
     const coordinatorLost = () => {
-      const err = new RankFailedError(
-        `the coordinator (rank ${control?.coordinatorRank ?? 0}'s process, ${env.coordinator.host}:${env.coordinator.port}) closed its connection: that rank exited or crashed`,
-        { ranks: [control?.coordinatorRank ?? 0] },
-      );
-      if (!control?.finalizing) engine.fail(err);
+      const c = control?.coordinatorRank ?? 0;
+      const p = transport.peer(c);
+      const where = `${env.coordinator.host}:${env.coordinator.port}`;
+      if (!p) return lostHere(c, `the coordinator (rank ${c}'s process, ${where}) closed its connection: that rank exited or crashed`);
+      const sameMachine = p.hostname === env.hostname && p.nodeName === env.nodeName;
+      void probePeer(p, sameMachine).then((state) => lostHere(c, `the coordinator at ${where}: ${lossReason(`rank ${c} (pid ${p.pid} on ${p.nodeName})`, state, HEARTBEAT_TIMEOUT_MS)}`));
     };
     const joined = await joinJob(
       transport,
       {
         coordinatorEndpoint: `tcp://${coordAddress}:${env.coordinator.port}`,
         coordinatorLabel: env.coordinator.host,
-        secret,
+        jobKey,
         timeoutMs: rendezvousTimeoutMs,
         hello: {
           rank: env.rank,
           size: env.size,
-          job: `${env.jobId}.${env.stepId}`,
+          job,
           nodeName: env.nodeName,
           hostname: env.hostname,
           nodeIndex: env.nodeIndex,
@@ -179,11 +213,9 @@ async function initDistributed(
     control = joined.control;
     cleanups.push(() => joined.control.close());
     transport.setPeers(joined.peers);
-    const eng = engine;
+    launcher.say(`joined ${env.rank}`);
     // Peers that close after saying goodbye are not failures.
-    transport.onFailure((rank, reason) => {
-      if (!joined.control.finalizing) eng.fail(new RankFailedError(reason, { ranks: [rank] }));
-    });
+    transport.onFailure(lostHere);
     joined.control.onAbort((msg) => eng.fail(errorFromAbort(msg)));
     eng.spread = (err) => joined.control.reportFailure(err.message, err.name, err.ranks);
     eng.nodeName = env.nodeName;
@@ -197,4 +229,23 @@ async function initDistributed(
     await closeAll();
     throw e;
   }
+}
+
+/**
+ * The line `zmpi launch` gives each rank (fd `ZMPI_LAUNCH_FD`) to say how far it got: a rank that
+ * exits before it has joined while another waits in rendezvous dooms the job, and the launcher
+ * stops it at once instead of letting the others wait for the rendezvous deadline.
+ */
+function launcherChannel(envVars: Record<string, string | undefined>): { say(line: string): void } {
+  const fd = Number(envVars.ZMPI_LAUNCH_FD);
+  if (!Number.isInteger(fd) || fd < 3) return { say: () => {} };
+  return {
+    say(line: string) {
+      try {
+        writeSync(fd, `${line}\n`);
+      } catch {
+        // the launcher is gone or the descriptor is not its pipe: nothing to tell
+      }
+    },
+  };
 }

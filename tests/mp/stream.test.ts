@@ -14,7 +14,7 @@ describe("same-machine stream channel", () => {
     for (const rank of [0, 1, 2]) expect(linesOf(r.stdout, rank)).toContain("ok after");
   });
 
-  it("without single copy, large arrays go over ZeroMQ and small ones over the socket, and arrive in send order", async () => {
+  it("without single copy, small and large arrays alike go over the socket and arrive in send order", async () => {
     const r = await runJob("p2p-suite.ts", 3, { env: { ZMPI_CMA: "0" } });
     expect(r.code, r.stderr).toBe(0);
     for (const rank of [1, 2]) expect(linesOf(r.stdout, rank)).toContain("ok ordering-mixed");

@@ -1,10 +1,8 @@
 // The same-machine stream channel's framing: any chunking of the byte stream gives back exactly
-// the messages written, and greetings without the job secret are refused.
+// the messages written, and lengths no sender can mean are refused before anything is allocated.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeGreeting, FrameParser, framePrefix, readGreeting } from "../../src/transport/stream-frame.js";
-
-const SECRET = Buffer.from("s3cret-s3cret");
+import { FrameParser, framePrefix, MAX_STREAM_PAYLOAD } from "../../src/transport/stream-frame.js";
 
 function wire(msgs: Array<[Buffer, Buffer | null]>): Buffer {
   return Buffer.concat(msgs.flatMap(([h, p]) => (p ? [framePrefix(h, p.length), p] : [framePrefix(h, -1)])));
@@ -54,18 +52,10 @@ describe("stream framing", () => {
     expect(new FrameParser(() => {}).push(bytes)).toMatch(re);
   });
 
-  it("accepts a greeting with the job secret, in pieces, and names its rank", () => {
-    const g = encodeGreeting(3, SECRET.toString());
-    expect(readGreeting(g.subarray(0, 7), SECRET, 4)).toBeNull();
-    expect(readGreeting(Buffer.concat([g, Buffer.from("rest")]), SECRET, 4)).toEqual({ rank: 3, used: g.length });
-  });
-
-  it.each([
-    ["random bytes", Buffer.from("GET / HTTP/1.1\r\n\r\n"), /not a zmpi greeting/],
-    ["a wrong secret", encodeGreeting(1, "s3cret-s3creT"), /wrong job secret/],
-    ["a shorter secret", encodeGreeting(1, "s3cret"), /wrong job secret/],
-    ["a rank outside the world", encodeGreeting(9, SECRET.toString()), /outside the world/],
-  ])("refuses a greeting with %s", (_name, bytes, re) => {
-    expect(readGreeting(bytes, SECRET, 4)).toEqual({ error: expect.stringMatching(re) });
+  it("refuses a payload claim beyond the largest buffer before allocating it (2^40 bytes: no RangeError, no crash)", () => {
+    const claim = (n: number) => Buffer.concat([Buffer.from([1, 0, 0, 0]), Buffer.from(new Float64Array([n]).buffer), Buffer.from("h")]);
+    expect(new FrameParser(() => {}).push(claim(2 ** 40))).toMatch(/payload length 1099511627776 \(at most/);
+    expect(new FrameParser(() => {}).push(claim(MAX_STREAM_PAYLOAD + 1))).toMatch(/at most/);
+    expect(new FrameParser(() => {}).push(claim(-5))).toMatch(/payload length -5/);
   });
 });

@@ -19,9 +19,6 @@
 #ifndef PR_SET_PTRACER
 #define PR_SET_PTRACER 0x59616d61
 #endif
-#ifndef PR_SET_PTRACER_ANY
-#define PR_SET_PTRACER_ANY ((unsigned long)-1)
-#endif
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
@@ -69,12 +66,22 @@ static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value 
   return 1;
 }
 
-/* allowPeers(): lets processes of the same user read this one (needed where Yama ptrace_scope = 1). */
-static napi_value allow_peers(napi_env env, napi_callback_info info) {
-  (void)info;
-  int rc = prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+/*
+ * setPtracer(pid): under Yama ptrace_scope = 1, lets process `pid` and its descendants read this
+ * one (process_vm_readv needs ptrace access). 0 withdraws it. Never PR_SET_PTRACER_ANY: that would
+ * let every process of the user attach. Returns true when set, or when there is no Yama (EINVAL:
+ * the kernel's ordinary same-user rule applies).
+ */
+static napi_value set_ptracer(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "setPtracer(pid)")) return NULL;
+  int32_t pid;
+  if (napi_get_value_int32(env, argv[0], &pid) != napi_ok || pid < 0) {
+    napi_throw_type_error(env, NULL, "setPtracer(pid): pid must be a non-negative integer");
+    return NULL;
+  }
+  int rc = prctl(PR_SET_PTRACER, (unsigned long)pid, 0, 0, 0);
   napi_value out;
-  /* EINVAL means no Yama: nothing to allow, reads already work. */
   napi_get_boolean(env, rc == 0 || errno == EINVAL, &out);
   return out;
 }
@@ -122,7 +129,7 @@ static napi_value read_remote(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-    { "allowPeers", NULL, allow_peers, NULL, NULL, NULL, napi_default, NULL },
+    { "setPtracer", NULL, set_ptracer, NULL, NULL, NULL, napi_default, NULL },
     { "addressOf", NULL, address_of, NULL, NULL, NULL, napi_default, NULL },
     { "read", NULL, read_remote, NULL, NULL, NULL, napi_default, NULL },
   };
