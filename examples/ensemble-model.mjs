@@ -32,14 +32,14 @@ export function logLike(theta) {
     const r = data.y[i] - f;
     ss += r * r;
   }
-  return -0.5 * ss / (SIGMA * SIGMA) - N_DATA * (LOG_SIGMA + 0.5 * LOG_2PI);
+  return (-0.5 * ss) / (SIGMA * SIGMA) - N_DATA * (LOG_SIGMA + 0.5 * LOG_2PI);
 }
 
 /** log p(θ) under the independent Gaussian prior. */
 export function logPrior(theta) {
   let s = 0;
   for (const t of theta) s += t * t;
-  return -0.5 * s / (PRIOR_SD * PRIOR_SD) - theta.length * (LOG_PRIOR_SD + 0.5 * LOG_2PI);
+  return (-0.5 * s) / (PRIOR_SD * PRIOR_SD) - theta.length * (LOG_PRIOR_SD + 0.5 * LOG_2PI);
 }
 
 /** The pool task: log p(θ) + log p(y | θ) of one walker. */

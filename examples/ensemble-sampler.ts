@@ -30,7 +30,12 @@ world.log.info(`ensemble: ${STATES} states × ${ens.walkers} walkers on ${world.
 async function sample(s: StateContext): Promise<Record<string, unknown>> {
   const dim = s.state + 1;
   const W = s.walkers;
-  const evaluate = async (xs: number[][]) => s.map<{ theta: number[] }, number>(model, "logProb", xs.map((theta) => ({ theta })));
+  const evaluate = async (xs: number[][]) =>
+    s.map<{ theta: number[] }, number>(
+      model,
+      "logProb",
+      xs.map((theta) => ({ theta })),
+    );
   const init0 = s.rng("init").fillNormal(new Float64Array(W * dim), 0, 0.1);
   const pos = Array.from({ length: W }, (_, k) => Array.from(init0.subarray(k * dim, (k + 1) * dim)));
   const lp = await evaluate(pos);

@@ -43,7 +43,8 @@ await world.barrier();
 const t0 = performance.now();
 for (let t = 1; t < steps; t++) {
   const info = await svgd.step();
-  if (!values.bench && (info.step % 50 === 0 || info.step === steps)) world.log.info(`step ${info.step}: bandwidth h = ${info.h.toPrecision(4)}, mean log p = ${(await meanLogP()).toFixed(4)}`);
+  if (!values.bench && (info.step % 50 === 0 || info.step === steps))
+    world.log.info(`step ${info.step}: bandwidth h = ${info.h.toPrecision(4)}, mean log p = ${(await meanLogP()).toFixed(4)}`);
 }
 await world.barrier();
 const msPerStep = (performance.now() - t0) / Math.max(1, steps - 1);

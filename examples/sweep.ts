@@ -41,13 +41,18 @@ const farm = await world.farm({ logDir: join(outDir, "logs"), retries: 1, ...(ta
 if (farm.isMaster) {
   const tasks = new URL("./sweep-tasks.ts", import.meta.url);
   const sampler = (t: string, n: number, target: TaskFuture<Target> | Target) =>
-    farm.submit(tasks, "runSampler", [{ sampler: n, steps: 200_000, step: 2.5, ...("means" in target ? { target } : {}) }], { ...("means" in target ? {} : { after: [target] }), name: `sampler/${t}/${n}` });
+    farm.submit(tasks, "runSampler", [{ sampler: n, steps: 200_000, step: 2.5, ...("means" in target ? { target } : {}) }], {
+      ...("means" in target ? {} : { after: [target] }),
+      name: `sampler/${t}/${n}`,
+    });
   const pending: PromiseLike<unknown>[] = [];
   if (stage === "samplers") {
     // Stage 2 alone: the targets come from stage 1's files.
     const from = flags.get("targets-from") ?? "targets";
     const dir = isAbsolute(from) || from.includes("/") ? join(from, "targets") : join(process.env.ZMPI_EXP_DIR ? join(process.env.ZMPI_EXP_DIR, "..") : ".", from, "targets");
-    const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     if (files.length === 0) throw new Error(`no targets in ${dir}: run --stage targets first`);
     for (const f of files) {
       const t = JSON.parse(readFileSync(join(dir, f), "utf8")) as Target;

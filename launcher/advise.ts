@@ -44,9 +44,16 @@ function size(bytes: number): string {
 export function formatAdvice(a: Advice): string {
   const r = a.resources;
   const l = a.layout;
-  const from = r.source === "machine" ? `this machine: ${r.cpusPerNode} CPUs, ${r.memPerNode !== undefined ? size(r.memPerNode) : "?"} available, load ${r.load?.toFixed(1) ?? "?"}` : `${r.source === "slurm" ? "the Slurm allocation" : "the requested allocation"}: ${r.nodes} node(s) × ${r.cpusPerNode} CPUs${r.memPerNode !== undefined ? `, ${size(r.memPerNode)} per node` : ""}`;
+  const from =
+    r.source === "machine"
+      ? `this machine: ${r.cpusPerNode} CPUs, ${r.memPerNode !== undefined ? size(r.memPerNode) : "?"} available, load ${r.load?.toFixed(1) ?? "?"}`
+      : `${r.source === "slurm" ? "the Slurm allocation" : "the requested allocation"}: ${r.nodes} node(s) × ${r.cpusPerNode} CPUs${r.memPerNode !== undefined ? `, ${size(r.memPerNode)} per node` : ""}`;
   const t = new Table({ head: ["layout", ""], style: { head: [], border: [] } });
-  t.push(["ranks", `${l.ranks} on ${l.nodes} node(s), ${l.ranksPerNode} per node`], ["pool per rank", `${l.poolSize} thread(s)`], ["state groups", `${l.groups} × ${l.ranksPerGroup} rank(s)`]);
+  t.push(
+    ["ranks", `${l.ranks} on ${l.nodes} node(s), ${l.ranksPerNode} per node`],
+    ["pool per rank", `${l.poolSize} thread(s)`],
+    ["state groups", `${l.groups} × ${l.ranksPerGroup} rank(s)`],
+  );
   const pair = (p: [number, number]) => (p[0] === p[1] ? `${p[0]}` : `${p[1]}–${p[0]}`);
   if (l.statesPerGroup) t.push(["states per group", pair(l.statesPerGroup)]);
   if (l.walkersPerRank) t.push(["walkers per rank", pair(l.walkersPerRank)]);

@@ -69,7 +69,20 @@ async function benchRng(reps: number, quick: boolean): Promise<BenchRow[]> {
   try {
     const small = new Float64Array(n >> 3);
     const js = await timeBoth(() => r.fillUniform(small), 3);
-    rows.push(...[["M/s wall", js.wall], ["M/s per CPU-s", js.cpu]].map(([unit, t]) => ({ bench: "rng fillUniform", backend: "js (same bits)", size: `${small.length / 2 ** 20} Mi f64`, unit: unit as string, ...stats((t as number[]).map((s) => small.length / Math.max(s, 1e-6) / 1e6)), target: "", note: "" })));
+    rows.push(
+      ...[
+        ["M/s wall", js.wall],
+        ["M/s per CPU-s", js.cpu],
+      ].map(([unit, t]) => ({
+        bench: "rng fillUniform",
+        backend: "js (same bits)",
+        size: `${small.length / 2 ** 20} Mi f64`,
+        unit: unit as string,
+        ...stats((t as number[]).map((s) => small.length / Math.max(s, 1e-6) / 1e6)),
+        target: "",
+        note: "",
+      })),
+    );
   } finally {
     if (before === undefined) delete process.env.ZMPI_KERNELS;
     else process.env.ZMPI_KERNELS = before;
@@ -90,11 +103,14 @@ async function benchPoolReuse(reps: number, quick: boolean): Promise<BenchRow[]>
     for (let i = 0; i < iters; i++) await pool.map(task, "logProb", items, { chunkSize: 16 });
   };
   const size = `${iters} maps × ${items.length} items`;
-  const fresh = await timeBoth(async () => {
-    const p = createPool({ size: 2 });
-    await run(p);
-    await p.close();
-  }, Math.max(3, reps >> 1));
+  const fresh = await timeBoth(
+    async () => {
+      const p = createPool({ size: 2 });
+      await run(p);
+      await p.close();
+    },
+    Math.max(3, reps >> 1),
+  );
   const reused = createPool({ size: 2 });
   const kept = await timeBoth(() => run(reused), reps);
   await reused.close();
@@ -117,15 +133,42 @@ async function benchSvgd(quick: boolean): Promise<BenchRow[]> {
     const out = new PassThrough();
     let text = "";
     out.on("data", (d: Buffer) => (text += d.toString()));
-    const code = await launch({ np, script, args: ["/tmp/zmpi-bench-svgd", "--particles", String(n), "--steps", String(steps), "--bench"], stdout: out, stderr: new PassThrough(), timeoutSec: 600 });
+    const code = await launch({
+      np,
+      script,
+      args: ["/tmp/zmpi-bench-svgd", "--particles", String(n), "--steps", String(steps), "--bench"],
+      stdout: out,
+      stderr: new PassThrough(),
+      timeoutSec: 600,
+    });
     const m = /SVGD_BENCH np=\d+ n=\d+ pool=(\d+) ms_per_step=([\d.]+)/.exec(text);
     if (code !== 0 || !m) {
-      rows.push({ bench: "svgd step", backend: `${np} rank(s)`, size: `${n} particles, 2-D`, unit: "ms/step", median: NaN, min: NaN, max: NaN, target: "", note: `failed (status ${code})` });
+      rows.push({
+        bench: "svgd step",
+        backend: `${np} rank(s)`,
+        size: `${n} particles, 2-D`,
+        unit: "ms/step",
+        median: NaN,
+        min: NaN,
+        max: NaN,
+        target: "",
+        note: `failed (status ${code})`,
+      });
       continue;
     }
     const ms = Number(m[2]);
     if (np === 1) one = ms;
-    rows.push({ bench: "svgd step", backend: `${np} rank(s), pool ${m[1]} each`, size: `${n} particles, 2-D`, unit: "ms/step", median: ms, min: ms, max: ms, target: "", note: np === 1 ? "" : `speed-up ${(one / ms).toFixed(2)}x` });
+    rows.push({
+      bench: "svgd step",
+      backend: `${np} rank(s), pool ${m[1]} each`,
+      size: `${n} particles, 2-D`,
+      unit: "ms/step",
+      median: ms,
+      min: ms,
+      max: ms,
+      target: "",
+      note: np === 1 ? "" : `speed-up ${(one / ms).toFixed(2)}x`,
+    });
   }
   return rows;
 }

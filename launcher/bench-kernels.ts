@@ -58,11 +58,13 @@ async function benchReduce(pool2: ComputePool): Promise<void> {
   const bytes = n * 24; // read a, read b, write a
   const size = `${(n * 8) / 2 ** 20} MiB f64`;
   const mem = computeMemory();
-  const a = mem.allocArray(Float64Array, n), b = mem.allocArray(Float64Array, n);
+  const a = mem.allocArray(Float64Array, n),
+    b = mem.allocArray(Float64Array, n);
   a.fill(1);
   b.fill(1e-9);
   record("reduce-into a+=b", "wasm-simd, in shared memory", size, "GB/s", bytes / 1e9, await time(() => reduceInto("sum", a, b)), ">= 20");
-  const pa = new Float64Array(n).fill(1), pb = new Float64Array(n).fill(1e-9);
+  const pa = new Float64Array(n).fill(1),
+    pb = new Float64Array(n).fill(1e-9);
   record("reduce-into a+=b", "wasm-simd, plain arrays (staged)", size, "GB/s", bytes / 1e9, await time(() => reduceInto("sum", pa, pb)), "");
   const js = jsBackend();
   record("reduce-into a+=b", "js", size, "GB/s", bytes / 1e9, await time(() => js.reduceInto("sum", pa, pb)), "");
@@ -76,15 +78,22 @@ async function benchGemm(): Promise<void> {
   const flops = (2 * n ** 3) / 1e9;
   const wasm = wasmBackend();
   const js = jsBackend();
-  for (const [C, target] of [[Float32Array, ">= 30"], [Float64Array, ">= 12"]] as const) {
-    const a = new C(n * n), b = new C(n * n), c = new C(n * n);
+  for (const [C, target] of [
+    [Float32Array, ">= 30"],
+    [Float64Array, ">= 12"],
+  ] as const) {
+    const a = new C(n * n),
+      b = new C(n * n),
+      c = new C(n * n);
     fill(a, 1);
     fill(b, 2);
     const dt = C === Float32Array ? "f32" : "f64";
     if (wasm) {
       record(`gemm ${dt} single-thread`, "wasm-simd, plain arrays", `${n}^3`, "GFLOP/s", flops, await time(() => wasm.gemm(n, n, n, 1, a, b, 0, c)), target);
       const mem = computeMemory();
-      const ma = mem.allocArray(C, n * n), mb = mem.allocArray(C, n * n), mc = mem.allocArray(C, n * n);
+      const ma = mem.allocArray(C, n * n),
+        mb = mem.allocArray(C, n * n),
+        mc = mem.allocArray(C, n * n);
       ma.set(a);
       mb.set(b);
       record(`gemm ${dt} single-thread`, "wasm-simd, in shared memory", `${n}^3`, "GFLOP/s", flops, await time(() => wasm.gemm(n, n, n, 1, ma, mb, 0, mc)), target);
@@ -101,7 +110,9 @@ async function benchScaling(pool1: ComputePool, pool2: ComputePool): Promise<voi
   const flops = (2 * n ** 3) / 1e9;
   for (const C of [Float32Array, Float64Array] as const) {
     const dt = C === Float32Array ? "f32" : "f64";
-    const a = pool1.alloc(C, n * n), b = pool1.alloc(C, n * n), c = pool1.alloc(C, n * n);
+    const a = pool1.alloc(C, n * n),
+      b = pool1.alloc(C, n * n),
+      c = pool1.alloc(C, n * n);
     fill(a, 3);
     fill(b, 4);
     for (let i = 0; i < 2; i++) {
@@ -109,7 +120,9 @@ async function benchScaling(pool1: ComputePool, pool2: ComputePool): Promise<voi
       await pool2.gemm(a, b, n, n, n, { out: c });
     }
     // Interleave 1- and 2-worker runs so host noise hits both alike; the speed-up is per pair.
-    const t1: number[] = [], t2: number[] = [], ratio: number[] = [];
+    const t1: number[] = [],
+      t2: number[] = [],
+      ratio: number[] = [];
     for (let r = 0; r < REPS; r++) {
       let t0 = performance.now();
       await pool1.gemm(a, b, n, n, n, { out: c });
@@ -164,7 +177,17 @@ print(json.dumps(out))
   const ver = execFileSync("python3", ["-c", "import numpy; print(numpy.__version__)"], { encoding: "utf8" }).trim();
   const ours = (bench: string, backend: string): number => rows.find((r) => r.bench === bench && r.backend === backend)?.median ?? NaN;
   const add = (bench: string, np: number, mine: number, unit: string): void => {
-    rows.push({ bench: `${bench} (numpy ${ver}, 1 thread)`, backend: "numpy", size: "", unit, median: np, min: np, max: np, target: "", note: `zmpi/numpy = ${(mine / np).toFixed(2)}` });
+    rows.push({
+      bench: `${bench} (numpy ${ver}, 1 thread)`,
+      backend: "numpy",
+      size: "",
+      unit,
+      median: np,
+      min: np,
+      max: np,
+      target: "",
+      note: `zmpi/numpy = ${(mine / np).toFixed(2)}`,
+    });
   };
   add("reduce-into a+=b", res.reduce, ours("reduce-into a+=b", "wasm-simd, in shared memory"), "GB/s");
   add("gemm f32 single-thread", res.gemm_float32, ours("gemm f32 single-thread", "wasm-simd, plain arrays"), "GFLOP/s");
@@ -195,7 +218,10 @@ async function main(): Promise<void> {
   const dir = join(packageRoot(), "bench-results");
   mkdirSync(dir, { recursive: true });
   const esc = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const csv = ["bench,backend,size,unit,median,min,max,target,note", ...rows.map((r) => [r.bench, r.backend, r.size, r.unit, fmt(r.median), fmt(r.min), fmt(r.max), r.target, r.note].map(esc).join(","))];
+  const csv = [
+    "bench,backend,size,unit,median,min,max,target,note",
+    ...rows.map((r) => [r.bench, r.backend, r.size, r.unit, fmt(r.median), fmt(r.min), fmt(r.max), r.target, r.note].map(esc).join(",")),
+  ];
   writeFileSync(join(dir, "kernels.csv"), csv.join("\n") + "\n");
   console.log(`wrote ${join(dir, "kernels.csv")}`);
 }

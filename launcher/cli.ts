@@ -23,9 +23,27 @@ export function program(setStatus: (s: number) => void): Command {
     .argument("<script>", "script to run (.js, .mjs or .ts)")
     .argument("[args...]", "arguments for the script")
     .passThroughOptions()
-    .action(async (script: string, args: string[], o: { np: number; nodes?: number; timeout?: number; slurmEnv?: boolean; prefix: boolean; killOnBadExit: boolean; hugePages: boolean }) => {
-      setStatus(await launch({ np: o.np, nodes: o.nodes, timeoutSec: o.timeout, slurmEnv: o.slurmEnv, prefix: o.prefix, killOnBadExit: o.killOnBadExit, hugePages: o.hugePages, script, args }));
-    });
+    .action(
+      async (
+        script: string,
+        args: string[],
+        o: { np: number; nodes?: number; timeout?: number; slurmEnv?: boolean; prefix: boolean; killOnBadExit: boolean; hugePages: boolean },
+      ) => {
+        setStatus(
+          await launch({
+            np: o.np,
+            nodes: o.nodes,
+            timeoutSec: o.timeout,
+            slurmEnv: o.slurmEnv,
+            prefix: o.prefix,
+            killOnBadExit: o.killOnBadExit,
+            hugePages: o.hugePages,
+            script,
+            args,
+          }),
+        );
+      },
+    );
   cmd
     .command("info")
     .description("print what this process detects: rank, size, node, local rank, coordinator, CPUs, method")

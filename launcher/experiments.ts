@@ -5,7 +5,20 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import Table from "cli-table3";
-import { collect, describeJob, loadExperiment, render, status, submit, summarize, wait, type Executor, type RunManifestData, type Summary, type WaitProgress } from "../src/experiments/index.js";
+import {
+  collect,
+  describeJob,
+  loadExperiment,
+  render,
+  status,
+  submit,
+  summarize,
+  wait,
+  type Executor,
+  type RunManifestData,
+  type Summary,
+  type WaitProgress,
+} from "../src/experiments/index.js";
 import { positiveNumber } from "./args.js";
 
 const nonNegative = (v: string): number => {
@@ -23,14 +36,33 @@ const progressMode = (v: string): WaitProgress => {
 export function formatRun(m: RunManifestData, dir: string): string {
   const t = new Table({ head: ["job", "id", "state", "exit", "elapsed s", "nodes", "via", "collected"], style: { head: [], border: [] } });
   for (const j of m.jobs) {
-    t.push([j.strategy + (j.baseline ? " (baseline)" : ""), j.jobId, j.state, j.exitCode ?? "", j.elapsedSec ?? "", j.nodeList ?? "", j.via ?? "", j.collect ? `${j.collect.status} (${j.collect.rows} rows)${j.collect.message ? `: ${j.collect.message}` : ""}` : ""]);
+    t.push([
+      j.strategy + (j.baseline ? " (baseline)" : ""),
+      j.jobId,
+      j.state,
+      j.exitCode ?? "",
+      j.elapsedSec ?? "",
+      j.nodeList ?? "",
+      j.via ?? "",
+      j.collect ? `${j.collect.status} (${j.collect.rows} rows)${j.collect.message ? `: ${j.collect.message}` : ""}` : "",
+    ]);
   }
   return `${m.run} (${m.executor}) in ${dir}\n${t.toString()}`;
 }
 
 function formatSummary(s: Summary): string {
   const t = new Table({ head: ["strategy", "match", "match rate", "max abs err", "p50 ms", "rows/s", "tokens/s", "wall s"], style: { head: [], border: [] } });
-  for (const r of s.rows) t.push([r.strategy, r.match ? "yes" : "NO", `${(r.matchRate * 100).toFixed(1)}%`, r.maxAbsError === null ? "" : r.maxAbsError.toExponential(2), r.latencyP50Ms?.toFixed(2) ?? "", r.rowsPerSec ?? "", r.tokensPerSec ?? "", r.wallSec ?? ""]);
+  for (const r of s.rows)
+    t.push([
+      r.strategy,
+      r.match ? "yes" : "NO",
+      `${(r.matchRate * 100).toFixed(1)}%`,
+      r.maxAbsError === null ? "" : r.maxAbsError.toExponential(2),
+      r.latencyP50Ms?.toFixed(2) ?? "",
+      r.rowsPerSec ?? "",
+      r.tokensPerSec ?? "",
+      r.wallSec ?? "",
+    ]);
   return `${t.toString()}\n${s.matched}/${s.compared} strategies match the baseline\nsummary: ${s.md}\n         ${s.csv}\n${s.plots.map((p) => `plot:    ${p}`).join("\n")}`;
 }
 
@@ -105,7 +137,12 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
     .option("-o, --out <dir>", "output root for the run directory (default: the config's output)")
     .option("--only <name...>", "only these jobs (and the jobs they wait for)")
     .action(async (configs: string[], o: { local?: boolean; out?: string; only?: string[] }) => {
-      const m = await submit(configs, { executor: o.local ? "local" : "slurm", root: o.out, only: o.only, onSubmit: (j) => process.stderr.write(`submitted ${j.strategy}: job ${j.jobId}${j.dependsOn.length ? ` (after ${j.dependsOn.join(", ")})` : ""}\n`) });
+      const m = await submit(configs, {
+        executor: o.local ? "local" : "slurm",
+        root: o.out,
+        only: o.only,
+        onSubmit: (j) => process.stderr.write(`submitted ${j.strategy}: job ${j.jobId}${j.dependsOn.length ? ` (after ${j.dependsOn.join(", ")})` : ""}\n`),
+      });
       process.stdout.write(`${m.dir}\n`);
       setStatus(0);
     });
@@ -150,7 +187,9 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
     });
 
   const summaryCmd = withSummaryFlags(
-    new Command("summary").description("correctness against the baseline and performance per job: summary.csv, summary.md, SVG plots").argument("[run]", "run directory, or an output root (its newest run)", "runs"),
+    new Command("summary")
+      .description("correctness against the baseline and performance per job: summary.csv, summary.md, SVG plots")
+      .argument("[run]", "run directory, or an output root (its newest run)", "runs"),
   ).action(async (run: string, o: SummaryFlags) => {
     const s = await summarize(run, summaryOptions(o));
     process.stdout.write(formatSummary(s) + "\n");
@@ -179,11 +218,17 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
     }
     for (const j of done.jobs.filter((x) => x.state !== "COMPLETED")) process.stderr.write(`zmpi experiment: ${describeJob(j)}: see ${m.dir}/${j.dir}/\n`);
     const c = await collect(m.dir);
-    for (const j of c.jobs.filter((x) => x.status !== "ok" && x.status !== "skipped")) process.stderr.write(`zmpi experiment: ${j.strategy}: ${j.status}${j.message ? ` (${j.message})` : ""}\n`);
+    for (const j of c.jobs.filter((x) => x.status !== "ok" && x.status !== "skipped"))
+      process.stderr.write(`zmpi experiment: ${j.strategy}: ${j.status}${j.message ? ` (${j.message})` : ""}\n`);
     const collected = c.jobs.every((j) => j.status === "ok" || j.status === "skipped");
     if (!m.data.experiment?.summary && !o.key) {
       // No baseline to compare with: the run's table is the result.
-      process.stdout.write(`${c.table.rows.length} rows from ${c.jobs.filter((j) => j.status === "ok").map((j) => j.strategy).join(", ")} -> ${c.parquet}\n${" ".repeat(String(c.table.rows.length).length + 9)}${c.csv}\n`);
+      process.stdout.write(
+        `${c.table.rows.length} rows from ${c.jobs
+          .filter((j) => j.status === "ok")
+          .map((j) => j.strategy)
+          .join(", ")} -> ${c.parquet}\n${" ".repeat(String(c.table.rows.length).length + 9)}${c.csv}\n`,
+      );
       return setStatus(collected ? 0 : 1);
     }
     const s = await summarize(m.dir, summaryOptions(o));

@@ -254,7 +254,9 @@ export async function launch(opts: LaunchOptions): Promise<number> {
     const [r, how] = [...endedEarly][0]!;
     stopping = true;
     if (status === null) status = 1;
-    stderr.write(`zmpi launch: rank ${r} ${how} before it joined the job, while rank${waiting.length > 1 ? "s" : ""} ${waiting.join(", ")} waited for it at rendezvous; stopping the other ranks\n`);
+    stderr.write(
+      `zmpi launch: rank ${r} ${how} before it joined the job, while rank${waiting.length > 1 ? "s" : ""} ${waiting.join(", ")} waited for it at rendezvous; stopping the other ranks\n`,
+    );
     stopAll("SIGTERM");
   };
 

@@ -21,7 +21,15 @@ export function parseSpec(argv: readonly string[]): ModelSpec {
     if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer, got ${argv[i + 1]}`);
     return v;
   };
-  return { hidden: get("hidden", 128), ffn: get("ffn", 512), layers: get("layers", 4), prompts: get("prompts", 24), tokens: get("tokens", 6), microBatch: get("micro-batch", 4), seed: get("seed", 1) };
+  return {
+    hidden: get("hidden", 128),
+    ffn: get("ffn", 512),
+    layers: get("layers", 4),
+    prompts: get("prompts", 24),
+    tokens: get("tokens", 6),
+    microBatch: get("micro-batch", 4),
+    seed: get("seed", 1),
+  };
 }
 
 /** mulberry32: a small deterministic PRNG, uniform in [0, 1). */

@@ -86,6 +86,8 @@ for (let t = 0; t < spec.tokens; t++) {
   }
 }
 const w = await table.flush(); // collective: the last stage's rows go to rank 0, which writes
-world.log.info(`serve: mesh pp=${PP} dp=${DP} tp=${TP} (${mesh.dims.map((d) => `${d} ${mesh.placementOf(d)}`).join(", ")}); ${w.totalRows} prompts x ${spec.tokens} tokens in ${(performance.now() - t0).toFixed(0)} ms -> ${w.path}`);
+world.log.info(
+  `serve: mesh pp=${PP} dp=${DP} tp=${TP} (${mesh.dims.map((d) => `${d} ${mesh.placementOf(d)}`).join(", ")}); ${w.totalRows} prompts x ${spec.tokens} tokens in ${(performance.now() - t0).toFixed(0)} ms -> ${w.path}`,
+);
 inputs = [];
 await world.finalize();

@@ -53,7 +53,11 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
     .option("--max-size <size>", "largest size of the sweep (default 16M for latency/bw, 64M for collectives)", asArg(parseSize))
     .option("-i, --iterations <N>", "timed iterations at every size (default: 1000, 100 from 1 MiB, 20 from 16 MiB; bw windows 100/50/20)", positiveInt)
     .option("-x, --warmup <N>", "untimed warm-up iterations at every size (default: a tenth of the timed ones)", nonNegativeInt)
-    .addOption(new Option("--timing <mode>", "collectives: batch = calls back to back in timed batches (as the anchors), osu = a barrier before every call").choices(["batch", "osu"]).default("batch"))
+    .addOption(
+      new Option("--timing <mode>", "collectives: batch = calls back to back in timed batches (as the anchors), osu = a barrier before every call")
+        .choices(["batch", "osu"])
+        .default("batch"),
+    )
     .option("--jit-warmup <S>", "seconds of untimed small-message traffic first, so V8 has optimized the message path (default 2; 0: none)", nonNegativeInt)
     .addOption(
       new Option("-b, --benchmarks <list>", `comma list of ${ALL_BENCHMARKS.join(", ")} (or all, p2p, collectives)`)

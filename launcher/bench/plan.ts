@@ -63,7 +63,10 @@ export function parseSize(text: string): number {
 
 /** Parses a comma-separated size list (`8,1K,1M,64M`), sorted ascending, duplicates removed. */
 export function parseSizeList(text: string): number[] {
-  const parts = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const parts = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   if (parts.length === 0) throw new Error(`"${text}" lists no sizes`);
   return [...new Set(parts.map(parseSize))].sort((a, b) => a - b);
 }
@@ -88,7 +91,10 @@ export function formatSize(bytes: number): string {
 /** Parses `latency,bw,allreduce` (or `all`, `p2p`, `collectives`). */
 export function parseBenchmarks(text: string): BenchmarkName[] {
   const out = new Set<BenchmarkName>();
-  for (const raw of text.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "")) {
+  for (const raw of text
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== "")) {
     if (raw === "all") ALL_BENCHMARKS.forEach((b) => out.add(b));
     else if (raw === "p2p") P2P_BENCHMARKS.forEach((b) => out.add(b));
     else if (raw === "collectives") COLLECTIVE_BENCHMARKS.forEach((b) => out.add(b));
@@ -203,7 +209,14 @@ export function makePlan(o: PlanOptions = {}): BenchPlan {
     });
     return { name, steps };
   });
-  return { benchmarks, raw: o.raw ?? true, rawTransport: o.rawTransport ?? "ipc", batches: o.batches ?? DEFAULT_BATCHES, jitWarmupMs: Math.round((o.jitWarmup ?? DEFAULT_JIT_WARMUP_S) * 1000), timing: o.timing ?? "batch" };
+  return {
+    benchmarks,
+    raw: o.raw ?? true,
+    rawTransport: o.rawTransport ?? "ipc",
+    batches: o.batches ?? DEFAULT_BATCHES,
+    jitWarmupMs: Math.round((o.jitWarmup ?? DEFAULT_JIT_WARMUP_S) * 1000),
+    timing: o.timing ?? "batch",
+  };
 }
 
 /** Splits `n` iterations into at most `batches` nearly equal batches (never an empty one). */

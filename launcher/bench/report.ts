@@ -70,7 +70,14 @@ const TITLES: Record<BenchmarkName, string> = {
  * columns are there (a string names their transport); `algorithm` (the forced `ZMPI_ALGORITHM`)
  * is shown on collectives, the only benchmarks it affects.
  */
-export function tableHeader(benchmark: BenchmarkName, np: number, raw: boolean | "ipc" | "tcp", algorithm?: string, singleCopy?: boolean, timing: CollectiveTiming = "osu"): string {
+export function tableHeader(
+  benchmark: BenchmarkName,
+  np: number,
+  raw: boolean | "ipc" | "tcp",
+  algorithm?: string,
+  singleCopy?: boolean,
+  timing: CollectiveTiming = "osu",
+): string {
   const cols = columnsFor(benchmark, raw !== false);
   const head = (hasSize(benchmark) ? "# Size".padEnd(SIZE_W) : "#") + cols.map((c) => c.title.padStart(FIELD_W)).join("");
   const forced = algorithm && benchmark !== "latency" && benchmark !== "bw" ? `, ZMPI_ALGORITHM=${algorithm}` : "";
@@ -79,7 +86,9 @@ export function tableHeader(benchmark: BenchmarkName, np: number, raw: boolean |
     const over = typeof raw === "string" ? ` over ${raw}` : "";
     if (raw) lines.push(`# raw zmq = bare zeromq.js PUSH/PULL${over} between the same two processes; zmpi/raw time > 1 means zmpi is slower`);
     if (singleCopy !== undefined) {
-      lines.push(`# zmpi receives into a buffer allocated once, as OSU does; arrays >= 64 KiB ${singleCopy ? "are copied once out of the sender (same machine, cross-memory attach; ZMPI_CMA=0 turns it off)" : "go over zmq (single copy is off)"}`);
+      lines.push(
+        `# zmpi receives into a buffer allocated once, as OSU does; arrays >= 64 KiB ${singleCopy ? "are copied once out of the sender (same machine, cross-memory attach; ZMPI_CMA=0 turns it off)" : "go over zmq (single copy is off)"}`,
+      );
     }
   } else if (timing === "batch") {
     lines.push("# calls back to back in timed batches, a barrier before each (as the anchors); a batch lasts as long as its slowest rank");
@@ -123,7 +132,19 @@ export function toCsv(records: readonly BenchRecord[]): string {
   const lines: string[] = [CSV_COLUMNS.join(",")];
   for (const r of records) {
     lines.push(
-      [r.benchmark, String(r.np), String(r.size), csvNum(r.avg_us), csvNum(r.min_us), csvNum(r.max_us), String(r.iterations), csvNum(r.mbps), csvNum(r.raw?.avg_us), csvNum(r.raw?.mbps), csvNum(r.ratio)].join(","),
+      [
+        r.benchmark,
+        String(r.np),
+        String(r.size),
+        csvNum(r.avg_us),
+        csvNum(r.min_us),
+        csvNum(r.max_us),
+        String(r.iterations),
+        csvNum(r.mbps),
+        csvNum(r.raw?.avg_us),
+        csvNum(r.raw?.mbps),
+        csvNum(r.ratio),
+      ].join(","),
     );
   }
   return lines.join("\n") + "\n";

@@ -83,7 +83,8 @@ export function runAllgather(calls: CollectiveSequence, data: unknown, opts: Out
 export function runAllgatherv<T extends TypedArray>(calls: CollectiveSequence, data: T, counts: readonly number[] | undefined, opts: OutOptions<T> | undefined): Promise<T> {
   requireTyped(data, "allgatherv");
   const given = counts ? checkCounts(calls, counts, "allgatherv") : null;
-  if (given && given[calls.rank] !== data.length) throw new UsageError(`allgatherv: counts[${calls.rank}] is ${given[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "allgatherv" });
+  if (given && given[calls.rank] !== data.length)
+    throw new UsageError(`allgatherv: counts[${calls.rank}] is ${given[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "allgatherv" });
   if (given) checkOut(calls, opts?.out, data, total(given), "allgatherv");
   const c = calls.begin("allgatherv", `${dtypeName(dtypeOf(data))}, ring${given ? "" : ", counts exchanged"}`, opts);
   const work = async () => {

@@ -33,17 +33,27 @@ const ALGORITHM = { linear: alltoallLinear, pairwise: alltoallPairwise } as cons
 export function runAlltoall(calls: CollectiveSequence, data: unknown, opts: OutOptions | undefined): Promise<unknown> {
   const p = calls.size;
   if (isTypedArray(data)) {
-    if (data.length % p !== 0) throw new UsageError(`alltoall of a typed array needs a length divisible by the size (${data.length} over ${p}); use alltoallv`, { comm: calls.name, op: "alltoall" });
+    if (data.length % p !== 0)
+      throw new UsageError(`alltoall of a typed array needs a length divisible by the size (${data.length} over ${p}); use alltoallv`, { comm: calls.name, op: "alltoall" });
     return alltoallTyped(calls, data, new Array<number>(p).fill(data.length / p), opts);
   }
   if (!Array.isArray(data) || data.length !== p) {
-    throw new UsageError(`alltoall needs an array of exactly ${p} items (or a typed array), got ${Array.isArray(data) ? `${data.length} items` : typeof data}`, { comm: calls.name, op: "alltoall" });
+    throw new UsageError(`alltoall needs an array of exactly ${p} items (or a typed array), got ${Array.isArray(data) ? `${data.length} items` : typeof data}`, {
+      comm: calls.name,
+      op: "alltoall",
+    });
   }
   const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? "linear";
   const c = calls.begin("alltoall", `object, ${alg}`, opts);
   const out = new Array<unknown>(p);
   const items = data as unknown[];
-  return calls.run(ALGORITHM[alg](c, (i) => items[i], (i, v) => (out[i] = i === calls.rank ? copyValue(v) : v)).then(() => out));
+  return calls.run(
+    ALGORITHM[alg](
+      c,
+      (i) => items[i],
+      (i, v) => (out[i] = i === calls.rank ? copyValue(v) : v),
+    ).then(() => out),
+  );
 }
 
 /**
@@ -55,7 +65,13 @@ export function runAlltoall(calls: CollectiveSequence, data: unknown, opts: OutO
  * wire (one per ordered pair), so ranks that schedule differently still meet. The signature leaves
  * the schedule out for that reason.
  */
-export function runAlltoallv<T extends TypedArray>(calls: CollectiveSequence, data: T, sendCounts: readonly number[], recvCounts: readonly number[] | undefined, opts: OutOptions<T> | undefined): Promise<T> {
+export function runAlltoallv<T extends TypedArray>(
+  calls: CollectiveSequence,
+  data: T,
+  sendCounts: readonly number[],
+  recvCounts: readonly number[] | undefined,
+  opts: OutOptions<T> | undefined,
+): Promise<T> {
   requireTyped(data, "alltoallv");
   const sc = checkCounts(calls, sendCounts, "alltoallv");
   const n = total(sc);
@@ -68,7 +84,11 @@ export function runAlltoallv<T extends TypedArray>(calls: CollectiveSequence, da
     let counts = rc;
     if (!counts) {
       const got = new Array<number>(calls.size);
-      await alltoallLinear(c, (i) => sc[i], (i, v) => (got[i] = v as number));
+      await alltoallLinear(
+        c,
+        (i) => sc[i],
+        (i, v) => (got[i] = v as number),
+      );
       checkOutLate(calls, opts?.out, data, total(got), "alltoallv");
       counts = got;
     }
@@ -86,7 +106,15 @@ function alltoallTyped(calls: CollectiveSequence, data: TypedArray, counts: read
 }
 
 /** Sends block i of `data` (counts `sc`) to rank i and places the block from rank i (counts `rc`). */
-async function exchange(c: Coll, op: string, alg: AlltoallAlgorithm, data: TypedArray, sc: readonly number[], rc: readonly number[], out: TypedArray | undefined): Promise<TypedArray> {
+async function exchange(
+  c: Coll,
+  op: string,
+  alg: AlltoallAlgorithm,
+  data: TypedArray,
+  sc: readonly number[],
+  rc: readonly number[],
+  out: TypedArray | undefined,
+): Promise<TypedArray> {
   const soff = offsetsOf(sc);
   const roff = offsetsOf(rc);
   const n = total(rc);

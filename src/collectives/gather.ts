@@ -54,16 +54,31 @@ export function runGather(calls: CollectiveSequence, data: unknown, root: number
  * Gatherv of typed blocks of different lengths to `root`. Without `counts` each rank sends its
  * length ahead of its block, in the same call (one sequence number, taken now).
  */
-export function runGatherv<T extends TypedArray>(calls: CollectiveSequence, data: T, counts: readonly number[] | undefined, root: number, opts: OutOptions<T> | undefined): Promise<T | undefined> {
+export function runGatherv<T extends TypedArray>(
+  calls: CollectiveSequence,
+  data: T,
+  counts: readonly number[] | undefined,
+  root: number,
+  opts: OutOptions<T> | undefined,
+): Promise<T | undefined> {
   requireTyped(data, "gatherv");
   forced("gather", opts?.algorithm);
   const cs = counts ? checkCounts(calls, counts, "gatherv") : null;
-  if (cs && cs[calls.rank] !== data.length) throw new UsageError(`gatherv: counts[${calls.rank}] is ${cs[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "gatherv" });
+  if (cs && cs[calls.rank] !== data.length)
+    throw new UsageError(`gatherv: counts[${calls.rank}] is ${cs[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "gatherv" });
   return gatherTyped(calls, "gatherv", data, cs, root, opts, dtypeName(dtypeOf(data))) as Promise<T | undefined>;
 }
 
 /** Typed gather; `counts` null: exchanged first, inside the call. */
-function gatherTyped(calls: CollectiveSequence, op: string, data: TypedArray, counts: readonly number[] | null, root: number, opts: OutOptions | undefined, desc: string): Promise<TypedArray | undefined> {
+function gatherTyped(
+  calls: CollectiveSequence,
+  op: string,
+  data: TypedArray,
+  counts: readonly number[] | null,
+  root: number,
+  opts: OutOptions | undefined,
+  desc: string,
+): Promise<TypedArray | undefined> {
   const isRoot = calls.rank === root;
   if (isRoot && counts) checkOut(calls, opts?.out, data, total(counts), op);
   const c = calls.begin(op, `${desc}, root ${root}${counts ? "" : ", counts exchanged"}`, opts, true);

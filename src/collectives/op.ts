@@ -140,7 +140,10 @@ export class Op {
       const d = dst as PairArray;
       const s = src as PairArray;
       for (let i = 0; i < d.length; i += 2) {
-        const dv = d[i]!, sv = s[i]!, di = d[i + 1]!, si = s[i + 1]!;
+        const dv = d[i]!,
+          sv = s[i]!,
+          di = d[i + 1]!,
+          si = s[i + 1]!;
         if (sv === dv ? si < di : less ? sv < dv : sv > dv) {
           d[i] = sv;
           d[i + 1] = si;

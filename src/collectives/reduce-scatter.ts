@@ -30,7 +30,13 @@ export function chooseReduceScatter(f: ReduceScatterFacts): ReduceScatterAlgorit
 }
 
 /** ReduceScatter of `data` with `op` (checked by the caller); `counts` default to a balanced split. */
-export function runReduceScatter<T extends TypedArray>(calls: CollectiveSequence, data: T, op: Op, counts: readonly number[] | undefined, opts: OutOptions<T> | undefined): Promise<T> {
+export function runReduceScatter<T extends TypedArray>(
+  calls: CollectiveSequence,
+  data: T,
+  op: Op,
+  counts: readonly number[] | undefined,
+  opts: OutOptions<T> | undefined,
+): Promise<T> {
   requireTyped(data, "reduceScatter");
   op.check(data);
   const p = calls.size;

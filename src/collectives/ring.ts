@@ -179,9 +179,7 @@ export async function gatherLinear(c: Coll, root: number, buf: TypedArray | null
 /** Root sends block i of `buf` to rank i; returns this rank's block (a view for the root, received otherwise). */
 export async function scatterLinear(c: Coll, root: number, buf: TypedArray | null, counts: readonly number[], offs: readonly number[], out?: TypedArray): Promise<TypedArray> {
   if (c.rank !== root) return c.recv<TypedArray>(root, out);
-  await Promise.all(
-    Array.from({ length: c.size }, (_, dst) => (dst === root ? Promise.resolve() : c.send(dst, buf!.subarray(offs[dst]!, offs[dst]! + counts[dst]!)))),
-  );
+  await Promise.all(Array.from({ length: c.size }, (_, dst) => (dst === root ? Promise.resolve() : c.send(dst, buf!.subarray(offs[dst]!, offs[dst]! + counts[dst]!)))));
   const own = buf!.subarray(offs[root]!, offs[root]! + counts[root]!);
   if (out) {
     put(out, own, 0);

@@ -33,9 +33,13 @@ export function runScatter(calls: CollectiveSequence, data: unknown, root: numbe
   forced("scatter", opts?.algorithm);
   if (isRoot) {
     if (isTypedArray(data)) {
-      if (data.length % p !== 0) throw new UsageError(`scatter of a typed array needs a length divisible by the size (${data.length} over ${p}); use scatterv`, { comm: calls.name, op: "scatter" });
+      if (data.length % p !== 0)
+        throw new UsageError(`scatter of a typed array needs a length divisible by the size (${data.length} over ${p}); use scatterv`, { comm: calls.name, op: "scatter" });
     } else if (!Array.isArray(data) || data.length !== p) {
-      throw new UsageError(`scatter needs an array of exactly ${p} items (or a typed array) on the root, got ${Array.isArray(data) ? `${data.length} items` : typeof data}`, { comm: calls.name, op: "scatter" });
+      throw new UsageError(`scatter needs an array of exactly ${p} items (or a typed array) on the root, got ${Array.isArray(data) ? `${data.length} items` : typeof data}`, {
+        comm: calls.name,
+        op: "scatter",
+      });
     }
   }
   const c = calls.begin("scatter", `root ${root}`, opts, true);
@@ -55,7 +59,13 @@ export function runScatter(calls: CollectiveSequence, data: unknown, root: numbe
 }
 
 /** Scatterv: `counts[i]` elements of the root's typed array go to rank i (root checked by the caller). */
-export function runScatterv<T extends TypedArray>(calls: CollectiveSequence, data: T | undefined, counts: readonly number[] | undefined, root: number, opts: OutOptions<T> | undefined): Promise<T> {
+export function runScatterv<T extends TypedArray>(
+  calls: CollectiveSequence,
+  data: T | undefined,
+  counts: readonly number[] | undefined,
+  root: number,
+  opts: OutOptions<T> | undefined,
+): Promise<T> {
   const isRoot = calls.rank === root;
   forced("scatter", opts?.algorithm);
   let cs: readonly number[] = [];

@@ -64,15 +64,44 @@ export interface Threshold {
  * (conformance tests read their sizes from here, so moving a threshold cannot leave a side untested).
  */
 export const THRESHOLDS: readonly Threshold[] = [
-  { collective: "allreduce", name: "ALLREDUCE_RING_MIN_BYTES", bytes: ALLREDUCE_RING_MIN_BYTES, measure: "typed array bytes, 2 ranks, commutative op: ring above, recursive doubling at or below" },
-  { collective: "allreduce", name: "ALLREDUCE_RING_MIN_BYTES_MANY", bytes: ALLREDUCE_RING_MIN_BYTES_MANY, measure: "typed array bytes, 3+ ranks, commutative op: ring above, recursive doubling at or below" },
-  { collective: "allreduce", name: "RING_SEGMENT_BYTES", bytes: RING_SEGMENT_BYTES, measure: "bytes of one ring block: longer blocks move in segments of this size (ring allreduce, reduce-scatter, allgather, bcast)" },
-  { collective: "bcast", name: "BCAST_SCATTER_MIN_BYTES", bytes: BCAST_SCATTER_MIN_BYTES, measure: `typed array bytes on ${BCAST_SCATTER_MIN_RANKS}+ ranks: scatter-allgather from here, binomial below` },
-  { collective: "reduce", name: "REDUCE_SCATTER_GATHER_MIN_BYTES", bytes: REDUCE_SCATTER_GATHER_MIN_BYTES, measure: "typed array bytes, commutative op: reduce-scatter-gather from here, binomial below" },
-  { collective: "allgather", name: "ALLGATHER_RING_MIN_BYTES", bytes: ALLGATHER_RING_MIN_BYTES, measure: "bytes of the whole result: ring from here, recursive doubling or bruck below" },
+  {
+    collective: "allreduce",
+    name: "ALLREDUCE_RING_MIN_BYTES",
+    bytes: ALLREDUCE_RING_MIN_BYTES,
+    measure: "typed array bytes, 2 ranks, commutative op: ring above, recursive doubling at or below",
+  },
+  {
+    collective: "allreduce",
+    name: "ALLREDUCE_RING_MIN_BYTES_MANY",
+    bytes: ALLREDUCE_RING_MIN_BYTES_MANY,
+    measure: "typed array bytes, 3+ ranks, commutative op: ring above, recursive doubling at or below",
+  },
+  {
+    collective: "allreduce",
+    name: "RING_SEGMENT_BYTES",
+    bytes: RING_SEGMENT_BYTES,
+    measure: "bytes of one ring block: longer blocks move in segments of this size (ring allreduce, reduce-scatter, allgather, bcast)",
+  },
+  {
+    collective: "bcast",
+    name: "BCAST_SCATTER_MIN_BYTES",
+    bytes: BCAST_SCATTER_MIN_BYTES,
+    measure: `typed array bytes on ${BCAST_SCATTER_MIN_RANKS}+ ranks: scatter-allgather from here, binomial below`,
+  },
+  {
+    collective: "reduce",
+    name: "REDUCE_SCATTER_GATHER_MIN_BYTES",
+    bytes: REDUCE_SCATTER_GATHER_MIN_BYTES,
+    measure: "typed array bytes, commutative op: reduce-scatter-gather from here, binomial below",
+  },
+  {
+    collective: "allgather",
+    name: "ALLGATHER_RING_MIN_BYTES",
+    bytes: ALLGATHER_RING_MIN_BYTES,
+    measure: "bytes of the whole result: ring from here, recursive doubling or bruck below",
+  },
   { collective: "alltoall", name: "ALLTOALL_PAIRWISE_MIN_BYTES", bytes: ALLTOALL_PAIRWISE_MIN_BYTES, measure: "bytes of the largest block: pairwise from here, linear below" },
 ];
-
 
 /**
  * `ZMPI_ALGORITHM` as a whole: `"ring"` forces ring wherever a collective has one;

@@ -68,8 +68,6 @@ export function accumulate(op: Op, acc: unknown, other: unknown, accIsLower: boo
   return accIsLower ? op.combine(acc, other) : op.combine(other, acc);
 }
 
-
-
 /**
  * Binomial-tree reduce (MPICH's): with a commutative op ranks are numbered relative to the root;
  * otherwise in rank order, so every combine has the lower ranks on the left, and rank 0 forwards

@@ -126,7 +126,11 @@ export class BaseCommunicator {
   /** @internal */
   protected checkRank(rank: unknown, op: string, what: string): asserts rank is number {
     if (typeof rank !== "number" || !Number.isInteger(rank) || rank < 0 || rank >= this.size) {
-      throw new UsageError(`${what} ${String(rank)} is not a rank of this communicator (0..${this.size - 1})`, { comm: this.name, op, ranks: typeof rank === "number" ? [rank] : [] });
+      throw new UsageError(`${what} ${String(rank)} is not a rank of this communicator (0..${this.size - 1})`, {
+        comm: this.name,
+        op,
+        ranks: typeof rank === "number" ? [rank] : [],
+      });
     }
   }
 
@@ -195,7 +199,9 @@ export class BaseCommunicator {
     const ms = a.timeoutMs ?? this.engine.config.timeoutMs;
     return withDeadline(p, ms, () => {
       expect?.forget();
-      const what = sync ? `rank ${dest} has not received the message` : `rank ${dest} has not taken the ${enc.bytes!.byteLength}-byte array (it may still read it: do not reuse it)`;
+      const what = sync
+        ? `rank ${dest} has not received the message`
+        : `rank ${dest} has not taken the ${enc.bytes!.byteLength}-byte array (it may still read it: do not reuse it)`;
       return new TimeoutError(`${what} within ${seconds(ms)} s`, { comm: this.name, op, ranks: [dest] });
     });
   }
@@ -336,7 +342,8 @@ export class BaseCommunicator {
    */
   sendrecvReplace<T extends TypedArray>(buf: T, dest: number, opts?: SendrecvReplaceOptions): Promise<T> {
     const op = "sendrecvReplace";
-    if (!isTypedArray(buf)) throw new UsageError(`sendrecvReplace receives into its data, which must be a typed array or Buffer (use sendrecv for other values)`, { comm: this.name, op });
+    if (!isTypedArray(buf))
+      throw new UsageError(`sendrecvReplace receives into its data, which must be a typed array or Buffer (use sendrecv for other values)`, { comm: this.name, op });
     const r = recvArgs(this, op, opts, REPLACE_KEYS);
     const sendTag = checkTag(this, op, opts?.sendTag, 0, false, "sendTag");
     // The receive writes into `buf` while the send may still read it: send a copy (small sends copy anyway).

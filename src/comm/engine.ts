@@ -245,5 +245,4 @@ export class Engine {
     if (this.failure) return Promise.reject(this.failure);
     return queue.wait(source, tag, peek, op, timeoutMs ?? this.config.timeoutMs, onTimeout);
   }
-
 }

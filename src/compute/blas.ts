@@ -52,7 +52,7 @@ export function sum(x: KernelArray): number {
  */
 export function gemm<T extends FloatArray>(a: T, b: T, m: number, n: number, k: number, opts: GemmOptions<T> = {}): T {
   const { alpha, beta } = checkGemm("gemm", a, b, m, n, k, opts);
-  const c = opts.out ?? (new (a.constructor as new (len: number) => T)(m * n));
+  const c = opts.out ?? new (a.constructor as new (len: number) => T)(m * n);
   kernels().backend.gemm(m, n, k, alpha, a, b, beta, c);
   return c;
 }
@@ -60,7 +60,7 @@ export function gemm<T extends FloatArray>(a: T, b: T, m: number, n: number, k: 
 /** Transpose a rows×cols row-major matrix into `out` (cols×rows; allocated when omitted). */
 export function transpose<T extends KernelArray>(src: T, rows: number, cols: number, out?: T): T {
   checkTranspose("transpose", src, rows, cols, out);
-  const dst = out ?? (new (src.constructor as new (len: number) => T)(rows * cols));
+  const dst = out ?? new (src.constructor as new (len: number) => T)(rows * cols);
   kernels().backend.transpose(src, rows, cols, dst);
   return dst;
 }

@@ -76,7 +76,10 @@ export class ComputeMemory {
       if (f.bytes >= size) {
         const ptr = f.ptr;
         if (f.bytes === size) this.free.splice(i, 1);
-        else { f.ptr += size; f.bytes -= size; }
+        else {
+          f.ptr += size;
+          f.bytes -= size;
+        }
         this.used.set(ptr, size);
         return ptr;
       }

@@ -215,7 +215,8 @@ export class ComputePool {
     if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new UsageError(`chunkSize must be a positive integer, got ${String(opts.chunkSize)}`, { op: "pool.map" });
     const ordered = opts.ordered ?? true;
     if (typeof ordered !== "boolean") throw new UsageError(`ordered must be a boolean, got ${String(ordered)}`, { op: "pool.map" });
-    if (chunkSize === 1 && ordered) return Promise.all(items.map((item) => this.submit({ t: "call", id: 0, url, name: exportName, arg: item }, `${exportName} from ${url}`) as Promise<R>));
+    if (chunkSize === 1 && ordered)
+      return Promise.all(items.map((item) => this.submit({ t: "call", id: 0, url, name: exportName, arg: item }, `${exportName} from ${url}`) as Promise<R>));
     const finished: R[] = [];
     const chunks: Promise<R[]>[] = [];
     for (let o = 0; o < items.length; o += chunkSize) {
@@ -241,11 +242,7 @@ export class ComputePool {
     }
     const es = dst.BYTES_PER_ELEMENT;
     const dtype = dtypeOf(dst);
-    await Promise.all(
-      this.ranges(dst.length, 16).map(([o, n]) =>
-        this.kernel({ kind: "reduce", op, dtype, d: dst.byteOffset + o * es, s: src.byteOffset + o * es, n }),
-      ),
-    );
+    await Promise.all(this.ranges(dst.length, 16).map(([o, n]) => this.kernel({ kind: "reduce", op, dtype, d: dst.byteOffset + o * es, s: src.byteOffset + o * es, n })));
   }
 
   /** `y += alpha·x`, split across workers like {@link reduceInto}. */
@@ -297,7 +294,9 @@ export class ComputePool {
     if (!this.parallelizable(x, y)) return dotSync(x, y);
     const es = x.BYTES_PER_ELEMENT;
     const dtype = dtypeOf(x) as "f64" | "f32";
-    const parts = (await Promise.all(this.ranges(x.length, 16).map(([o, n]) => this.kernel({ kind: "dot", dtype, x: x.byteOffset + o * es, y: y.byteOffset + o * es, n })))) as number[];
+    const parts = (await Promise.all(
+      this.ranges(x.length, 16).map(([o, n]) => this.kernel({ kind: "dot", dtype, x: x.byteOffset + o * es, y: y.byteOffset + o * es, n })),
+    )) as number[];
     return combinePartials("sum", dtype, parts);
   }
 
@@ -361,7 +360,11 @@ export class ComputePool {
     this.closed = true;
     const err = new UsageError("the pool was terminated", { op: "pool" });
     for (const t of this.queue.splice(0)) t.reject(err);
-    for (const s of this.slots) if (s.task) { s.task.reject(err); s.task = null; }
+    for (const s of this.slots)
+      if (s.task) {
+        s.task.reject(err);
+        s.task = null;
+      }
     this.closing ??= this.stopWorkers();
     return this.closing;
   }
@@ -370,7 +373,11 @@ export class ComputePool {
     const ws = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== null);
     for (const s of this.slots) s.worker = null;
     await Promise.all(ws.map((w) => w.terminate()));
-    for (const s of this.slots) if (s.workspace) { this.mem.release(s.workspace); s.workspace = 0; }
+    for (const s of this.slots)
+      if (s.workspace) {
+        this.mem.release(s.workspace);
+        s.workspace = 0;
+      }
   }
 
   // ---- internals ---------------------------------------------------------------------------

@@ -23,9 +23,7 @@ export type KernelTask =
   | { kind: "scale"; dtype: "f64" | "f32"; alpha: number; x: number; n: number }
   | { kind: "gemm"; dtype: "f64" | "f32"; m: number; n: number; k: number; alpha: number; a: number; b: number; beta: number; c: number };
 
-export type ToWorker =
-  | { t: "kernel"; id: number; task: KernelTask }
-  | { t: "call"; id: number; url: string; name: string; arg: unknown };
+export type ToWorker = { t: "kernel"; id: number; task: KernelTask } | { t: "call"; id: number; url: string; name: string; arg: unknown };
 
 /** An error as it crosses the thread boundary (the stack is kept verbatim). */
 export interface WireError {
@@ -34,7 +32,4 @@ export interface WireError {
   stack: string | undefined;
 }
 
-export type FromWorker =
-  | { t: "ready" }
-  | { t: "ok"; id: number; value: unknown }
-  | { t: "err"; id: number; error: WireError };
+export type FromWorker = { t: "ready" } | { t: "ok"; id: number; value: unknown } | { t: "err"; id: number; error: WireError };

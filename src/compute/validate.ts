@@ -14,10 +14,18 @@ function typeName(x: unknown): string {
 /** True for the typed arrays reduceInto accepts. */
 export function isReducible(x: unknown): x is ReducibleArray {
   return (
-    x instanceof Float64Array || x instanceof Float32Array || x instanceof Int32Array || x instanceof Uint32Array ||
-    x instanceof Int16Array || x instanceof Uint16Array || x instanceof Int8Array || x instanceof Uint8Array ||
-    x instanceof BigInt64Array || x instanceof BigUint64Array
-  ) && !(x instanceof Uint8ClampedArray);
+    (x instanceof Float64Array ||
+      x instanceof Float32Array ||
+      x instanceof Int32Array ||
+      x instanceof Uint32Array ||
+      x instanceof Int16Array ||
+      x instanceof Uint16Array ||
+      x instanceof Int8Array ||
+      x instanceof Uint8Array ||
+      x instanceof BigInt64Array ||
+      x instanceof BigUint64Array) &&
+    !(x instanceof Uint8ClampedArray)
+  );
 }
 
 /** True for arrays with WASM kernels (f64, f32, i32). */

@@ -44,7 +44,11 @@ export class WasmKernels implements KernelBackend {
    * @param workspacePtr GEMM workspace owned by the caller (workers get theirs from the pool);
    *   0 = allocate lazily from `mem` (main thread only).
    */
-  constructor(exports: KernelExports, private readonly mem: ComputeMemory, workspacePtr = 0) {
+  constructor(
+    exports: KernelExports,
+    private readonly mem: ComputeMemory,
+    workspacePtr = 0,
+  ) {
     this.fns = exports as Record<string, Fn>;
     this.workPtr = workspacePtr;
     this.gemmWorkspaceBytes = Math.max(Number(this.fn("gemm_workspace_f32")()), Number(this.fn("gemm_workspace_f64")()));

@@ -131,7 +131,11 @@ export function divisibility(items: number, what: string, parts: number, unit: s
   const alts = evenAlternatives(items, parts, max, fits);
   const advice = alts.length ? `; ${alts.join(" or ")} ${unit} divide evenly` : "";
   const idle = items < parts ? ` (${parts - items} ${unit} get none)` : "";
-  return { rule: "divisibility", level: "warn", message: `${items} ${what} over ${parts} ${unit} leaves ${what === "particles" ? "shards" : "blocks"} of ${spread(split)}${idle}${advice}` };
+  return {
+    rule: "divisibility",
+    level: "warn",
+    message: `${items} ${what} over ${parts} ${unit} leaves ${what === "particles" ? "shards" : "blocks"} of ${spread(split)}${idle}${advice}`,
+  };
 }
 
 /** The ranks and pool size the resources give or suggest. */
@@ -179,7 +183,8 @@ export function advise(problem: Problem, resources: Resources): Advice {
   count("cpusPerNode", resources.cpusPerNode);
   count("tasksPerNode", resources.tasksPerNode);
   count("cpusPerTask", resources.cpusPerTask);
-  if (problem.memPerTask !== undefined && !(problem.memPerTask >= 0)) throw new UsageError(`memPerTask must be a non-negative number of bytes, got ${problem.memPerTask}`, { op: "advise" });
+  if (problem.memPerTask !== undefined && !(problem.memPerTask >= 0))
+    throw new UsageError(`memPerTask must be a non-negative number of bytes, got ${problem.memPerTask}`, { op: "advise" });
 
   const { ranks, pool } = chooseRanks(problem, resources);
   const nodes = Math.min(resources.nodes, ranks);
@@ -199,9 +204,19 @@ export function advise(problem: Problem, resources: Resources): Advice {
     layout.walkersPerRank = extremes(shardCounts(walkers, ranksPerGroup));
     checks.push(divisibility(walkers, "walkers", ranksPerGroup, "ranks per state group", Math.max(2 * ranksPerGroup, ranksPerGroup)));
     const block = layout.walkersPerRank[0];
-    if (block < pool) checks.push({ rule: "divisibility", level: "warn", message: `a rank's block of ${block} walkers keeps only ${block} of its ${pool} pool threads busy; use a pool of ${block} or more walkers` });
+    if (block < pool)
+      checks.push({
+        rule: "divisibility",
+        level: "warn",
+        message: `a rank's block of ${block} walkers keeps only ${block} of its ${pool} pool threads busy; use a pool of ${block} or more walkers`,
+      });
     if (walkers % 2 === 1) checks.push({ rule: "walkers", level: "warn", message: `${walkers} walkers: the stretch move updates two halves in turn; use an even number` });
-    if (dim !== undefined && walkers < 2 * dim) checks.push({ rule: "walkers", level: "error", message: `${walkers} walkers for ${dim} dimensions: the stretch move needs at least 2 × dim = ${2 * dim} (an ensemble of fewer spans a subspace only)` });
+    if (dim !== undefined && walkers < 2 * dim)
+      checks.push({
+        rule: "walkers",
+        level: "error",
+        message: `${walkers} walkers for ${dim} dimensions: the stretch move needs at least 2 × dim = ${2 * dim} (an ensemble of fewer spans a subspace only)`,
+      });
   }
   if (particles !== undefined) {
     layout.particlesPerRank = extremes(shardCounts(particles, ranks));
@@ -213,13 +228,21 @@ export function advise(problem: Problem, resources: Resources): Advice {
   layout.memPerRank = (problem.memPerTask ?? 0) + svgd + RANK_OVERHEAD_BYTES + pool * THREAD_OVERHEAD_BYTES;
   layout.memPerNode = layout.memPerRank * ranksPerNode;
   if (resources.memPerNode === undefined) {
-    checks.push({ rule: "memory", level: "warn", message: `memory not checked: the available memory is unknown (${resources.source === "request" ? "pass --mem" : "the allocation sets no memory"}); needs about ${mib(layout.memPerNode)} per node` });
+    checks.push({
+      rule: "memory",
+      level: "warn",
+      message: `memory not checked: the available memory is unknown (${resources.source === "request" ? "pass --mem" : "the allocation sets no memory"}); needs about ${mib(layout.memPerNode)} per node`,
+    });
   } else {
     const share = layout.memPerNode / resources.memPerNode;
     const what = `${ranksPerNode} rank(s) × ${mib(layout.memPerRank)} = ${mib(layout.memPerNode)} per node of ${mib(resources.memPerNode)} available (${(share * 100).toFixed(0)}%)`;
     if (share > MEMORY_LIMIT) {
       const fit = Math.floor((MEMORY_LIMIT * resources.memPerNode) / layout.memPerRank);
-      checks.push({ rule: "memory", level: "error", message: `${what}: above ${MEMORY_LIMIT * 100}%, refused; ${fit >= 1 ? `at most ${fit} rank(s) per node fit, or ` : ""}use more nodes or less memory per task` });
+      checks.push({
+        rule: "memory",
+        level: "error",
+        message: `${what}: above ${MEMORY_LIMIT * 100}%, refused; ${fit >= 1 ? `at most ${fit} rank(s) per node fit, or ` : ""}use more nodes or less memory per task`,
+      });
     } else checks.push({ rule: "memory", level: "ok", message: what });
   }
 
@@ -228,10 +251,18 @@ export function advise(problem: Problem, resources: Resources): Advice {
   if (threads > resources.cpusPerNode) {
     const fitPool = Math.max(1, Math.floor(resources.cpusPerNode / ranksPerNode));
     const level = ranksPerNode > resources.cpusPerNode ? "error" : "warn";
-    checks.push({ rule: "oversubscription", level, message: `${ranksPerNode} rank(s) × pool ${pool} = ${threads} threads on ${resources.cpusPerNode} cores per node (${(threads / resources.cpusPerNode).toFixed(1)}× oversubscribed); ${ranksPerNode <= resources.cpusPerNode ? `use a pool of ${fitPool}` : `use at most ${resources.cpusPerNode} ranks per node`}` });
+    checks.push({
+      rule: "oversubscription",
+      level,
+      message: `${ranksPerNode} rank(s) × pool ${pool} = ${threads} threads on ${resources.cpusPerNode} cores per node (${(threads / resources.cpusPerNode).toFixed(1)}× oversubscribed); ${ranksPerNode <= resources.cpusPerNode ? `use a pool of ${fitPool}` : `use at most ${resources.cpusPerNode} ranks per node`}`,
+    });
   } else checks.push({ rule: "oversubscription", level: "ok", message: `${ranksPerNode} rank(s) × pool ${pool} = ${threads} threads on ${resources.cpusPerNode} cores per node` });
   if (resources.load !== undefined && resources.load > BUSY_LOAD * resources.cpusPerNode) {
-    checks.push({ rule: "load", level: "warn", message: `this machine is busy: load ${resources.load.toFixed(1)} on ${resources.cpusPerNode} cores; fewer cores are free than counted and timings will be noisy` });
+    checks.push({
+      rule: "load",
+      level: "warn",
+      message: `this machine is busy: load ${resources.load.toFixed(1)} on ${resources.cpusPerNode} cores; fewer cores are free than counted and timings will be noisy`,
+    });
   }
 
   const script = problem.script ?? "app.ts";

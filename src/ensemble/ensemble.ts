@@ -99,15 +99,22 @@ export class Ensemble {
     const walkers = positive("walkers", opts.walkers);
     const groups = opts.groups === undefined ? defaultGroups(world.size, states) : positive("groups", opts.groups);
     if (world.size % groups !== 0) {
-      throw new UsageError(`${groups} state groups do not divide ${world.size} ranks; groups that fit: ${divisors(world.size).filter((d) => d <= states).join(", ")}`, { comm: world.name, op: "ensemble" });
+      throw new UsageError(
+        `${groups} state groups do not divide ${world.size} ranks; groups that fit: ${divisors(world.size)
+          .filter((d) => d <= states)
+          .join(", ")}`,
+        { comm: world.name, op: "ensemble" },
+      );
     }
-    if (groups > states) throw new UsageError(`${groups} state groups for ${states} states would leave ${groups - states} group(s) idle; use at most ${states}`, { comm: world.name, op: "ensemble" });
+    if (groups > states)
+      throw new UsageError(`${groups} state groups for ${states} states would leave ${groups - states} group(s) idle; use at most ${states}`, { comm: world.name, op: "ensemble" });
     // One collective check that every rank has the same layout and seed: a rank with another
     // ZMPI_SEED would silently draw other numbers.
     const mine = JSON.stringify([states, walkers, groups, typeof hooks.seed === "bigint" ? `${hooks.seed}n` : hooks.seed]);
     const all = await world.allgather(mine);
     const odd = all.findIndex((x) => x !== mine);
-    if (odd >= 0) throw new UsageError(`ranks disagree on [states, walkers, groups, seed]: rank ${world.rank} has ${mine}, rank ${odd} has ${all[odd]}`, { comm: world.name, op: "ensemble" });
+    if (odd >= 0)
+      throw new UsageError(`ranks disagree on [states, walkers, groups, seed]: rank ${world.rank} has ${mine}, rank ${odd} has ${all[odd]}`, { comm: world.name, op: "ensemble" });
     const mesh = await world.mesh({ state: groups, walker: world.size / groups });
     return new Ensemble(world, mesh, { states, walkers, groups }, hooks);
   }

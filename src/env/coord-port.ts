@@ -47,11 +47,7 @@ function idModulo(id: string, modulus: number): number {
  * steps start on the same first node; `ZMPI_COORD_PORT` overrides the result.
  */
 export function deriveCoordinatorPort(jobId: string, stepId: string): number {
-  return (
-    COORD_PORT_BASE +
-    idModulo(jobId, COORD_PORT_JOBS) * COORD_PORT_STEPS +
-    idModulo(stepId, COORD_PORT_STEPS)
-  );
+  return COORD_PORT_BASE + idModulo(jobId, COORD_PORT_JOBS) * COORD_PORT_STEPS + idModulo(stepId, COORD_PORT_STEPS);
 }
 
 /**

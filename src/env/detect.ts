@@ -117,20 +117,12 @@ class Vars {
 /** What each method reads; {@link finish} validates it and applies the common overrides. */
 type Draft = Omit<RankEnvironment, "hostname" | "bindAddress">;
 
-function coordinator(
-  host: string,
-  port: number,
-  portSource: CoordinatorInfo["portSource"],
-  runsHere: boolean,
-): CoordinatorInfo {
+function coordinator(host: string, port: number, portSource: CoordinatorInfo["portSource"], runsHere: boolean): CoordinatorInfo {
   return { host, port, portSource, runsHere };
 }
 
 /** `ZMPI_COORD_PORT` if set, else the method's own port. */
-function portOr(
-  v: Vars,
-  fallback: () => { port: number; source: CoordinatorInfo["portSource"] },
-): { port: number; source: CoordinatorInfo["portSource"] } {
+function portOr(v: Vars, fallback: () => { port: number; source: CoordinatorInfo["portSource"] }): { port: number; source: CoordinatorInfo["portSource"] } {
   const override = v.port(ZMPI_ENV.COORD_PORT);
   return override !== undefined ? { port: override, source: "ZMPI_COORD_PORT" } : fallback();
 }
@@ -189,29 +181,21 @@ function fromSlurmStep(v: Vars, hostname: string): Draft {
   const stepNodes = v.int("SLURM_STEP_NUM_NODES", 1);
   if (listVar.name === "SLURM_STEP_NODELIST") {
     if (stepNodes !== undefined && stepNodes !== nodeList.length) {
-      throw new UsageError(
-        `SLURM_STEP_NUM_NODES=${stepNodes} but SLURM_STEP_NODELIST="${listVar.value}" names ${nodeList.length} node(s)`,
-      );
+      throw new UsageError(`SLURM_STEP_NUM_NODES=${stepNodes} but SLURM_STEP_NODELIST="${listVar.value}" names ${nodeList.length} node(s)`);
     }
   } else {
-    warnings.push(
-      `zmpi: SLURM_STEP_NODELIST is not set; using ${listVar.name}="${listVar.value}" (the job's nodes, which may differ from this step's)`,
-    );
+    warnings.push(`zmpi: SLURM_STEP_NODELIST is not set; using ${listVar.name}="${listVar.value}" (the job's nodes, which may differ from this step's)`);
   }
   const numNodes = stepNodes ?? nodeList.length;
 
   const tpnVar = v.requireFirst(["SLURM_STEP_TASKS_PER_NODE", "SLURM_TASKS_PER_NODE"], why);
   const tasksPerNode = parseTasksPerNode(tpnVar.value, tpnVar.name);
   if (tasksPerNode.length !== numNodes) {
-    throw new UsageError(
-      `${tpnVar.name}="${tpnVar.value}" lists ${tasksPerNode.length} node(s) but the step has ${numNodes}`,
-    );
+    throw new UsageError(`${tpnVar.name}="${tpnVar.value}" lists ${tasksPerNode.length} node(s) but the step has ${numNodes}`);
   }
   const total = tasksPerNode.reduce((a, b) => a + b, 0);
   if (total !== size) {
-    throw new UsageError(
-      `${tpnVar.name}="${tpnVar.value}" adds up to ${total} task(s) but the step has ${size} (SLURM_STEP_NUM_TASKS/SLURM_NTASKS)`,
-    );
+    throw new UsageError(`${tpnVar.name}="${tpnVar.value}" adds up to ${total} task(s) but the step has ${size} (SLURM_STEP_NUM_TASKS/SLURM_NTASKS)`);
   }
   checkBelow("SLURM_NODEID", nodeIndex, "the number of nodes in the step", numNodes);
 
@@ -235,12 +219,7 @@ function fromSlurmStep(v: Vars, hostname: string): Draft {
     cpusPerTask: v.int("SLURM_CPUS_PER_TASK", 1) ?? null,
     // Task 0 of the first node, not rank 0: with an arbitrary distribution rank 0 may sit on
     // another node, but the coordinator address is nodeList[0].
-    coordinator: coordinator(
-      v.str(ZMPI_ENV.COORD_ADDR) ?? nodeList[0],
-      port,
-      source,
-      nodeIndex === 0 && localRank === 0,
-    ),
+    coordinator: coordinator(v.str(ZMPI_ENV.COORD_ADDR) ?? nodeList[0], port, source, nodeIndex === 0 && localRank === 0),
     warnings,
   };
 }
@@ -352,11 +331,7 @@ function fromTorchrun(v: Vars, hostname: string): Draft {
   const numNodes = v.int("GROUP_WORLD_SIZE", 1) ?? guessNodes(size, localSize);
   const nodeName = v.str(ZMPI_ENV.NODE_NAME) ?? hostname;
   const host =
-    v.str(ZMPI_ENV.COORD_ADDR) ??
-    v.str("MASTER_ADDR") ??
-    (oneNode
-      ? LOOPBACK
-      : fail(`MASTER_ADDR (or ZMPI_COORD_ADDR) must be set when WORLD_SIZE=${size} spans nodes`));
+    v.str(ZMPI_ENV.COORD_ADDR) ?? v.str("MASTER_ADDR") ?? (oneNode ? LOOPBACK : fail(`MASTER_ADDR (or ZMPI_COORD_ADDR) must be set when WORLD_SIZE=${size} spans nodes`));
   // zmpi's coordinator listens on MASTER_PORT itself, so a program that also starts a torch
   // TCPStore there must give zmpi another port with ZMPI_COORD_PORT.
   const { port, source } = portOr(v, () => {
@@ -418,9 +393,7 @@ function finish(v: Vars, draft: Draft, hostname: string): RankEnvironment {
   checkBelow(names.localRank, draft.localRank, `the number of ranks on this node`, draft.localSize);
   checkBelow(names.nodeIndex, draft.nodeIndex, `the number of nodes`, draft.numNodes);
   if (draft.localSize > draft.size) {
-    throw new UsageError(
-      `${names.localSize}=${draft.localSize} ranks on this node is more than the world size ${draft.size}`,
-    );
+    throw new UsageError(`${names.localSize}=${draft.localSize} ranks on this node is more than the world size ${draft.size}`);
   }
   return { ...draft, hostname, bindAddress: v.str(ZMPI_ENV.HOST_ADDR) ?? null };
 }

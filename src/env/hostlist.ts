@@ -181,9 +181,7 @@ const SPLIT_NUMBER = /^(.*?)(\d+)$/;
 
 function checkHostName(host: string): void {
   if (host === "" || /[\s,[\]]/.test(host)) {
-    throw new UsageError(
-      `cannot put host name "${host}" in a hostlist: it is empty or contains a separator or bracket`,
-    );
+    throw new UsageError(`cannot put host name "${host}" in a hostlist: it is empty or contains a separator or bracket`);
   }
 }
 

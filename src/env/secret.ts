@@ -51,9 +51,7 @@ async function readExisting(path: string): Promise<string | null> {
     }
     if ((st.mode & 0o077) !== 0) {
       const mode = (st.mode & 0o777).toString(8).padStart(3, "0");
-      throw new UsageError(
-        `zmpi secret file ${path} has mode ${mode}: other users could read it; run "chmod 600 ${path}"`,
-      );
+      throw new UsageError(`zmpi secret file ${path} has mode ${mode}: other users could read it; run "chmod 600 ${path}"`);
     }
     return (await handle.readFile("utf8")).trim();
   } finally {
@@ -96,18 +94,12 @@ async function createIfMissing(path: string): Promise<void> {
  *   message names the path and the `chmod 600` fix), not owned by the user, not a regular file,
  *   too short, or cannot be created.
  */
-export async function resolveSecret(
-  env: Record<string, string | undefined>,
-  method: LaunchMethod,
-  opts: SecretOptions = {},
-): Promise<ResolvedSecret> {
+export async function resolveSecret(env: Record<string, string | undefined>, method: LaunchMethod, opts: SecretOptions = {}): Promise<ResolvedSecret> {
   const fromEnv = env.ZMPI_SECRET;
   if (fromEnv !== undefined) {
     // The value itself is never echoed: error messages end up in shared log files.
     if (fromEnv.length < MIN_SECRET_LENGTH) {
-      throw new UsageError(
-        `ZMPI_SECRET is ${fromEnv.length} characters long; it must have at least ${MIN_SECRET_LENGTH}`,
-      );
+      throw new UsageError(`ZMPI_SECRET is ${fromEnv.length} characters long; it must have at least ${MIN_SECRET_LENGTH}`);
     }
     return { secret: fromEnv, source: "ZMPI_SECRET" };
   }
@@ -121,9 +113,7 @@ export async function resolveSecret(
     if (secret === null) throw new UsageError(`zmpi secret file ${path} vanished right after creation`);
   }
   if (secret.length < MIN_SECRET_LENGTH) {
-    throw new UsageError(
-      `zmpi secret file ${path} holds ${secret.length} characters; it needs at least ${MIN_SECRET_LENGTH} (delete it to get a new one)`,
-    );
+    throw new UsageError(`zmpi secret file ${path} holds ${secret.length} characters; it needs at least ${MIN_SECRET_LENGTH} (delete it to get a new one)`);
   }
   return { secret, source: "file" };
 }

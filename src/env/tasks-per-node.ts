@@ -20,9 +20,7 @@ const ITEM = /^(\d+)(?:\(x(\d+)\))?$/;
  */
 export function parseTasksPerNode(value: string, varName = "SLURM_TASKS_PER_NODE"): number[] {
   const bad = (why: string): never => {
-    throw new UsageError(
-      `${varName}="${value}" is not a valid tasks-per-node list (expected e.g. "2(x3),1"): ${why}`,
-    );
+    throw new UsageError(`${varName}="${value}" is not a valid tasks-per-node list (expected e.g. "2(x3),1"): ${why}`);
   };
   if (value.trim() === "") bad("it is empty");
   const counts: number[] = [];

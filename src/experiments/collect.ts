@@ -57,7 +57,16 @@ async function takeJob(m: RunManifest, j: RunJob, reference: string[] | null): P
   const at = new Date().toISOString();
   const dir = m.jobDir(j);
   if (j.state !== "COMPLETED") {
-    return { c: { status: "failed", rows: 0, columns: [], message: `job ${j.jobId} ended ${j.state}${j.exitCode !== null ? ` (exit ${j.exitCode})` : ""}: see ${relative(process.cwd(), dir) || dir}/`, at }, table: null };
+    return {
+      c: {
+        status: "failed",
+        rows: 0,
+        columns: [],
+        message: `job ${j.jobId} ended ${j.state}${j.exitCode !== null ? ` (exit ${j.exitCode})` : ""}: see ${relative(process.cwd(), dir) || dir}/`,
+        at,
+      },
+      table: null,
+    };
   }
   const want = promised(m, j);
   if (want?.collect === false) return { c: { status: "skipped", rows: 0, columns: [], message: "results.collect is false", at }, table: null };
@@ -76,7 +85,8 @@ async function takeJob(m: RunManifest, j: RunJob, reference: string[] | null): P
   if (reference) {
     const miss = reference.filter((c) => !table.columns.includes(c));
     const extra = table.columns.filter((c) => !reference.includes(c));
-    if (miss.length || extra.length) problems.push(`columns differ from the first job's:${miss.length ? ` missing ${miss.join(", ")}` : ""}${extra.length ? ` extra ${extra.join(", ")}` : ""}`);
+    if (miss.length || extra.length)
+      problems.push(`columns differ from the first job's:${miss.length ? ` missing ${miss.join(", ")}` : ""}${extra.length ? ` extra ${extra.join(", ")}` : ""}`);
   }
   const trouble = resultsTrouble(dir);
   if (trouble) problems.push(trouble);
@@ -105,7 +115,8 @@ export async function collect(run?: string, opts: CollectOptions = {}): Promise<
   for (const j of m.data.jobs) {
     const { c, table } = await takeJob(m, j, reference);
     if (table) {
-      if (table.columns.includes(col)) throw new UsageError(`${j.strategy}'s table already has a "${col}" column: pick another name for the added column (--strategy-column)`, { op: "collect" });
+      if (table.columns.includes(col))
+        throw new UsageError(`${j.strategy}'s table already has a "${col}" column: pick another name for the added column (--strategy-column)`, { op: "collect" });
       reference ??= table.columns;
       for (const c2 of table.columns) if (!columns.includes(c2)) columns.push(c2);
       for (const r of table.rows) rows.push({ [col]: j.strategy, ...r });

@@ -39,7 +39,8 @@ export async function loadCompareFn(spec: string, baseDir = process.cwd()): Prom
     throw new UsageError(`cannot load the comparison module ${spec}: ${(e as Error).message}`, { op: "summary" });
   }
   const fn = mod[name];
-  if (typeof fn !== "function") throw new UsageError(`${spec}: the module has no exported function "${name}" (exports: ${Object.keys(mod).join(", ") || "none"})`, { op: "summary" });
+  if (typeof fn !== "function")
+    throw new UsageError(`${spec}: the module has no exported function "${name}" (exports: ${Object.keys(mod).join(", ") || "none"})`, { op: "summary" });
   return fn as CompareFn;
 }
 
@@ -100,7 +101,14 @@ export interface Correctness {
 const keyOf = (r: Row, key: readonly string[]) => key.map((k) => JSON.stringify(r[k] ?? null)).join("|");
 
 /** Compares a job's rows with the baseline's, matching rows by `key`. */
-export async function correctness(rows: readonly Row[], baseline: readonly Row[], key: readonly string[], compare: readonly string[], tol: Tolerance, custom?: CompareFn): Promise<Correctness> {
+export async function correctness(
+  rows: readonly Row[],
+  baseline: readonly Row[],
+  key: readonly string[],
+  compare: readonly string[],
+  tol: Tolerance,
+  custom?: CompareFn,
+): Promise<Correctness> {
   const byKey = new Map<string, Row>();
   let duplicates = 0;
   for (const r of rows) {
@@ -130,7 +138,18 @@ export async function correctness(rows: readonly Row[], baseline: readonly Row[]
   }
   const missing = [...baseKeys].filter((k) => !byKey.has(k)).length;
   const extra = [...byKey.keys()].filter((k) => !baseKeys.has(k)).length;
-  return { baselineRows: baseline.length, rows: rows.length, compared, matched, missing, extra, duplicates, matchRate: baseline.length ? matched / baseline.length : 0, maxAbsError, mismatchedKeys };
+  return {
+    baselineRows: baseline.length,
+    rows: rows.length,
+    compared,
+    matched,
+    missing,
+    extra,
+    duplicates,
+    matchRate: baseline.length ? matched / baseline.length : 0,
+    maxAbsError,
+    mismatchedKeys,
+  };
 }
 
 /** The p-th percentile (0..100) by nearest rank, or null for no values. */

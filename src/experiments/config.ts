@@ -18,7 +18,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SLURM_TIME = /^(\d+|\d+:\d{2}|\d+:\d{2}:\d{2}|\d+-\d+|\d+-\d+:\d{2}|\d+-\d+:\d{2}:\d{2})$/;
 const ONE_LINE = /^[^\n\r\0]*$/;
 
-const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : v === undefined ? "nothing" : JSON.stringify(v) ?? String(v));
+const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : v === undefined ? "nothing" : (JSON.stringify(v) ?? String(v)));
 
 /** A positive integer field with one message for every way it can be wrong. */
 function positiveInt() {
@@ -35,18 +35,25 @@ const stringish = z.union([z.string(), z.number(), z.boolean()], { error: (i) =>
 
 const placementValue = z.enum(["inside-nodes", "across-nodes", "any"], { error: (i) => `expected "inside-nodes", "across-nodes" or "any", got ${show(i.input)}` });
 
-const meshSize = z.int({ error: (i) => `expected a positive integer or -1 (inferred), got ${show(i.input)}` }).refine((n) => n >= 1 || n === -1, { error: (i) => `expected a positive integer or -1 (inferred), got ${show(i.input)}` });
+const meshSize = z
+  .int({ error: (i) => `expected a positive integer or -1 (inferred), got ${show(i.input)}` })
+  .refine((n) => n >= 1 || n === -1, { error: (i) => `expected a positive integer or -1 (inferred), got ${show(i.input)}` });
 
 /** What the job promises to write, checked by `zmpi collect`. */
 const resultsSchema = z.strictObject({
   /** The results table rank 0 writes, relative to the job's directory. */
   table: word(/^[^/\\\n\r\0][^\n\r\0]*\.(jsonl|csv|parquet)$/, 'a relative file name ending in .jsonl, .csv or .parquet (e.g. "results.parquet")').default("results.parquet"),
   /** Rows the table must hold. */
-  rows: z.int({ error: (i) => `expected a row count (integer >= 0), got ${show(i.input)}` }).min(0, { error: (i) => `expected a row count (integer >= 0), got ${show(i.input)}` }).optional(),
+  rows: z
+    .int({ error: (i) => `expected a row count (integer >= 0), got ${show(i.input)}` })
+    .min(0, { error: (i) => `expected a row count (integer >= 0), got ${show(i.input)}` })
+    .optional(),
   /** False: `zmpi collect` skips this job (a stage whose output is files for a later job, not rows). */
   collect: z.boolean({ error: (i) => `expected true or false, got ${show(i.input)}` }).default(true),
   /** Columns the table must have. */
-  columns: z.array(z.string({ error: (i) => `expected a column name, got ${show(i.input)}` }), { error: (i) => `expected a list of column names, got ${show(i.input)}` }).optional(),
+  columns: z
+    .array(z.string({ error: (i) => `expected a column name, got ${show(i.input)}` }), { error: (i) => `expected a list of column names, got ${show(i.input)}` })
+    .optional(),
 });
 
 /** The fields of a job config (all optional here: defaults and strategies are merged first). */
@@ -59,7 +66,14 @@ const jobFields = {
   tasksPerNode: positiveInt(),
   cpusPerTask: positiveInt().default(1),
   /** Mesh shape, slowest → fastest: `{ pp, dp, tp }`, `{ state, walker }`, one size may be -1. */
-  mesh: z.record(word(/^[A-Za-z_][A-Za-z0-9_]*$/, "a dimension name (letters, digits, _)"), meshSize, { error: (i) => (i.code === "invalid_key" ? `${show(i.input)} is not a dimension name (letters, digits, _)` : `expected an object of dimension sizes such as { "pp": 2, "tp": 2 }, got ${show(i.input)}`) }).optional(),
+  mesh: z
+    .record(word(/^[A-Za-z_][A-Za-z0-9_]*$/, "a dimension name (letters, digits, _)"), meshSize, {
+      error: (i) =>
+        i.code === "invalid_key"
+          ? `${show(i.input)} is not a dimension name (letters, digits, _)`
+          : `expected an object of dimension sizes such as { "pp": 2, "tp": 2 }, got ${show(i.input)}`,
+    })
+    .optional(),
   /** Where each mesh dimension's groups sit; the last dimension defaults to "inside-nodes". */
   placement: z.record(z.string(), placementValue, { error: (i) => `expected an object such as { "tp": "inside-nodes", "pp": "across-nodes" }, got ${show(i.input)}` }).optional(),
   /** Wall-clock limit, Slurm's forms ("HH:MM:SS", "MM", "D-HH:MM:SS"). */
@@ -69,9 +83,18 @@ const jobFields = {
   qos: word(SLURM_WORD, "a QOS name (no spaces)").optional(),
   gres: word(SLURM_WORD, 'a GRES list such as "gpu:2" or "gpu:a100:1"').optional(),
   /** Extra `#SBATCH` options, one per line, e.g. `"--exclusive"`. */
-  sbatch: z.array(word(/^--?[A-Za-z][^\n\r\0]*$/, 'an sbatch option starting with "-" (e.g. "--exclusive")'), { error: (i) => `expected a list of sbatch options, got ${show(i.input)}` }).default([]),
+  sbatch: z
+    .array(word(/^--?[A-Za-z][^\n\r\0]*$/, 'an sbatch option starting with "-" (e.g. "--exclusive")'), { error: (i) => `expected a list of sbatch options, got ${show(i.input)}` })
+    .default([]),
   /** Environment of every rank. */
-  env: z.record(word(ENV_NAME, "an environment variable name"), stringish, { error: (i) => (i.code === "invalid_key" ? `${show(i.input)} is not an environment variable name (letters, digits, _; not starting with a digit)` : `expected an object of NAME: value, got ${show(i.input)}`) }).default({}),
+  env: z
+    .record(word(ENV_NAME, "an environment variable name"), stringish, {
+      error: (i) =>
+        i.code === "invalid_key"
+          ? `${show(i.input)} is not an environment variable name (letters, digits, _; not starting with a digit)`
+          : `expected an object of NAME: value, got ${show(i.input)}`,
+    })
+    .default({}),
   /** `module load` these first (environment modules / Lmod). */
   modules: z.array(word(/^[^\s'"`$;&|<>]+$/, 'a module name such as "gcc/12.2"'), { error: (i) => `expected a list of module names, got ${show(i.input)}` }).default([]),
   /** A command that wraps `node` on every rank, e.g. `"apptainer exec --bind /work app.sif"`. */
@@ -86,9 +109,16 @@ const jobFields = {
   /** Output root: each run is `<output>/run_<timestamp>/<name>/`. */
   output: word(/^[^\n\r\0]+$/, "a directory path").default("runs"),
   /** `ZMPI_TIMEOUT` in seconds: rendezvous and every wait. */
-  timeout: z.number({ error: (i) => `expected a number of seconds, got ${show(i.input)}` }).positive({ error: (i) => `expected a positive number of seconds, got ${show(i.input)}` }).default(600),
+  timeout: z
+    .number({ error: (i) => `expected a number of seconds, got ${show(i.input)}` })
+    .positive({ error: (i) => `expected a positive number of seconds, got ${show(i.input)}` })
+    .default(600),
   /** Slurm task distribution; placement checks assume block. Default `block` on several nodes. */
-  distribution: z.enum(["block", "block:block", "block:cyclic", "cyclic", "plane"], { error: (i) => `expected "block", "block:block", "block:cyclic", "cyclic" or "plane", got ${show(i.input)}` }).optional(),
+  distribution: z
+    .enum(["block", "block:block", "block:cyclic", "cyclic", "plane"], {
+      error: (i) => `expected "block", "block:block", "block:cyclic", "cyclic" or "plane", got ${show(i.input)}`,
+    })
+    .optional(),
   /** Ask glibc for transparent huge pages (default true). */
   hugePages: z.boolean({ error: (i) => `expected true or false, got ${show(i.input)}` }).default(true),
   /** A reusable template: the script's first argument replaces `program`, the rest replace `args`, and mesh sizes come from PP=, TP=, ... when set. */
@@ -121,7 +151,9 @@ export interface ConfigIssue {
 export class ConfigError extends UsageError {
   readonly issues: ConfigIssue[];
   constructor(source: string, issues: ConfigIssue[]) {
-    super(`${source}: ${issues.length === 1 ? "1 problem" : `${issues.length} problems`}\n${issues.map((i) => `  ${i.path || "(top)"}: ${i.message}`).join("\n")}`, { op: "config" });
+    super(`${source}: ${issues.length === 1 ? "1 problem" : `${issues.length} problems`}\n${issues.map((i) => `  ${i.path || "(top)"}: ${i.message}`).join("\n")}`, {
+      op: "config",
+    });
     this.issues = issues;
   }
 }
@@ -130,7 +162,8 @@ function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
   }
   return d[a.length]![b.length]!;
 }
@@ -156,7 +189,8 @@ export function zodIssues(err: z.ZodError, prefix: string, knownAt: (path: reado
         const near = nearest(k, knownAt(i.path));
         out.push({ path: join([...i.path, k]), message: `unknown field${near ? `; did you mean "${near}"?` : `; known fields: ${knownAt(i.path).join(", ")}`}` });
       }
-    } else out.push({ path: join(i.path), message: i.message === "Invalid input: expected int, received undefined" || /received undefined$/.test(i.message) ? "required" : i.message });
+    } else
+      out.push({ path: join(i.path), message: i.message === "Invalid input: expected int, received undefined" || /received undefined$/.test(i.message) ? "required" : i.message });
   }
   return out;
 }
@@ -194,7 +228,7 @@ export function checkJob(cfg: z.output<typeof jobSchema>, prefix = ""): { job: J
   ] as const) {
     if (k in cfg.env) issues.push({ path: at(`env.${k}`), message: `remove it: ${why}` });
   }
-  if (cfg.placement && !cfg.mesh) issues.push({ path: at("placement"), message: "placement without a mesh: add a mesh such as { \"tp\": 2 }" });
+  if (cfg.placement && !cfg.mesh) issues.push({ path: at("placement"), message: 'placement without a mesh: add a mesh such as { "tp": 2 }' });
   if (!cfg.mesh) return { job, issues };
   const dims = Object.keys(cfg.mesh);
   for (const d of Object.keys(cfg.placement ?? {})) {
@@ -204,14 +238,20 @@ export function checkJob(cfg: z.output<typeof jobSchema>, prefix = ""): { job: J
   try {
     sizes = resolveShape(cfg.mesh, tasks, at("mesh"));
   } catch (e) {
-    issues.push({ path: at("mesh"), message: `${(e as UsageError).detail.replace(/^[^:]*: /, "")} (nodes ${cfg.nodes} x tasksPerNode ${cfg.tasksPerNode}); ${meshFits(cfg.mesh, cfg.nodes, tasks)}` });
+    issues.push({
+      path: at("mesh"),
+      message: `${(e as UsageError).detail.replace(/^[^:]*: /, "")} (nodes ${cfg.nodes} x tasksPerNode ${cfg.tasksPerNode}); ${meshFits(cfg.mesh, cfg.nodes, tasks)}`,
+    });
     return { job, issues };
   }
   const placement = effectivePlacement(dims, (cfg.placement ?? {}) as Record<string, Placement>);
   const dist = cfg.distribution ?? "block";
   const checked = Object.values(placement).some((p) => p !== "any");
   if (cfg.nodes > 1 && checked && !dist.startsWith("block")) {
-    issues.push({ path: at("distribution"), message: `"${dist}" puts consecutive ranks on different nodes, but the mesh placement assumes block distribution: use "block" or set every placement to "any"` });
+    issues.push({
+      path: at("distribution"),
+      message: `"${dist}" puts consecutive ranks on different nodes, but the mesh placement assumes block distribution: use "block" or set every placement to "any"`,
+    });
   } else {
     for (const p of placementProblems(dims, sizes, placement, blockNodes(cfg.nodes, cfg.tasksPerNode), at("placement"))) {
       const cut = p.indexOf(": ");

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { ConfigError, checkJob, jobKeysAt, jobSchema, nearest, zodIssues, type ConfigIssue, type JobConfig } from "./config.js";
 
-const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+const show = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v)));
 
 /** How `zmpi summary` compares each job's table with the baseline's. */
 export const summarySchema = z.strictObject({
@@ -23,8 +23,14 @@ export const summarySchema = z.strictObject({
   /** Numbers (and arrays of numbers) match when |a - b| <= abs + rel * |b|. Default exact. */
   tolerance: z
     .strictObject({
-      abs: z.number({ error: (i) => `expected a number >= 0, got ${show(i.input)}` }).min(0, { error: (i) => `expected a number >= 0, got ${show(i.input)}` }).default(0),
-      rel: z.number({ error: (i) => `expected a number >= 0, got ${show(i.input)}` }).min(0, { error: (i) => `expected a number >= 0, got ${show(i.input)}` }).default(0),
+      abs: z
+        .number({ error: (i) => `expected a number >= 0, got ${show(i.input)}` })
+        .min(0, { error: (i) => `expected a number >= 0, got ${show(i.input)}` })
+        .default(0),
+      rel: z
+        .number({ error: (i) => `expected a number >= 0, got ${show(i.input)}` })
+        .min(0, { error: (i) => `expected a number >= 0, got ${show(i.input)}` })
+        .default(0),
     })
     .default({ abs: 0, rel: 0 }),
   /** Column of per-row latency in ms (for percentiles). */
@@ -38,7 +44,10 @@ export const summarySchema = z.strictObject({
    */
   throughputTime: z.enum(["wall", "max-latency"], { error: (i) => `expected "wall" or "max-latency", got ${show(i.input)}` }).default("wall"),
   /** `module#export` of a comparison function for values that are neither numbers nor strings. */
-  compareModule: z.string({ error: (i) => `expected "path/to/module.js#exportName", got ${show(i.input)}` }).regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, { error: (i) => `expected "path/to/module.js#exportName", got ${show(i.input)}` }).optional(),
+  compareModule: z
+    .string({ error: (i) => `expected "path/to/module.js#exportName", got ${show(i.input)}` })
+    .regex(/^[^#]+(#[A-Za-z_$][\w$]*)?$/, { error: (i) => `expected "path/to/module.js#exportName", got ${show(i.input)}` })
+    .optional(),
 });
 
 /** Summary options as written / validated. */
@@ -48,7 +57,9 @@ export type SummaryConfig = z.output<typeof summarySchema>;
 const partialJob = z.record(z.string(), z.unknown(), { error: (i) => `expected an object of job fields, got ${show(i.input)}` });
 
 const experimentSchema = z.strictObject({
-  name: z.string({ error: (i) => `expected a name, got ${show(i.input)}` }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: (i) => `${show(i.input)} is not a name of letters, digits, ".", "_" or "-"` }),
+  name: z
+    .string({ error: (i) => `expected a name, got ${show(i.input)}` })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: (i) => `${show(i.input)} is not a name of letters, digits, ".", "_" or "-"` }),
   description: z.union([z.string(), z.array(z.string())]).optional(),
   defaults: partialJob.default({}),
   strategies: z.array(partialJob, { error: (i) => `expected a list of strategies, got ${show(i.input)}` }).min(1, { error: "an experiment needs at least one strategy" }),
@@ -123,7 +134,11 @@ export function parseExperiment(data: unknown, source = "experiment"): Experimen
   const issues: ConfigIssue[] = [];
   // Unknown fields in the defaults are reported there, not once per strategy.
   for (const k of Object.keys(e.defaults)) {
-    if (!(k in jobSchema.shape)) issues.push({ path: `defaults.${k}`, message: `unknown field${nearest(k, Object.keys(jobSchema.shape)) ? `; did you mean "${nearest(k, Object.keys(jobSchema.shape))}"?` : ""}` });
+    if (!(k in jobSchema.shape))
+      issues.push({
+        path: `defaults.${k}`,
+        message: `unknown field${nearest(k, Object.keys(jobSchema.shape)) ? `; did you mean "${nearest(k, Object.keys(jobSchema.shape))}"?` : ""}`,
+      });
     if (k === "name") issues.push({ path: "defaults.name", message: "each strategy has its own name; remove it from the defaults" });
   }
   if (issues.length) throw new ConfigError(source, issues);
@@ -140,10 +155,18 @@ export function parseExperiment(data: unknown, source = "experiment"): Experimen
     if (!job) return;
     job.after.forEach((a, k) => {
       if (a === job.name) issues.push({ path: `${prefix}.after[${k}]`, message: `a job cannot wait for itself` });
-      else if (a !== "baseline" && !strategies.some((x) => x.name === a)) issues.push({ path: `${prefix}.after[${k}]`, message: `"${a}" is not a strategy listed before this one (jobs wait only for earlier jobs${e.baseline ? " or the baseline" : ""})` });
+      else if (a !== "baseline" && !strategies.some((x) => x.name === a))
+        issues.push({
+          path: `${prefix}.after[${k}]`,
+          message: `"${a}" is not a strategy listed before this one (jobs wait only for earlier jobs${e.baseline ? " or the baseline" : ""})`,
+        });
       else if (a === "baseline" && !e.baseline) issues.push({ path: `${prefix}.after[${k}]`, message: `the experiment has no baseline` });
     });
-    if (job.output !== strategies[0]?.output && strategies.length > 0) issues.push({ path: `${prefix}.output`, message: `every strategy of a run writes under one output root: "${strategies[0]!.output}" (strategies[0]), not "${job.output}"; set it once in "defaults"` });
+    if (job.output !== strategies[0]?.output && strategies.length > 0)
+      issues.push({
+        path: `${prefix}.output`,
+        message: `every strategy of a run writes under one output root: "${strategies[0]!.output}" (strategies[0]), not "${job.output}"; set it once in "defaults"`,
+      });
     strategies.push(job);
   });
   let baseline: JobConfig | undefined;
@@ -175,6 +198,7 @@ export async function loadExperiment(path: string): Promise<Experiment> {
   if (isExperiment(data)) return { ...parseExperiment(data, path), source: abs };
   const issues: ConfigIssue[] = [];
   const job = validateMerged((data ?? {}) as Record<string, unknown>, "", issues);
-  if (!job || data === null || typeof data !== "object" || Array.isArray(data)) throw new ConfigError(path, issues.length ? issues : [{ path: "", message: `expected an object of job fields, got ${show(data)}` }]);
+  if (!job || data === null || typeof data !== "object" || Array.isArray(data))
+    throw new ConfigError(path, issues.length ? issues : [{ path: "", message: `expected an object of job fields, got ${show(data)}` }]);
   return { name: job.name, description: job.description, strategies: [job], source: abs };
 }

@@ -54,8 +54,22 @@ export function throughputSpec(rows: readonly PlotRow[]): VegaLiteSpec {
     height: 260,
     data: { values: rows.filter((r) => r.throughput !== null).map((r) => ({ strategy: r.strategy, throughput: r.throughput })) },
     layer: [
-      { mark: "bar", encoding: { x: { field: "strategy", type: "nominal", sort: null, axis: { labelAngle: -30 } }, y: { field: "throughput", type: "quantitative", title: label }, color: { field: "strategy", type: "nominal", legend: null } } },
-      { mark: { type: "text", dy: -6, fontSize: 10 }, encoding: { x: { field: "strategy", type: "nominal", sort: null }, y: { field: "throughput", type: "quantitative" }, text: { field: "throughput", type: "quantitative", format: ".3~g" } } },
+      {
+        mark: "bar",
+        encoding: {
+          x: { field: "strategy", type: "nominal", sort: null, axis: { labelAngle: -30 } },
+          y: { field: "throughput", type: "quantitative", title: label },
+          color: { field: "strategy", type: "nominal", legend: null },
+        },
+      },
+      {
+        mark: { type: "text", dy: -6, fontSize: 10 },
+        encoding: {
+          x: { field: "strategy", type: "nominal", sort: null },
+          y: { field: "throughput", type: "quantitative" },
+          text: { field: "throughput", type: "quantitative", format: ".3~g" },
+        },
+      },
     ],
   };
 }

@@ -88,7 +88,8 @@ function sbatchLine(opt: string, comment?: string): string {
   return comment ? `${head.padEnd(COMMENT_COLUMN - 1)} # ${comment}` : head;
 }
 
-const commentLines = (text: string | string[] | undefined): string[] => (text === undefined ? [] : (Array.isArray(text) ? text : text.split("\n")).map((l) => (l === "" ? "#" : `# ${l}`)));
+const commentLines = (text: string | string[] | undefined): string[] =>
+  text === undefined ? [] : (Array.isArray(text) ? text : text.split("\n")).map((l) => (l === "" ? "#" : `# ${l}`));
 
 function header(job: JobConfig, o: RenderOptions): string[] {
   const out = ["#!/bin/bash", ...commentLines(job.description)];
@@ -113,7 +114,12 @@ function sbatchLines(job: JobConfig, o: RenderOptions): string[] {
   } else {
     lines.push(
       sbatchLine(`--nodes=${job.nodes}`, "number of nodes"),
-      sbatchLine(`--ntasks-per-node=${job.tasksPerNode}`, lastInside ? `ranks per node: a multiple of ${lastInside.toUpperCase()} (${lastInside.toUpperCase()} groups never span nodes)` : "ranks per node: world size = nodes x ntasks-per-node"),
+      sbatchLine(
+        `--ntasks-per-node=${job.tasksPerNode}`,
+        lastInside
+          ? `ranks per node: a multiple of ${lastInside.toUpperCase()} (${lastInside.toUpperCase()} groups never span nodes)`
+          : "ranks per node: world size = nodes x ntasks-per-node",
+      ),
     );
   }
   lines.push(
@@ -185,7 +191,7 @@ function meshLines(job: JobConfig, o: RenderOptions): string[] {
   lines.push(
     "(( BAD == 0 )) || exit 2",
     "",
-    "# The program reads the shape with world.mesh(\"env\") (or meshFromEnv()), checked again on the real nodes.",
+    '# The program reads the shape with world.mesh("env") (or meshFromEnv()), checked again on the real nodes.',
     `export ZMPI_MESH="${dims.map((d) => `${d}:$${v(d)}`).join(",")}"`,
     `export ZMPI_MESH_PLACEMENT=${shq(formatPlacement(job.placement!))}`,
   );
@@ -242,7 +248,10 @@ function launchLines(job: JobConfig, o: RenderOptions): string[] {
   const dist = job.distribution ?? (job.nodes > 1 ? "block" : undefined);
   lines.push("# --kill-on-bad-exit=1: when one rank fails, srun stops the others at once (zmpi's ranks would", "# notice the death and exit on their own within seconds anyway).");
   if (dist?.startsWith("block")) {
-    lines.push(`# --distribution=${dist}: consecutive ranks fill a node before the next (rank r is on node`, "# floor(r / ntasks-per-node)), so the mesh's fastest dimension stays on one node.");
+    lines.push(
+      `# --distribution=${dist}: consecutive ranks fill a node before the next (rank r is on node`,
+      "# floor(r / ntasks-per-node)), so the mesh's fastest dimension stays on one node.",
+    );
   } else if (dist) lines.push(`# --distribution=${dist}: as the config asks.`);
   if (job.container) lines.push(`# Every rank runs inside: ${job.container}`);
   if (ts) lines.push('# TypeScript runs through tsx; for compiled JavaScript use "node dist/app.js" instead.');

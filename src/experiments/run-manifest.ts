@@ -82,7 +82,10 @@ export class RunManifest {
   /** Creates a fresh run directory `run_<UTC timestamp>` under `root` (never reusing one). */
   static create(root: string, executor: Executor, experiment: RunManifestData["experiment"]): RunManifest {
     mkdirSync(root, { recursive: true });
-    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d+Z$/, "Z");
     for (let i = 0; i < 1000; i++) {
       const name = `run_${stamp}${i ? `-${i}` : ""}`;
       const dir = resolve(root, name);

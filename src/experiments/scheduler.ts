@@ -15,7 +15,20 @@ import { join } from "node:path";
 import { ZmpiError } from "../errors.js";
 
 /** Slurm job states (and LOST: the job is known nowhere, and left no marker). */
-export type JobState = "PENDING" | "RUNNING" | "COMPLETING" | "COMPLETED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "NODE_FAIL" | "OUT_OF_MEMORY" | "PREEMPTED" | "SUSPENDED" | "LOST" | "UNKNOWN";
+export type JobState =
+  | "PENDING"
+  | "RUNNING"
+  | "COMPLETING"
+  | "COMPLETED"
+  | "FAILED"
+  | "CANCELLED"
+  | "TIMEOUT"
+  | "NODE_FAIL"
+  | "OUT_OF_MEMORY"
+  | "PREEMPTED"
+  | "SUSPENDED"
+  | "LOST"
+  | "UNKNOWN";
 
 /** States after which a job will not change. */
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "LOST"]);
@@ -38,10 +51,14 @@ export interface JobInfo {
 export class SchedulerError extends ZmpiError {}
 
 /** Runs a command with a deadline; resolves with its outcome (never rejects for a non-zero exit). */
-export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, cwd: opts.cwd, env: opts.env, maxBuffer: 16 << 20, encoding: "utf8" }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : null) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : null) : 0;
       resolve({ code, stdout, stderr, error: err ?? undefined });
     });
   });
@@ -74,7 +91,12 @@ export async function submitSlurm(script: string, o: SlurmSubmitOptions = {}): P
   const r = await run("sbatch", args, { cwd: o.cwd, env: o.env, timeoutMs: o.timeoutMs ?? 60_000 });
   const id = /^(\d+)(;\S+)?\s*$/m.exec(r.stdout)?.[1];
   if (r.code !== 0 || !id) {
-    const why = r.error && r.code === null ? (r.error.message.includes("ENOENT") ? "sbatch is not installed here (use the local executor: --local)" : `sbatch did not answer in time (${r.error.message})`) : r.stderr.trim() || r.stdout.trim();
+    const why =
+      r.error && r.code === null
+        ? r.error.message.includes("ENOENT")
+          ? "sbatch is not installed here (use the local executor: --local)"
+          : `sbatch did not answer in time (${r.error.message})`
+        : r.stderr.trim() || r.stdout.trim();
     throw new SchedulerError(`sbatch ${script} failed: ${why}`, { op: "submit" });
   }
   return id;
@@ -89,7 +111,12 @@ export function submitLocal(script: string, jobDir: string, outFile: string, aft
   try {
     // The wrapper waits for its dependencies' markers (exit 0, else it fails as afterok would),
     // then runs the script and leaves this job's own marker.
-    const wait = afterOkDirs.map((d) => `while [ ! -f ${q(join(d, EXIT_MARKER))} ]; do sleep 0.5; done; read c _ < ${q(join(d, EXIT_MARKER))}; [ "$c" = 0 ] || { echo "dependency ${d} failed (exit $c)" >&2; echo "1 $(date -u +%FT%TZ)" > ${q(join(jobDir, EXIT_MARKER))}.tmp; mv ${q(join(jobDir, EXIT_MARKER))}.tmp ${q(join(jobDir, EXIT_MARKER))}; exit 1; };`).join(" ");
+    const wait = afterOkDirs
+      .map(
+        (d) =>
+          `while [ ! -f ${q(join(d, EXIT_MARKER))} ]; do sleep 0.5; done; read c _ < ${q(join(d, EXIT_MARKER))}; [ "$c" = 0 ] || { echo "dependency ${d} failed (exit $c)" >&2; echo "1 $(date -u +%FT%TZ)" > ${q(join(jobDir, EXIT_MARKER))}.tmp; mv ${q(join(jobDir, EXIT_MARKER))}.tmp ${q(join(jobDir, EXIT_MARKER))}; exit 1; };`,
+      )
+      .join(" ");
     const body = `${wait} bash ${q(script)}; c=$?; echo "$c $(date -u +%FT%TZ)" > ${q(join(jobDir, EXIT_MARKER))}.tmp; mv ${q(join(jobDir, EXIT_MARKER))}.tmp ${q(join(jobDir, EXIT_MARKER))}; exit $c`;
     const child = spawn("bash", ["-c", body], { detached: true, stdio: ["ignore", fd, fd], cwd: process.cwd() });
     child.unref();

@@ -40,7 +40,8 @@ function plan(exps: Experiment[], only: readonly string[] | undefined): Planned[
     const jobs = [...(exp.baseline ? [{ job: exp.baseline, baseline: true }] : []), ...exp.strategies.map((job) => ({ job, baseline: false }))];
     for (const { job, baseline } of jobs) {
       const from = exp.source ?? exp.name;
-      if (seen.has(job.name)) throw new UsageError(`two jobs named "${job.name}" (in ${seen.get(job.name)} and ${from}): job names are directories of the run and must differ`, { op: "submit" });
+      if (seen.has(job.name))
+        throw new UsageError(`two jobs named "${job.name}" (in ${seen.get(job.name)} and ${from}): job names are directories of the run and must differ`, { op: "submit" });
       seen.set(job.name, from);
       out.push({ job, baseline, source: exp.source ?? null, exp });
     }
@@ -86,7 +87,12 @@ export async function submit(configs: string | Experiment | readonly (string | E
     const deps = p.job.after.map((a) => ids.get(a)!);
     const jobId =
       executor === "local"
-        ? submitLocal(scriptPath, dir, join(dir, "local.out"), deps.map((d) => d.dir))
+        ? submitLocal(
+            scriptPath,
+            dir,
+            join(dir, "local.out"),
+            deps.map((d) => d.dir),
+          )
         : await submitSlurm(scriptPath, { afterOk: deps.map((d) => d.id), env: opts.env });
     ids.set(p.job.name, { id: jobId, dir });
     const j: RunJob = {
@@ -187,7 +193,10 @@ export async function wait(run?: string, opts: WaitOptions = {}): Promise<RunMan
       } else if (mode === "bar") {
         const running = m.data.jobs.filter((j) => j.state === "RUNNING").map((j) => j.strategy);
         if (!bar) {
-          bar = new cliProgress.SingleBar({ format: "jobs |{bar}| {value}/{total} {what}", hideCursor: true, stream: out as NodeJS.WriteStream }, cliProgress.Presets.shades_classic);
+          bar = new cliProgress.SingleBar(
+            { format: "jobs |{bar}| {value}/{total} {what}", hideCursor: true, stream: out as NodeJS.WriteStream },
+            cliProgress.Presets.shades_classic,
+          );
           bar.start(total, done, { what: "" });
         }
         bar.update(done, { what: running.length ? `running: ${running.join(", ")}` : "" });
@@ -195,7 +204,10 @@ export async function wait(run?: string, opts: WaitOptions = {}): Promise<RunMan
       if (allFinal(m.data)) return m;
       if (Date.now() + interval > deadline) {
         const open = m.data.jobs.filter((j) => !FINAL_STATES.has(j.state));
-        throw new TimeoutError(`${open.length} job(s) of ${m.data.run} still open after ${opts.timeoutSec} s: ${open.map(describeJob).join("; ")}; "zmpi wait ${m.dir}" picks up from here`, { op: "wait" });
+        throw new TimeoutError(
+          `${open.length} job(s) of ${m.data.run} still open after ${opts.timeoutSec} s: ${open.map(describeJob).join("; ")}; "zmpi wait ${m.dir}" picks up from here`,
+          { op: "wait" },
+        );
       }
       await new Promise((r) => setTimeout(r, interval));
     }

@@ -80,9 +80,13 @@ function metricsOf(dir: string): MetricsReport | null {
 }
 
 const round = (x: number | null, d = 3) => (x === null ? null : Number(x.toPrecision(d + 3)));
-const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined ? "" : Math.abs(x) >= 1e5 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : Number(x.toFixed(d)).toString());
+const fmt = (x: number | null | undefined, d = 3) =>
+  x === null || x === undefined ? "" : Math.abs(x) >= 1e5 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : Number(x.toFixed(d)).toString();
 
-function settle(o: SummaryOptions, fromRun: unknown): Required<Pick<SummaryOptions, "compare" | "throughputTime">> & { key: string[]; tolerance: Tolerance; latency?: string; tokens?: string; compareModule?: string } {
+function settle(
+  o: SummaryOptions,
+  fromRun: unknown,
+): Required<Pick<SummaryOptions, "compare" | "throughputTime">> & { key: string[]; tolerance: Tolerance; latency?: string; tokens?: string; compareModule?: string } {
   const s = (fromRun ?? {}) as Partial<SummaryConfig>;
   const key = o.key ?? s.key;
   const compare = o.compare ?? s.compare;
@@ -123,7 +127,8 @@ export async function summarize(run?: string, opts: SummaryOptions = {}): Promis
   if (opts.baseline) baseline = (await readTable(opts.baseline)).rows;
   else if (baseJob) {
     baseline = byStrategy.get(baseJob.strategy) ?? [];
-    if (baseline.length === 0) throw new UsageError(`the baseline job "${baseJob.strategy}" left no rows (${baseJob.collect?.message || baseJob.state}): pass --baseline <table>`, { op: "summary" });
+    if (baseline.length === 0)
+      throw new UsageError(`the baseline job "${baseJob.strategy}" left no rows (${baseJob.collect?.message || baseJob.state}): pass --baseline <table>`, { op: "summary" });
   } else throw new UsageError("this run has no baseline job: pass --baseline <table>", { op: "summary" });
   for (const c of [...o.key, ...o.compare]) {
     if (baseline.length && !(c in baseline[0]!)) throw new UsageError(`the baseline has no column "${c}" (columns: ${Object.keys(baseline[0]!).join(", ")})`, { op: "summary" });
@@ -166,11 +171,27 @@ export async function summarize(run?: string, opts: SummaryOptions = {}): Promis
       ? []
       : await writePlots(
           m.dir,
-          rows.map((r) => ({ strategy: r.strategy, latencyP50Ms: r.latencyP50Ms, matchRate: r.matchRate, throughput: r.tokensPerSec ?? r.rowsPerSec, throughputLabel: r.tokensPerSec !== null ? "tokens/s" : "rows/s" }) satisfies PlotRow),
+          rows.map(
+            (r) =>
+              ({
+                strategy: r.strategy,
+                latencyP50Ms: r.latencyP50Ms,
+                matchRate: r.matchRate,
+                throughput: r.tokensPerSec ?? r.rowsPerSec,
+                throughputLabel: r.tokensPerSec !== null ? "tokens/s" : "rows/s",
+              }) satisfies PlotRow,
+          ),
         );
   const md = join(m.dir, "summary.md");
   writeFileAtomic(md, markdown(m, rows, o, matched, plots));
-  m.data.summary = { csv: relative(m.dir, csv), md: relative(m.dir, md), plots: plots.map((p) => relative(m.dir, p)), matched, compared: rows.length, at: new Date().toISOString() };
+  m.data.summary = {
+    csv: relative(m.dir, csv),
+    md: relative(m.dir, md),
+    plots: plots.map((p) => relative(m.dir, p)),
+    matched,
+    compared: rows.length,
+    at: new Date().toISOString(),
+  };
   m.save();
   return { rows, matched, compared: rows.length, csv, md, plots };
 }
@@ -184,16 +205,20 @@ function markdown(m: RunManifest, rows: SummaryRow[], o: ReturnType<typeof settl
     "",
     "| strategy | job | state | match | rows | match rate | max abs error | p50 ms | p90 ms | p99 ms | wall s | elapsed s | rows/s | tokens/s | peak RSS MiB |",
     "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) =>
-      `| ${r.strategy} | ${r.jobId} | ${r.state} | ${r.match ? "yes" : "**no**"} | ${r.rows} | ${fmt(r.matchRate * 100, 1)}% | ${fmt(r.maxAbsError)} | ${fmt(r.latencyP50Ms)} | ${fmt(r.latencyP90Ms)} | ${fmt(r.latencyP99Ms)} | ${fmt(r.wallSec, 2)} | ${r.elapsedSec ?? ""} | ${fmt(r.rowsPerSec, 2)} | ${fmt(r.tokensPerSec, 1)} | ${fmt(r.peakRssMiB, 1)} |`,
+    ...rows.map(
+      (r) =>
+        `| ${r.strategy} | ${r.jobId} | ${r.state} | ${r.match ? "yes" : "**no**"} | ${r.rows} | ${fmt(r.matchRate * 100, 1)}% | ${fmt(r.maxAbsError)} | ${fmt(r.latencyP50Ms)} | ${fmt(r.latencyP90Ms)} | ${fmt(r.latencyP99Ms)} | ${fmt(r.wallSec, 2)} | ${r.elapsedSec ?? ""} | ${fmt(r.rowsPerSec, 2)} | ${fmt(r.tokensPerSec, 1)} | ${fmt(r.peakRssMiB, 1)} |`,
     ),
     "",
   ];
   for (const r of rows.filter((x) => !x.match)) {
-    lines.push(`- ${r.strategy}: ${r.matched}/${r.baselineRows} rows match; ${r.missing} missing, ${r.extra} extra, ${r.duplicates} duplicated${r.mismatchedKeys ? `; first mismatches: ${r.mismatchedKeys}` : ""}`);
+    lines.push(
+      `- ${r.strategy}: ${r.matched}/${r.baselineRows} rows match; ${r.missing} missing, ${r.extra} extra, ${r.duplicates} duplicated${r.mismatchedKeys ? `; first mismatches: ${r.mismatchedKeys}` : ""}`,
+    );
   }
   if (plots.length) lines.push("", ...plots.map((p) => `![${relative(m.dir, p)}](${relative(m.dir, p)})`));
-  const over = o.throughputTime === "max-latency" ? `the largest ${o.latency} (the serving time: latency counts from a common start)` : "the slowest rank's wall time (start-up included)";
+  const over =
+    o.throughputTime === "max-latency" ? `the largest ${o.latency} (the serving time: latency counts from a common start)` : "the slowest rank's wall time (start-up included)";
   lines.push("", `Throughput is rows (or tokens) per second of ${over}; latency percentiles are over the table's rows.`, "");
   return lines.join("\n");
 }

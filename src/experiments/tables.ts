@@ -89,7 +89,11 @@ export async function readTable(path: string): Promise<Table> {
     for (const part of parts) {
       const file = await asyncBufferFromFile(part);
       for (const o of (await parquetReadObjects({ file })) as Row[]) rows.push(Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plain(v)])));
-      if (columns.length === 0) columns = (await parquetMetadataAsync(file)).schema.slice(1).filter((s) => !s.num_children).map((s) => s.name);
+      if (columns.length === 0)
+        columns = (await parquetMetadataAsync(file)).schema
+          .slice(1)
+          .filter((s) => !s.num_children)
+          .map((s) => s.name);
     }
     return { columns, rows };
   }
@@ -139,7 +143,9 @@ export function writeTable(base: string, table: Table): { parquet: string; csv: 
   });
   const parquet = `${base}.parquet`;
   const csv = `${base}.csv`;
-  const buf = table.rows.length ? parquetWriteBuffer({ columnData, codec: "SNAPPY" }) : parquetWriteBuffer({ columnData: cols.map((name) => ({ name, data: [], type: "STRING", nullable: true })) });
+  const buf = table.rows.length
+    ? parquetWriteBuffer({ columnData, codec: "SNAPPY" })
+    : parquetWriteBuffer({ columnData: cols.map((name) => ({ name, data: [], type: "STRING", nullable: true })) });
   writeFileAtomic(parquet, new Uint8Array(buf));
   const columns = cols.map((c) => [c, null] as [string, ColumnType | null]);
   writeFileAtomic(csv, csvHeader(columns) + encodeCsv(table.rows, columns, null));

@@ -18,7 +18,8 @@ export class Communicator extends CollectiveCommunicator {
    * group, ordered by `key` and then by rank here. `UNDEFINED` gives null. Collective.
    */
   async split(color: number, key: number = this.rank, name?: string): Promise<Communicator | null> {
-    if (!Number.isInteger(color) || (color < 0 && color !== UNDEFINED)) throw new UsageError(`split color must be a non-negative integer or UNDEFINED, got ${color}`, { comm: this.name, op: "split" });
+    if (!Number.isInteger(color) || (color < 0 && color !== UNDEFINED))
+      throw new UsageError(`split color must be a non-negative integer or UNDEFINED, got ${color}`, { comm: this.name, op: "split" });
     if (!Number.isInteger(key)) throw new UsageError(`split key must be an integer, got ${key}`, { comm: this.name, op: "split" });
     const all = await this.allgather([color, key, this.engine.maxContextId()]);
     const colors = [...new Set(all.map((x) => x[0]!).filter((c) => c !== UNDEFINED))].sort((a, b) => a - b);

@@ -157,7 +157,9 @@ export function placementProblems(
     const label = i === dims.length - 1 ? `${d}=${sizes[i]}` : `${dims.slice(i).join("*")}=${block}`;
     if (want === "inside-nodes") {
       const fix = perNode !== null ? `${label} does not divide ${perNode} tasks per node` : `some ${d} groups span nodes`;
-      problems.push(`${where}.${d}: ${fix}, so ${d.toUpperCase()} groups cannot sit inside nodes; make tasks per node a multiple of ${block}, or to place ${d.toUpperCase()} across nodes say placement: { ${d}: "across-nodes" }`);
+      problems.push(
+        `${where}.${d}: ${fix}, so ${d.toUpperCase()} groups cannot sit inside nodes; make tasks per node a multiple of ${block}, or to place ${d.toUpperCase()} across nodes say placement: { ${d}: "across-nodes" }`,
+      );
     } else if (nodes < 2) {
       problems.push(`${where}.${d}: placement "across-nodes" needs a job of 2 nodes or more, but this one has ${nodes}`);
     } else if (got === "single") {
@@ -209,6 +211,9 @@ export function meshSpecFromEnv(opts: MeshEnvOptions = {}): MeshSpec {
  * const mesh = await meshFromEnv<"pp" | "dp" | "tp">(world);   // ZMPI_MESH=pp:2,dp:1,tp:2
  * ```
  */
-export function meshFromEnv<D extends string = string>(comm: Communicator, opts: MeshOptions & MeshEnvOptions = {}): Promise<Mesh<Communicator> & { readonly [K in D]: Communicator }> {
+export function meshFromEnv<D extends string = string>(
+  comm: Communicator,
+  opts: MeshOptions & MeshEnvOptions = {},
+): Promise<Mesh<Communicator> & { readonly [K in D]: Communicator }> {
   return comm.mesh<D>("env", opts);
 }

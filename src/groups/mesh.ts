@@ -82,7 +82,8 @@ export class Mesh<C> {
     const inferred = shape.filter((x) => x === -1).length;
     if (inferred > 1) throw new UsageError("only one mesh dimension may be -1 (inferred)", { comm: parent.name, op: "mesh" });
     for (const [i, x] of shape.entries()) {
-      if (!(Number.isInteger(x) && (x >= 1 || x === -1))) throw new UsageError(`mesh dimension ${dims[i]} must be a positive integer (or -1), got ${x}`, { comm: parent.name, op: "mesh" });
+      if (!(Number.isInteger(x) && (x >= 1 || x === -1)))
+        throw new UsageError(`mesh dimension ${dims[i]} must be a positive integer (or -1), got ${x}`, { comm: parent.name, op: "mesh" });
     }
     if (inferred === 1) {
       const known = shape.filter((x) => x !== -1).reduce((a, b) => a * b, 1);
@@ -94,14 +95,15 @@ export class Mesh<C> {
       const fits = factorizations(parent.size, dims.length, shape)
         .map((f) => `{ ${f.map((x, i) => `${dims[i]}: ${x}`).join(", ")} }`)
         .join(", ");
-      throw new UsageError(
-        `mesh { ${dims.map((d, i) => `${d}: ${shape[i]}`).join(", ")} } has ${product} ranks but ${parent.name} has ${parent.size}; shapes that fit: ${fits}`,
-        { comm: parent.name, op: "mesh" },
-      );
+      throw new UsageError(`mesh { ${dims.map((d, i) => `${d}: ${shape[i]}`).join(", ")} } has ${product} ranks but ${parent.name} has ${parent.size}; shapes that fit: ${fits}`, {
+        comm: parent.name,
+        op: "mesh",
+      });
     }
     const nodes = await parent.allgather(parent.engine.nodeName);
     if (opts.placement) {
-      for (const d of Object.keys(opts.placement)) if (!dims.includes(d)) throw new UsageError(`placement names "${d}", which is not a mesh dimension (dimensions: ${dims.join(", ")})`, { comm: parent.name, op: "mesh" });
+      for (const d of Object.keys(opts.placement))
+        if (!dims.includes(d)) throw new UsageError(`placement names "${d}", which is not a mesh dimension (dimensions: ${dims.join(", ")})`, { comm: parent.name, op: "mesh" });
       // Every rank holds the same node list, so every rank reaches the same verdict here.
       const problems = placementProblems(dims, shape, opts.placement, nodes, "mesh");
       if (problems.length > 0) throw new UsageError(problems.join("; "), { comm: parent.name, op: "mesh" });

@@ -75,9 +75,11 @@ export class Svgd {
   #steps = 0;
 
   constructor(ps: ParticleSet, opts: SvgdOptions) {
-    if (!opts?.grad || typeof opts.grad.name !== "string" || !opts.grad.module) throw new UsageError("svgd needs grad: { module, name } (a module exporting the gradient of log p)", { comm: ps.comm.name, op: "svgd" });
+    if (!opts?.grad || typeof opts.grad.name !== "string" || !opts.grad.module)
+      throw new UsageError("svgd needs grad: { module, name } (a module exporting the gradient of log p)", { comm: ps.comm.name, op: "svgd" });
     const eps = opts.stepSize ?? 0.1;
-    if (typeof eps !== "number" || !Number.isFinite(eps) || eps <= 0) throw new UsageError(`stepSize must be a positive number, got ${String(eps)}`, { comm: ps.comm.name, op: "svgd" });
+    if (typeof eps !== "number" || !Number.isFinite(eps) || eps <= 0)
+      throw new UsageError(`stepSize must be a positive number, got ${String(eps)}`, { comm: ps.comm.name, op: "svgd" });
     this.#ps = ps;
     this.#grad = opts.grad;
     this.#eps = eps;
@@ -113,9 +115,19 @@ export class Svgd {
     const slices = parts.map((rows, w) => ({ a: offs[w]!, rows })).filter((s) => s.rows > 0);
 
     const X = await ps.gather();
-    const grads: GradTask[] = slices.map(({ a, rows }) => ({ x: ps.local.subarray(a * dim, (a + rows) * dim), g: this.#gLocal.subarray(a * dim, (a + rows) * dim), rows, dim, index0: start + a }));
+    const grads: GradTask[] = slices.map(({ a, rows }) => ({
+      x: ps.local.subarray(a * dim, (a + rows) * dim),
+      g: this.#gLocal.subarray(a * dim, (a + rows) * dim),
+      rows,
+      dim,
+      index0: start + a,
+    }));
     await pool.map(this.#grad.module, this.#grad.name, grads);
-    const G = await ps.comm.allgatherv(this.#gLocal, ps.counts.map((c) => c * dim), { out: this.#gAll });
+    const G = await ps.comm.allgatherv(
+      this.#gLocal,
+      ps.counts.map((c) => c * dim),
+      { out: this.#gAll },
+    );
 
     const memory = this.#memory;
     const dist: DistanceTask[] = slices.map(({ a, rows }) => ({ X, D: this.#d.subarray(a * n, (a + rows) * n), n, dim, row0: start + a, rows, memory }));
@@ -125,7 +137,13 @@ export class Svgd {
     const medianSq = n > 1 ? await selectKth(ps.comm, this.#d, n + (n * (n - 1)) / 2) : 0;
     const h = medianSq > 0 ? medianSq / Math.log(n + 1) : 1;
 
-    const phi: PhiTask[] = dist.map((t, i) => ({ ...t, G, h, Phi: this.#phi.subarray(slices[i]!.a * dim, (slices[i]!.a + slices[i]!.rows) * dim), acc: this.#acc.subarray(2 * dim * i, 2 * dim * (i + 1)) }));
+    const phi: PhiTask[] = dist.map((t, i) => ({
+      ...t,
+      G,
+      h,
+      Phi: this.#phi.subarray(slices[i]!.a * dim, (slices[i]!.a + slices[i]!.rows) * dim),
+      acc: this.#acc.subarray(2 * dim * i, 2 * dim * (i + 1)),
+    }));
     await pool.map(KERNELS, "phiRows", phi);
     const x = ps.local;
     for (let i = 0; i < count * dim; i++) x[i] = x[i]! + this.#eps * this.#phi[i]!;

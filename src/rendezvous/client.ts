@@ -104,11 +104,7 @@ export class ControlChannel {
  * Says hello to the coordinator and waits for the endpoint table. The coordinator's answers
  * (table, reject, abort, fin) arrive in this rank's own inbox.
  */
-export async function joinJob(
-  transport: ZmqTransport,
-  opts: JoinOptions,
-  onCoordinatorLost: () => void,
-): Promise<{ peers: PeerEndpoint[]; control: ControlChannel }> {
+export async function joinJob(transport: ZmqTransport, opts: JoinOptions, onCoordinatorLost: () => void): Promise<{ peers: PeerEndpoint[]; control: ControlChannel }> {
   let settle: { resolve: (p: PeerEndpoint[]) => void; reject: (e: Error) => void } | null = null;
   const table = new Promise<PeerEndpoint[]>((resolve, reject) => (settle = { resolve, reject }));
   const keys = jobKeys(opts.jobKey);
@@ -146,7 +142,9 @@ export async function joinJob(
         settle?.resolve(msg.peers);
         return;
       case "reject":
-        settle?.reject(new RendezvousError(`the coordinator at ${opts.coordinatorEndpoint} refused rank ${opts.hello.rank}: ${msg.reason}`, { op: "rendezvous", ranks: [opts.hello.rank] }));
+        settle?.reject(
+          new RendezvousError(`the coordinator at ${opts.coordinatorEndpoint} refused rank ${opts.hello.rank}: ${msg.reason}`, { op: "rendezvous", ranks: [opts.hello.rank] }),
+        );
         return;
       case "abort":
         if (msg.rank === -1 || msg.errorName === "RendezvousError") {

@@ -99,7 +99,10 @@ export class Coordinator {
   }
 
   private send(rank: number, msg: ControlMsg): void {
-    this.links.get(rank)?.send(controlFrames(-1, msg)).catch(() => {});
+    this.links
+      .get(rank)
+      ?.send(controlFrames(-1, msg))
+      .catch(() => {});
   }
 
   private broadcast(msg: ControlMsg, except = -1): void {
@@ -115,7 +118,9 @@ export class Coordinator {
   private refuse(h: HelloMsg, reason: string): void {
     const l = this.linkTo(h);
     l.expectClose = true;
-    l.send(controlFrames(-1, { type: "reject", reason })).finally(() => setTimeout(() => l.close(), 100)).catch(() => {});
+    l.send(controlFrames(-1, { type: "reject", reason }))
+      .finally(() => setTimeout(() => l.close(), 100))
+      .catch(() => {});
   }
 
   private handle(msg: ControlMsg): void {

@@ -6,7 +6,18 @@ export { ResultsWriter, resolveOutput, type ResultsFormat, type ResultsOptions, 
 export { ResultsWriteError } from "./write-error.js";
 export type { ColumnType, Row } from "./schema.js";
 export { Manifest, type ManifestData, type ManifestOutput, type ManifestCheckpoint, type ManifestVersion, type RunStatus } from "./manifest.js";
-export { collectRankMetrics, gatherMetrics, buildReport, writeMetrics, formatMetricsTable, hostContext, type RankMetrics, type MetricsReport, type HostContext, type MetricsSource } from "./metrics.js";
+export {
+  collectRankMetrics,
+  gatherMetrics,
+  buildReport,
+  writeMetrics,
+  formatMetricsTable,
+  hostContext,
+  type RankMetrics,
+  type MetricsReport,
+  type HostContext,
+  type MetricsSource,
+} from "./metrics.js";
 export { Farm, type FarmOptions } from "./farm/farm.js";
 export { TaskFuture, type FutureState } from "./farm/future.js";
 export { TaskError, TaskDependencyError, type TaskErrorInfo } from "./farm/errors.js";

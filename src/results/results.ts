@@ -116,7 +116,8 @@ export class ResultsWriter {
   /** Buffers one row (a plain object) on this rank. */
   append(row: Row): void {
     if (this.closedFlag) throw new UsageError(`results ${this.path} is closed`, { op: "append" });
-    if (row === null || typeof row !== "object" || Array.isArray(row)) throw new UsageError(`a results row must be a plain object, got ${Array.isArray(row) ? "an array" : typeof row}`, { op: "append" });
+    if (row === null || typeof row !== "object" || Array.isArray(row))
+      throw new UsageError(`a results row must be a plain object, got ${Array.isArray(row) ? "an array" : typeof row}`, { op: "append" });
     this.rows.push(row);
   }
 
@@ -224,7 +225,11 @@ export class ResultsWriter {
     if (!outcome.ok) {
       keep();
       const op = closing ? "results.close" : "results.flush";
-      throw this.writeError(outcome, op, `nothing was written (the published table and manifest are unchanged); the ${outcome.rows} rows of this flush are kept on their ranks for the next flush`);
+      throw this.writeError(
+        outcome,
+        op,
+        `nothing was written (the published table and manifest are unchanged); the ${outcome.rows} rows of this flush are kept on their ranks for the next flush`,
+      );
     }
     return { path: outcome.path, rows: outcome.rows, totalRows: outcome.totalRows };
   }
@@ -251,4 +256,3 @@ export class ResultsWriter {
     }
   }
 }
-

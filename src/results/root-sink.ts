@@ -33,9 +33,7 @@ export interface Summary {
 export type Plan = { ok: true; columns: Columns; counts: number[] } | { ok: false; error: string };
 
 /** How a flush or checkpoint ended on rank 0. */
-export type Outcome =
-  | { ok: true; path: string; rows: number; totalRows: number }
-  | { ok: false; error: string; path: string; code?: string; rows: number };
+export type Outcome = { ok: true; path: string; rows: number; totalRows: number } | { ok: false; error: string; path: string; code?: string; rows: number };
 
 /** The committed state of the table: what the published files hold. */
 interface Committed extends ManifestVersion {
@@ -86,7 +84,15 @@ export class RootSink {
     if (this.format === "jsonl") return { ok: true, columns: [], counts };
     try {
       const base = this.#state.columns;
-      return { ok: true, columns: mergeColumns(base ?? [], all.map((s) => s.cols), base !== null), counts };
+      return {
+        ok: true,
+        columns: mergeColumns(
+          base ?? [],
+          all.map((s) => s.cols),
+          base !== null,
+        ),
+        counts,
+      };
     } catch (e) {
       if (e instanceof SchemaConflict) return { ok: false, error: `${basename(this.path)}: ${e.message}` };
       throw e;
@@ -196,7 +202,12 @@ export class RootSink {
 
   /** The manifest entry for a committed state, with the version being published if any. */
   #entry(s: Committed, pending?: Committed): ManifestOutput {
-    const version = (v: Committed): ManifestVersion => ({ rows: v.rows, bytes: v.bytes, ...(v.sha256 !== undefined ? { sha256: v.sha256 } : {}), ...(v.parts !== undefined ? { parts: v.parts } : {}) });
+    const version = (v: Committed): ManifestVersion => ({
+      rows: v.rows,
+      bytes: v.bytes,
+      ...(v.sha256 !== undefined ? { sha256: v.sha256 } : {}),
+      ...(v.parts !== undefined ? { parts: v.parts } : {}),
+    });
     return {
       file: basename(this.path),
       format: this.format,

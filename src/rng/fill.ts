@@ -94,7 +94,8 @@ function wasmRun(k: RngKernels, key: StreamKey, b: number, run: number, mode: Mo
   const stage = k.stage();
   k.fill(stage, chunk, key.k0, key.k1, key.s0, key.s1, lo, hi, mode);
   const len = 2 * chunk * per;
-  const src = mode === Mode.Bits ? new Uint32Array(k.mem.buffer, stage, len) : mode === Mode.F64 ? new Float64Array(k.mem.buffer, stage, len) : new Float32Array(k.mem.buffer, stage, len);
+  const src =
+    mode === Mode.Bits ? new Uint32Array(k.mem.buffer, stage, len) : mode === Mode.F64 ? new Float64Array(k.mem.buffer, stage, len) : new Float32Array(k.mem.buffer, stage, len);
   (out as Float64Array).set(src as Float64Array, at * per);
   return chunk;
 }

@@ -96,10 +96,19 @@ export function normalPair(w: Uint32Array, i: number, out: { [k: number]: number
   const s1 = odd ? -sa : sa;
   const quad = ((o + 1) >> 1) & 3;
   let sn: number, cs: number;
-  if (quad === 0) { sn = s1; cs = ca; }
-  else if (quad === 1) { sn = ca; cs = -s1; }
-  else if (quad === 2) { sn = -s1; cs = -ca; }
-  else { sn = -ca; cs = s1; }
+  if (quad === 0) {
+    sn = s1;
+    cs = ca;
+  } else if (quad === 1) {
+    sn = ca;
+    cs = -s1;
+  } else if (quad === 2) {
+    sn = -s1;
+    cs = -ca;
+  } else {
+    sn = -ca;
+    cs = s1;
+  }
   out[j] = rad * cs * sd + mean;
   out[j + 1] = rad * sn * sd + mean;
 }

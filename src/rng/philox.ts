@@ -30,8 +30,12 @@ export interface StreamKey {
  * [blo, bhi, s0, s1] under key [k0, k1].
  */
 export function philoxBlock(key: StreamKey, blo: number, bhi: number, out: Uint32Array, off: number): void {
-  let x0 = blo >>> 0, x1 = bhi >>> 0, x2 = key.s0, x3 = key.s1;
-  let ka = key.k0, kb = key.k1;
+  let x0 = blo >>> 0,
+    x1 = bhi >>> 0,
+    x2 = key.s0,
+    x3 = key.s1;
+  let ka = key.k0,
+    kb = key.k1;
   for (let r = 0; r < 10; r++) {
     const hi0 = mulhi(x0, M0);
     const lo0 = Math.imul(x0, M0) >>> 0;

@@ -65,8 +65,10 @@ export class Rng {
   /** Continues a stream saved with {@link state} (in another thread, process or run). */
   static fromState(state: RngState): Rng {
     const k = state?.key;
-    if (!Array.isArray(k) || k.length !== 4 || !k.every((w) => Number.isInteger(w) && w >= 0 && w < TWO32)) throw new UsageError("rng state: key must be four 32-bit unsigned integers", { op: "rng.fromState" });
-    if (!Number.isSafeInteger(state.position) || state.position < 0) throw new UsageError(`rng state: position must be a non-negative safe integer, got ${state.position}`, { op: "rng.fromState" });
+    if (!Array.isArray(k) || k.length !== 4 || !k.every((w) => Number.isInteger(w) && w >= 0 && w < TWO32))
+      throw new UsageError("rng state: key must be four 32-bit unsigned integers", { op: "rng.fromState" });
+    if (!Number.isSafeInteger(state.position) || state.position < 0)
+      throw new UsageError(`rng state: position must be a non-negative safe integer, got ${state.position}`, { op: "rng.fromState" });
     if (state.spare !== null && typeof state.spare !== "number") throw new UsageError("rng state: spare must be a number or null", { op: "rng.fromState" });
     const r = new Rng({ k0: k[0], k1: k[1], s0: k[2], s1: k[3] }, []);
     r.#pos = state.position;
@@ -108,7 +110,8 @@ export class Rng {
 
   /** Moves `words` 64-bit words ahead (what `words` uniforms would consume). */
   skip(words: number): this {
-    if (!Number.isSafeInteger(words) || words < 0 || this.#pos + words > Number.MAX_SAFE_INTEGER) throw new UsageError(`skip needs a non-negative integer, got ${words}`, { op: "rng.skip" });
+    if (!Number.isSafeInteger(words) || words < 0 || this.#pos + words > Number.MAX_SAFE_INTEGER)
+      throw new UsageError(`skip needs a non-negative integer, got ${words}`, { op: "rng.skip" });
     this.#pos += words;
     return this;
   }
@@ -250,7 +253,8 @@ export class Rng {
 
   /** Fills `out` with uniform integers in [0, n), the same values as `out.length` calls of {@link int}. */
   fillInt<T extends Int32Array | Uint32Array | Float64Array>(out: T, n: number): T {
-    if (!(out instanceof Int32Array) && !(out instanceof Uint32Array) && !(out instanceof Float64Array)) throw new UsageError("fillInt needs an Int32Array, Uint32Array or Float64Array", { op: "rng.fillInt" });
+    if (!(out instanceof Int32Array) && !(out instanceof Uint32Array) && !(out instanceof Float64Array))
+      throw new UsageError("fillInt needs an Int32Array, Uint32Array or Float64Array", { op: "rng.fillInt" });
     if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`fillInt needs a positive safe integer n, got ${n}`, { op: "rng.fillInt" });
     const max = out instanceof Int32Array ? 2 ** 31 : out instanceof Uint32Array ? TWO32 : TWO53;
     if (n > max) throw new UsageError(`fillInt: n = ${n} does not fit a ${out.constructor.name}`, { op: "rng.fillInt" });

@@ -16,7 +16,10 @@ function probe(): string | null {
   if (srun.error) return `srun cannot be run here (${(srun.error as NodeJS.ErrnoException).code === "ENOENT" ? "not on PATH" : srun.error.message})`;
   const sinfo = spawnSync("sinfo", ["--noheader", "--format=%T"], { encoding: "utf8", timeout: 10_000 });
   if (sinfo.error || sinfo.status !== 0) return `sinfo failed: ${(sinfo.stderr || sinfo.error?.message || `status ${sinfo.status}`).trim().split("\n")[0]}`;
-  const states = sinfo.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+  const states = sinfo.stdout
+    .split("\n")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!states.some((s) => /^(idle|mixed|allocated|completing)/.test(s))) return `no Slurm node is up (sinfo: ${states.join(", ") || "no nodes"})`;
   return null;
 }

@@ -113,10 +113,7 @@ function isInt(x: unknown, lo: number, hi: number): x is number {
  * Decodes and checks one inbound message. Returns a reason string for anything malformed, so the
  * caller can drop and count it: bytes that are not ours must never reach the job's state.
  */
-export function decodeFrames(
-  frames: Buffer[],
-  worldSize: number,
-): { env: Envelope; payload: Buffer | null } | { error: string } {
+export function decodeFrames(frames: Buffer[], worldSize: number): { env: Envelope; payload: Buffer | null } | { error: string } {
   if (frames.length < 1 || frames.length > 2) return { error: `expected 1 or 2 frames, got ${frames.length}` };
   const head = frames[0]!;
   if (head.length < FIXED || head.length > FIXED + 8 + 2 + MAX_META) return { error: `header of ${head.length} bytes` };

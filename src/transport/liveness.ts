@@ -61,7 +61,5 @@ export async function probePeer(peer: { pid: number; tcp: string }, sameMachine:
 
 /** The sentence for a lost peer: `who` is e.g. "rank 2 (pid 123 on n1)". */
 export function lossReason(who: string, state: PeerState, silentMs: number): string {
-  return state === "gone"
-    ? `${who} closed its connection: the process exited or crashed`
-    : `${who} did not answer for ${Math.round(silentMs / 1000)} s (frozen or unreachable)`;
+  return state === "gone" ? `${who} closed its connection: the process exited or crashed` : `${who} did not answer for ${Math.round(silentMs / 1000)} s (frozen or unreachable)`;
 }

@@ -107,7 +107,13 @@ export class ZapHandler {
         // [routing id, empty, version, request id, domain, address, identity, mechanism, ...credentials]
         const [rid, empty, version, requestId, domain, address, , mechanism, key] = frames;
         if (!rid || !empty || !version || !requestId) continue;
-        const w: Waiting = { reply: [rid, empty, version, requestId], domain: domain?.toString() ?? "", address: address?.length ? address.toString() : "a local (ipc) peer", key: key ?? Buffer.alloc(0), since: Date.now() };
+        const w: Waiting = {
+          reply: [rid, empty, version, requestId],
+          domain: domain?.toString() ?? "",
+          address: address?.length ? address.toString() : "a local (ipc) peer",
+          key: key ?? Buffer.alloc(0),
+          since: Date.now(),
+        };
         const policy = this.policies.get(w.domain);
         if (!policy) {
           this.answer(w, false, "not a zmpi socket");

@@ -118,7 +118,13 @@ export class ZmqTransport implements Transport {
     this.nextSeq = new Array<number>(size).fill(0);
     this.table = new PeerTable(rank, this.keys, opts.jobKey);
     this.order = new InOrder(size);
-    this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload, "zmq"), { keys: this.keys, domain: RANK_DOMAIN, refusals: opts.refusals, onExhausted: opts.onExhausted, warn: opts.warn && ((line) => opts.warn!(`rank ${opts.rank} ${line}`)) });
+    this.inbox = new Inbox(size, (env, payload) => this.dispatch(env, payload, "zmq"), {
+      keys: this.keys,
+      domain: RANK_DOMAIN,
+      refusals: opts.refusals,
+      onExhausted: opts.onExhausted,
+      warn: opts.warn && ((line) => opts.warn!(`rank ${opts.rank} ${line}`)),
+    });
     this.single = new SingleCopyPeers(opts.cma !== false ? publishCmaToken() : null, (peer) => this.ack(peer, 0, ACK_TAG_CMA_READY));
     const coordinator = jobKeys(opts.jobKey).coordinatorClient.publicKey;
     opts.zap.setPolicy(RANK_DOMAIN, {
@@ -180,7 +186,9 @@ export class ZmqTransport implements Transport {
       return;
     }
     const header = encodeHeader({ comm: 0, src: this.rank, tag, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq });
-    this.link(src)?.send([header]).catch(() => {});
+    this.link(src)
+      ?.send([header])
+      .catch(() => {});
   }
 
   /** Peers this rank sends large arrays to by cross-memory attach. */
@@ -240,7 +248,8 @@ export class ZmqTransport implements Transport {
     // One peer's data may come over two connections: deliver it in the peer's send order.
     const r = this.order.push(env.src, env.seq, [env, payload], this.deliverNext, payload?.length ?? 0, keepPrivate);
     if (r === "repeat") this.counters.malformedDropped++;
-    else if (r === "too-far" || r === "too-much") this.violation(env.src, `message ${env.seq} ${r === "too-far" ? "is too far ahead of" : "would hold too much before"} the one expected`);
+    else if (r === "too-far" || r === "too-much")
+      this.violation(env.src, `message ${env.seq} ${r === "too-far" ? "is too far ahead of" : "would hold too much before"} the one expected`);
   }
 
   private readonly deliverNext = ([env, payload]: [Envelope, Buffer | null]): void => this.deliverData(env, payload);
@@ -345,7 +354,9 @@ export class ZmqTransport implements Transport {
     const targets = this.size <= NOTIFY_ALL_MAX ? this.table.all().map((p) => p.rank) : [...this.links.keys()];
     for (const r of targets) {
       if (r === this.rank || this.dead.has(r)) continue;
-      this.link(r)?.send(frames).catch(() => {});
+      this.link(r)
+        ?.send(frames)
+        .catch(() => {});
     }
   }
 
@@ -366,7 +377,13 @@ export class ZmqTransport implements Transport {
     // closure below until the receipt, so the array is neither freed nor (by contract) reused.
     // Only over an authenticated stream socket: the receiver honours the header from nowhere else.
     const single =
-      zeroCopy && payload !== null && payload.byteLength >= CMA_MIN_BYTES && isTypedCode(env.dtype) && link instanceof StreamLink && link.authenticated && this.single.peerReads(dest);
+      zeroCopy &&
+      payload !== null &&
+      payload.byteLength >= CMA_MIN_BYTES &&
+      isTypedCode(env.dtype) &&
+      link instanceof StreamLink &&
+      link.authenticated &&
+      this.single.peerReads(dest);
     if (single) full.cma = addressOf(payload);
     const header = encodeHeader(full);
     const withPayload = payload !== null && env.dtype !== DType.NONE && !single;

@@ -188,7 +188,9 @@ async function initDistributed(
       const where = `${env.coordinator.host}:${env.coordinator.port}`;
       if (!p) return lostHere(c, `the coordinator (rank ${c}'s process, ${where}) closed its connection: that rank exited or crashed`);
       const sameMachine = p.hostname === env.hostname && p.nodeName === env.nodeName;
-      void probePeer(p, sameMachine).then((state) => lostHere(c, `the coordinator at ${where}: ${lossReason(`rank ${c} (pid ${p.pid} on ${p.nodeName})`, state, HEARTBEAT_TIMEOUT_MS)}`));
+      void probePeer(p, sameMachine).then((state) =>
+        lostHere(c, `the coordinator at ${where}: ${lossReason(`rank ${c} (pid ${p.pid} on ${p.nodeName})`, state, HEARTBEAT_TIMEOUT_MS)}`),
+      );
     };
     const joined = await joinJob(
       transport,
@@ -219,7 +221,11 @@ async function initDistributed(
     joined.control.onAbort((msg) => eng.fail(errorFromAbort(msg)));
     eng.spread = (err) => joined.control.reportFailure(err.message, err.name, err.ranks);
     eng.nodeName = env.nodeName;
-    const ctx = eng.register(0, Array.from({ length: env.size }, (_, r) => r), "world");
+    const ctx = eng.register(
+      0,
+      Array.from({ length: env.size }, (_, r) => r),
+      "world",
+    );
     const resources: WorldResources = {
       goodbye: () => joined.control.bye(),
       close: closeAll,

@@ -68,7 +68,14 @@ export class World extends Communicator {
   readonly seed: RngSeed;
 
   /** @internal use `init()` */
-  constructor(engine: Engine, ctx: ContextState, env: RankEnvironment, log: Logger, private readonly resources: WorldResources, seed: RngSeed = DEFAULT_SEED) {
+  constructor(
+    engine: Engine,
+    ctx: ContextState,
+    env: RankEnvironment,
+    log: Logger,
+    private readonly resources: WorldResources,
+    seed: RngSeed = DEFAULT_SEED,
+  ) {
     super(engine, ctx);
     this.env = env;
     this.log = log;

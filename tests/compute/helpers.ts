@@ -33,7 +33,8 @@ export function randomArray<C extends KernelCtor>(C: C, n: number, seed: number,
 export function firstDiff(a: ArrayLike<number | bigint>, b: ArrayLike<number | bigint>): number {
   if (a.length !== b.length) return -2;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i], y = b[i];
+    const x = a[i],
+      y = b[i];
     if (!Object.is(x, y)) return i;
   }
   return -1;

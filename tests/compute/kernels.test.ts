@@ -17,15 +17,24 @@ type DC = (typeof DTYPES)[number];
 function refOp(op: ReduceOp, C: DC, a: number, b: number): number {
   const round = C === Float32Array ? f32 : C === Int32Array ? (x: number) => x | 0 : (x: number) => x;
   switch (op) {
-    case "sum": return round(a + b);
-    case "prod": return C === Int32Array ? Math.imul(a, b) : round(a * b);
-    case "min": return Math.min(a, b);
-    case "max": return Math.max(a, b);
-    case "band": return a & b;
-    case "bor": return a | b;
-    case "bxor": return a ^ b;
-    case "land": return a !== 0 && b !== 0 ? 1 : 0;
-    case "lor": return a !== 0 || b !== 0 ? 1 : 0;
+    case "sum":
+      return round(a + b);
+    case "prod":
+      return C === Int32Array ? Math.imul(a, b) : round(a * b);
+    case "min":
+      return Math.min(a, b);
+    case "max":
+      return Math.max(a, b);
+    case "band":
+      return a & b;
+    case "bor":
+      return a | b;
+    case "bxor":
+      return a ^ b;
+    case "land":
+      return a !== 0 && b !== 0 ? 1 : 0;
+    case "lor":
+      return a !== 0 || b !== 0 ? 1 : 0;
   }
 }
 
@@ -66,7 +75,8 @@ for (const [name, be] of backends) {
       for (const C of [Float64Array, Float32Array] as const) {
         for (const op of ["min", "max"] as const) {
           const n = specials.length * specials.length * 3; // odd positions, SIMD body and tail
-          const d = new C(n), s = new C(n);
+          const d = new C(n),
+            s = new C(n);
           for (let i = 0; i < n; i++) {
             d[i] = specials[i % specials.length]!;
             s[i] = specials[Math.floor(i / specials.length) % specials.length]!;
@@ -77,7 +87,8 @@ for (const [name, be] of backends) {
         }
       }
       // Spot checks spelled out.
-      const d = new Float64Array([-0, 0, NaN, 1]), s = new Float64Array([0, -0, 1, NaN]);
+      const d = new Float64Array([-0, 0, NaN, 1]),
+        s = new Float64Array([0, -0, 1, NaN]);
       be.reduceInto("min", d, s);
       expect(Object.is(d[0], -0)).toBe(true);
       expect(Object.is(d[1], -0)).toBe(true);
@@ -95,7 +106,7 @@ for (const [name, be] of backends) {
             const x = op === "prod" && C !== Int32Array ? randomArray(C, n, n + 5).map((v) => 1 + v / 64) : randomArray(C, n, n + 5);
             const got = be.fold(op, x);
             if (op === "min" || op === "max") {
-              const want = C === Int32Array && n === 0 ? (op === "min" ? 0x7fffffff : -0x80000000) : (op === "min" ? Math.min(...x) : Math.max(...x));
+              const want = C === Int32Array && n === 0 ? (op === "min" ? 0x7fffffff : -0x80000000) : op === "min" ? Math.min(...x) : Math.max(...x);
               expect(got, `n=${n}`).toBe(want);
             } else if (C === Int32Array) {
               let want = op === "sum" ? 0n : 1n;
@@ -115,7 +126,8 @@ for (const [name, be] of backends) {
     for (const C of [Float64Array, Float32Array] as const) {
       it(`dot ${C.name}`, () => {
         for (const n of SIZES) {
-          const x = randomArray(C, n, n + 11), y = randomArray(C, n, n + 12);
+          const x = randomArray(C, n, n + 11),
+            y = randomArray(C, n, n + 12);
           let want = 0;
           for (let i = 0; i < n; i++) want += x[i]! * y[i]!;
           expect(Math.abs(be.dot(x, y) - want), `n=${n}`).toBeLessThanOrEqual((C === Float32Array ? 1e-6 : 1e-14) * Math.max(1, n));
@@ -125,7 +137,8 @@ for (const [name, be] of backends) {
       it(`axpy and scale ${C.name}`, () => {
         const round = C === Float32Array ? f32 : (v: number) => v;
         for (const n of SIZES) {
-          const x = randomArray(C, n, n + 21), y = randomArray(C, n, n + 22);
+          const x = randomArray(C, n, n + 21),
+            y = randomArray(C, n, n + 22);
           const alpha = -0.37;
           const a = round(alpha);
           const want = Array.from(y, (v, i) => round(v + round(a * x[i]!)));
@@ -141,10 +154,12 @@ for (const [name, be] of backends) {
 
   describe(`${name}: gemm and transpose`, () => {
     function naive(m: number, n: number, k: number, alpha: number, a: FloatArray, b: FloatArray, beta: number, c0: FloatArray): { ref: Float64Array; bound: Float64Array } {
-      const ref = new Float64Array(m * n), bound = new Float64Array(m * n);
+      const ref = new Float64Array(m * n),
+        bound = new Float64Array(m * n);
       for (let i = 0; i < m; i++) {
         for (let j = 0; j < n; j++) {
-          let s = 0, sa = 0;
+          let s = 0,
+            sa = 0;
           for (let p = 0; p < k; p++) {
             s += a[i * k + p]! * b[p * n + j]!;
             sa += Math.abs(a[i * k + p]! * b[p * n + j]!);
@@ -157,13 +172,28 @@ for (const [name, be] of backends) {
       return { ref, bound };
     }
 
-    const shapes: Array<[number, number, number]> = [[1, 1, 1], [17, 31, 5], [2, 3, 0], [0, 4, 4], [5, 300, 513], [130, 9, 257], [33, 65, 1], [256, 256, 256], [300, 200, 100]];
+    const shapes: Array<[number, number, number]> = [
+      [1, 1, 1],
+      [17, 31, 5],
+      [2, 3, 0],
+      [0, 4, 4],
+      [5, 300, 513],
+      [130, 9, 257],
+      [33, 65, 1],
+      [256, 256, 256],
+      [300, 200, 100],
+    ];
     for (const C of [Float64Array, Float32Array] as const) {
       for (const [m, n, k] of shapes) {
         it(`${C.name} ${m}×${n}×${k} within k·ε of the naive product (alpha, beta, NaN in C ignored when beta = 0)`, () => {
           const eps = C === Float32Array ? 2 ** -24 : 2 ** -53;
-          const a = randomArray(C, m * k, m + 3), b = randomArray(C, k * n, n + 4);
-          for (const [alpha, beta] of [[1, 0], [1.5, 0.5], [-2, 1]] as const) {
+          const a = randomArray(C, m * k, m + 3),
+            b = randomArray(C, k * n, n + 4);
+          for (const [alpha, beta] of [
+            [1, 0],
+            [1.5, 0.5],
+            [-2, 1],
+          ] as const) {
             const c0 = randomArray(C, m * n, k + 5);
             const c = beta === 0 ? new C(m * n).fill(NaN) : c0.slice();
             be.gemm(m, n, k, alpha, a, b, beta, c);
@@ -181,7 +211,16 @@ for (const [name, be] of backends) {
 
     for (const C of DTYPES) {
       it(`transpose ${C.name}`, () => {
-        for (const [r, c] of [[0, 0], [1, 1], [1, 7], [7, 1], [3, 5], [33, 17], [64, 128], [100, 37]] as const) {
+        for (const [r, c] of [
+          [0, 0],
+          [1, 1],
+          [1, 7],
+          [7, 1],
+          [3, 5],
+          [33, 17],
+          [64, 128],
+          [100, 37],
+        ] as const) {
           const s = randomArray(C, r * c, r * 31 + c);
           const d = new C(r * c);
           be.transpose(s, r, c, d);
@@ -200,7 +239,8 @@ describe("js and wasm-simd are bit-identical", () => {
       const n = Math.floor(r() * 5000);
       for (const C of DTYPES) {
         for (const op of opsFor(C)) {
-          const d1 = randomArray(C, n, t * 3 + 1, 1e3), s = randomArray(C, n, t * 3 + 2, 1e3);
+          const d1 = randomArray(C, n, t * 3 + 1, 1e3),
+            s = randomArray(C, n, t * 3 + 2, 1e3);
           const d2 = d1.slice();
           js.reduceInto(op, d1, s);
           wasm!.reduceInto(op, d2, s);
@@ -212,9 +252,11 @@ describe("js and wasm-simd are bit-identical", () => {
         }
       }
       for (const C of [Float64Array, Float32Array] as const) {
-        const x = randomArray(C, n, t + 8), y = randomArray(C, n, t + 9);
+        const x = randomArray(C, n, t + 8),
+          y = randomArray(C, n, t + 9);
         expect(Object.is(js.dot(x, y), wasm!.dot(x, y))).toBe(true);
-        const y1 = y.slice(), y2 = y.slice();
+        const y1 = y.slice(),
+          y2 = y.slice();
         js.axpy(0.1 * t, x, y1);
         wasm!.axpy(0.1 * t, x, y2);
         expect(firstDiff(y1, y2)).toBe(-1);
@@ -224,10 +266,21 @@ describe("js and wasm-simd are bit-identical", () => {
 
   it.runIf(wasm !== null)("gemm on odd shapes, several K slices, alpha and beta", () => {
     for (const C of [Float64Array, Float32Array] as const) {
-      for (const [m, n, k] of [[1, 1, 1], [17, 31, 5], [7, 13, 600], [64, 9, 257], [5, 1030, 3]] as const) {
-        const a = randomArray(C, m * k, 1), b = randomArray(C, k * n, 2);
-        for (const [alpha, beta] of [[1, 0], [0.75, -1.25]] as const) {
-          const c1 = randomArray(C, m * n, 3), c2 = c1.slice();
+      for (const [m, n, k] of [
+        [1, 1, 1],
+        [17, 31, 5],
+        [7, 13, 600],
+        [64, 9, 257],
+        [5, 1030, 3],
+      ] as const) {
+        const a = randomArray(C, m * k, 1),
+          b = randomArray(C, k * n, 2);
+        for (const [alpha, beta] of [
+          [1, 0],
+          [0.75, -1.25],
+        ] as const) {
+          const c1 = randomArray(C, m * n, 3),
+            c2 = c1.slice();
           js.gemm(m, n, k, alpha, a, b, beta, c1);
           wasm!.gemm(m, n, k, alpha, a, b, beta, c2);
           expect(firstDiff(c1, c2), `${C.name} ${m}x${n}x${k}`).toBe(-1);
@@ -236,4 +289,3 @@ describe("js and wasm-simd are bit-identical", () => {
     }
   });
 });
-

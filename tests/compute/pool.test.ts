@@ -67,13 +67,20 @@ describe("ComputePool", () => {
 
   it("gemm equals the single-thread result bit for bit (f64 and f32, odd shapes, out/alpha/beta)", async () => {
     for (const C of [Float64Array, Float32Array] as const) {
-      for (const [m, n, k] of [[257, 129, 67], [64, 64, 64], [1000, 30, 17], [3, 500, 400]] as const) {
-        const a = randomArray(C, m * k, m), b = randomArray(C, k * n, n);
+      for (const [m, n, k] of [
+        [257, 129, 67],
+        [64, 64, 64],
+        [1000, 30, 17],
+        [3, 500, 400],
+      ] as const) {
+        const a = randomArray(C, m * k, m),
+          b = randomArray(C, k * n, n);
         const single = gemm(a, b, m, n, k);
         const par = await pool.gemm(a, b, m, n, k);
         expect(firstDiff(par, single), `${C.name} ${m}x${n}x${k}`).toBe(-1);
         const c0 = randomArray(C, m * n, k);
-        const c1 = c0.slice(), c2 = c0.slice();
+        const c1 = c0.slice(),
+          c2 = c0.slice();
         gemm(a, b, m, n, k, { out: c1, alpha: 0.5, beta: -2 });
         const ret = await pool.gemm(a, b, m, n, k, { out: c2, alpha: 0.5, beta: -2 });
         expect(ret).toBe(c2);
@@ -83,8 +90,12 @@ describe("ComputePool", () => {
   });
 
   it("gemm on arrays in the shared memory works in place", async () => {
-    const m = 200, n = 150, k = 120;
-    const a = pool.alloc(Float64Array, m * k), b = pool.alloc(Float64Array, k * n), c = pool.alloc(Float64Array, m * n);
+    const m = 200,
+      n = 150,
+      k = 120;
+    const a = pool.alloc(Float64Array, m * k),
+      b = pool.alloc(Float64Array, k * n),
+      c = pool.alloc(Float64Array, m * n);
     a.set(randomArray(Float64Array, m * k, 1));
     b.set(randomArray(Float64Array, k * n, 2));
     const ret = await pool.gemm(a, b, m, n, k, { out: c });
@@ -100,7 +111,8 @@ describe("ComputePool", () => {
     for (const C of [Float64Array, Float32Array, Int32Array] as const) {
       const ops = C === Int32Array ? (["sum", "prod", "max", "bxor", "land"] as const) : (["sum", "prod", "min", "max"] as const);
       for (const op of ops) {
-        const d = pool.alloc(C, n), s = pool.alloc(C, n);
+        const d = pool.alloc(C, n),
+          s = pool.alloc(C, n);
         d.set(randomArray(C, n, 5));
         s.set(randomArray(C, n, 6));
         const want = d.slice();
@@ -111,7 +123,8 @@ describe("ComputePool", () => {
         pool.free(s);
       }
     }
-    const x = pool.alloc(Float64Array, n), y = pool.alloc(Float64Array, n);
+    const x = pool.alloc(Float64Array, n),
+      y = pool.alloc(Float64Array, n);
     x.set(randomArray(Float64Array, n, 7));
     y.set(randomArray(Float64Array, n, 8));
     const y0 = y.slice();
@@ -140,8 +153,11 @@ describe("ComputePool", () => {
 
 describe("pool with ZMPI_KERNELS=js", () => {
   it("runs the JS kernels in its workers and gives the same bits as the WASM pool", async () => {
-    const m = 97, n = 83, k = 301;
-    const a = randomArray(Float64Array, m * k, 11), b = randomArray(Float64Array, k * n, 12);
+    const m = 97,
+      n = 83,
+      k = 301;
+    const a = randomArray(Float64Array, m * k, 11),
+      b = randomArray(Float64Array, k * n, 12);
     const script = `
       import { createPool } from ${JSON.stringify(new URL("../../src/compute/index.ts", import.meta.url).href)};
       import { randomArray } from ${JSON.stringify(new URL("./helpers.ts", import.meta.url).href)};
@@ -194,7 +210,8 @@ describe("pool lifecycle", () => {
     `;
     const t0 = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "", errOut = "";
+    let out = "",
+      errOut = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (errOut += d.toString()));
     const code = await new Promise<number | string>((resolve) => {

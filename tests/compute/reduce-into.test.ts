@@ -11,29 +11,47 @@ type AnyCtor = new (n: number) => ReducibleArray;
 
 function refInt(op: ReduceOp, a: number, b: number): number {
   switch (op) {
-    case "sum": return a + b;
-    case "prod": return Math.imul(a, b);
-    case "min": return Math.min(a, b);
-    case "max": return Math.max(a, b);
-    case "band": return a & b;
-    case "bor": return a | b;
-    case "bxor": return a ^ b;
-    case "land": return a !== 0 && b !== 0 ? 1 : 0;
-    case "lor": return a !== 0 || b !== 0 ? 1 : 0;
+    case "sum":
+      return a + b;
+    case "prod":
+      return Math.imul(a, b);
+    case "min":
+      return Math.min(a, b);
+    case "max":
+      return Math.max(a, b);
+    case "band":
+      return a & b;
+    case "bor":
+      return a | b;
+    case "bxor":
+      return a ^ b;
+    case "land":
+      return a !== 0 && b !== 0 ? 1 : 0;
+    case "lor":
+      return a !== 0 || b !== 0 ? 1 : 0;
   }
 }
 
 function refBig(op: ReduceOp, a: bigint, b: bigint): bigint {
   switch (op) {
-    case "sum": return a + b;
-    case "prod": return a * b;
-    case "min": return a < b ? a : b;
-    case "max": return a > b ? a : b;
-    case "band": return a & b;
-    case "bor": return a | b;
-    case "bxor": return a ^ b;
-    case "land": return a !== 0n && b !== 0n ? 1n : 0n;
-    case "lor": return a !== 0n || b !== 0n ? 1n : 0n;
+    case "sum":
+      return a + b;
+    case "prod":
+      return a * b;
+    case "min":
+      return a < b ? a : b;
+    case "max":
+      return a > b ? a : b;
+    case "band":
+      return a & b;
+    case "bor":
+      return a | b;
+    case "bxor":
+      return a ^ b;
+    case "land":
+      return a !== 0n && b !== 0n ? 1n : 0n;
+    case "lor":
+      return a !== 0n || b !== 0n ? 1n : 0n;
   }
 }
 
@@ -69,7 +87,8 @@ describe("reduceInto (the collectives' seam)", () => {
       const rand64 = (): bigint => (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(Math.floor(r() * 2 ** 32));
       for (const op of REDUCE_OPS) {
         const n = 257;
-        const d = new C(n), s = new C(n);
+        const d = new C(n),
+          s = new C(n);
         for (let i = 0; i < n; i++) {
           d[i] = i % 9 === 0 ? 0n : rand64();
           s[i] = i % 7 === 0 ? 0n : rand64();
@@ -89,7 +108,8 @@ describe("reduceInto (the collectives' seam)", () => {
   for (const C of [Float64Array, Float32Array, Int32Array] as const) {
     it(`${C.name}: large arrays stream through the staging region (several chunks, ragged tail)`, () => {
       for (const n of [32768 * 2 + 1, 100_003]) {
-        const d = randomArray(C, n, 1), s = randomArray(C, n, 2);
+        const d = randomArray(C, n, 1),
+          s = randomArray(C, n, 2);
         const want = d.slice();
         for (let i = 0; i < n; i++) want[i] = C === Float32Array ? Math.fround(want[i]! + s[i]!) : C === Int32Array ? (want[i]! + s[i]!) | 0 : want[i]! + s[i]!;
         reduceInto("sum", d, s);
@@ -101,8 +121,10 @@ describe("reduceInto (the collectives' seam)", () => {
   it("arrays in the compute memory are reduced in place, alone or mixed with ordinary arrays", () => {
     const mem = computeMemory();
     const n = 70_001;
-    const d = mem.allocArray(Float64Array, n), s = mem.allocArray(Float64Array, n);
-    const d0 = randomArray(Float64Array, n, 3), s0 = randomArray(Float64Array, n, 4);
+    const d = mem.allocArray(Float64Array, n),
+      s = mem.allocArray(Float64Array, n);
+    const d0 = randomArray(Float64Array, n, 3),
+      s0 = randomArray(Float64Array, n, 4);
     d.set(d0);
     s.set(s0);
     const before = mem.allocatedBytes;
@@ -125,7 +147,8 @@ describe("reduceInto (the collectives' seam)", () => {
     reduceInto("sum", a, a);
     expect(a[999]).toBe(1998);
     const buf = new Float64Array(1001).map((_, i) => i);
-    const dst = buf.subarray(1), src = buf.subarray(0, 1000);
+    const dst = buf.subarray(1),
+      src = buf.subarray(0, 1000);
     reduceInto("sum", dst, src);
     for (let i = 0; i < 1000; i++) expect(dst[i]).toBe(2 * i + 1);
   });
@@ -148,7 +171,12 @@ describe("reduceInto (the collectives' seam)", () => {
     expect(() => requestedBackend({ ZMPI_KERNELS: "gpu" })).toThrow(UsageError);
     const out = execFileSync(
       process.execPath,
-      ["--import", "tsx", "-e", 'import("./src/compute/index.ts").then((m) => { const a = new Float64Array(1000).fill(1); m.reduceInto("sum", a, a); console.log(m.kernels().name, a[999]); })'],
+      [
+        "--import",
+        "tsx",
+        "-e",
+        'import("./src/compute/index.ts").then((m) => { const a = new Float64Array(1000).fill(1); m.reduceInto("sum", a, a); console.log(m.kernels().name, a[999]); })',
+      ],
       { env: { ...process.env, ZMPI_KERNELS: "js" }, encoding: "utf8" },
     );
     expect(out.trim()).toBe("js 2");

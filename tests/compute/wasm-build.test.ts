@@ -16,7 +16,11 @@ describe("kernels.wasm", () => {
     const dir = mkdtempSync(join(tmpdir(), "zmpi-wasm-"));
     try {
       const out = join(dir, "kernels.wasm");
-      const args = cmd.replace(/^asc /, "").replace(/-o \S+$/, "").trim().split(/\s+/);
+      const args = cmd
+        .replace(/^asc /, "")
+        .replace(/-o \S+$/, "")
+        .trim()
+        .split(/\s+/);
       execFileSync(process.execPath, [join(root, "node_modules", "assemblyscript", "bin", "asc.js"), ...args, "-o", out], { cwd: root, stdio: "pipe" });
       const fresh = readFileSync(out);
       const committed = readFileSync(join(root, "src", "compute", "kernels.wasm"));

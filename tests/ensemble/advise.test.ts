@@ -9,7 +9,14 @@ import { UsageError } from "../../src/errors.js";
 
 const GiB = 2 ** 30;
 const machine = (cpus: number, mem = 64 * GiB, load = 0): Resources => ({ source: "machine", nodes: 1, cpusPerNode: cpus, memPerNode: mem, load });
-const request = (nodes: number, tpn: number, cpt: number, mem?: number): Resources => ({ source: "request", nodes, cpusPerNode: tpn * cpt, tasksPerNode: tpn, cpusPerTask: cpt, memPerNode: mem });
+const request = (nodes: number, tpn: number, cpt: number, mem?: number): Resources => ({
+  source: "request",
+  nodes,
+  cpusPerNode: tpn * cpt,
+  tasksPerNode: tpn,
+  cpusPerTask: cpt,
+  memPerNode: mem,
+});
 const rule = (a: ReturnType<typeof advise>, r: string) => a.checks.filter((c) => c.rule === r);
 
 describe("advise: divisibility", () => {
@@ -18,7 +25,9 @@ describe("advise: divisibility", () => {
     expect(rule(a, "divisibility")).toEqual([{ rule: "divisibility", level: "warn", message: "128 particles over 6 ranks leaves shards of 21/22; 4 or 8 ranks divide evenly" }]);
     expect(a.layout.particlesPerRank).toEqual([22, 21]);
     expect(rule(advise({ particles: 128, ranks: 8 }, machine(8)), "divisibility")[0]).toMatchObject({ level: "ok", message: "128 particles over 8 ranks: 16 each" });
-    expect(rule(advise({ particles: 3, ranks: 4 }, machine(4)), "divisibility")[0]!.message).toBe("3 particles over 4 ranks leaves shards of 0/1 (1 ranks get none); 3 ranks divide evenly");
+    expect(rule(advise({ particles: 3, ranks: 4 }, machine(4)), "divisibility")[0]!.message).toBe(
+      "3 particles over 4 ranks leaves shards of 0/1 (1 ranks get none); 3 ranks divide evenly",
+    );
   });
 
   it("states over state groups: only group counts that also divide the ranks are suggested", () => {
@@ -73,14 +82,20 @@ describe("advise: oversubscription and load", () => {
     const pool = advise({ states: 2 }, request(1, 2, 4, 64 * GiB));
     expect(rule(pool, "oversubscription")[0]).toMatchObject({ level: "ok" });
     const over = advise({ states: 2 }, { ...request(1, 2, 4, 64 * GiB), cpusPerNode: 4 });
-    expect(rule(over, "oversubscription")[0]).toEqual({ rule: "oversubscription", level: "warn", message: "2 rank(s) × pool 4 = 8 threads on 4 cores per node (2.0× oversubscribed); use a pool of 2" });
+    expect(rule(over, "oversubscription")[0]).toEqual({
+      rule: "oversubscription",
+      level: "warn",
+      message: "2 rank(s) × pool 4 = 8 threads on 4 cores per node (2.0× oversubscribed); use a pool of 2",
+    });
     const ranks = advise({ particles: 64, ranks: 6 }, machine(2));
     expect(rule(ranks, "oversubscription")[0]!.level).toBe("error");
     expect(ranks.ok).toBe(false);
   });
 
   it("a busy machine is a warning", () => {
-    expect(rule(advise({ states: 2 }, machine(2, 8 * GiB, 16.5)), "load")[0]!.message).toBe("this machine is busy: load 16.5 on 2 cores; fewer cores are free than counted and timings will be noisy");
+    expect(rule(advise({ states: 2 }, machine(2, 8 * GiB, 16.5)), "load")[0]!.message).toBe(
+      "this machine is busy: load 16.5 on 2 cores; fewer cores are free than counted and timings will be noisy",
+    );
     expect(rule(advise({ states: 2 }, machine(2, 8 * GiB, 0.3)), "load")).toEqual([]);
   });
 });
@@ -99,9 +114,22 @@ describe("advise: layout and commands", () => {
   });
 
   it("reads a Slurm allocation from SLURM_*, else this machine", () => {
-    const env = { SLURM_JOB_ID: "7", SLURM_JOB_NUM_NODES: "2", SLURM_JOB_CPUS_PER_NODE: "4(x2)", SLURM_TASKS_PER_NODE: "2(x2)", SLURM_CPUS_PER_TASK: "2", SLURM_MEM_PER_CPU: "1024" };
+    const env = {
+      SLURM_JOB_ID: "7",
+      SLURM_JOB_NUM_NODES: "2",
+      SLURM_JOB_CPUS_PER_NODE: "4(x2)",
+      SLURM_TASKS_PER_NODE: "2(x2)",
+      SLURM_CPUS_PER_TASK: "2",
+      SLURM_MEM_PER_CPU: "1024",
+    };
     expect(detectResources(env)).toEqual({ source: "slurm", nodes: 2, cpusPerNode: 4, tasksPerNode: 2, cpusPerTask: 2, memPerNode: 4 * GiB });
-    expect(detectResources({}, { cpus: 6, freeMem: 9 * GiB, constrainedMem: 4 * GiB, load: 1.5 })).toEqual({ source: "machine", nodes: 1, cpusPerNode: 6, memPerNode: 4 * GiB, load: 1.5 });
+    expect(detectResources({}, { cpus: 6, freeMem: 9 * GiB, constrainedMem: 4 * GiB, load: 1.5 })).toEqual({
+      source: "machine",
+      nodes: 1,
+      cpusPerNode: 6,
+      memPerNode: 4 * GiB,
+      load: 1.5,
+    });
     expect(() => detectResources({ SLURM_JOB_ID: "1", SLURM_CPUS_PER_TASK: "x" })).toThrow(/SLURM_CPUS_PER_TASK/);
   });
 });
@@ -138,7 +166,22 @@ describe("zmpi advise (command line)", () => {
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
     try {
-      await program((s) => (status = s)).parseAsync(["node", "zmpi", "advise", "--states", "2", "--nodes", "1", "--ntasks-per-node", "2", "--cpus-per-task", "1", "--mem", "4G", "--json"]);
+      await program((s) => (status = s)).parseAsync([
+        "node",
+        "zmpi",
+        "advise",
+        "--states",
+        "2",
+        "--nodes",
+        "1",
+        "--ntasks-per-node",
+        "2",
+        "--cpus-per-task",
+        "1",
+        "--mem",
+        "4G",
+        "--json",
+      ]);
     } finally {
       process.stdout.write = write;
     }

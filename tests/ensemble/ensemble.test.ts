@@ -44,7 +44,14 @@ describe("ensemble layout", () => {
         const ys = await s.map<{ x: number; ms: number }, number>(work, "sleepEcho", xs);
         return { state: s.state, sum: ys.reduce((a, b) => a + b, 0), leader: s.isLeader };
       });
-    const layouts: Array<[number, number]> = [[1, 1], [2, 1], [2, 2], [3, 3], [6, 3], [6, 2]];
+    const layouts: Array<[number, number]> = [
+      [1, 1],
+      [2, 1],
+      [2, 2],
+      [3, 3],
+      [6, 3],
+      [6, 2],
+    ];
     let want: unknown;
     for (const [ranks, groups] of layouts) {
       const ens = await ensembles(ranks, { states: 3, walkers: 9, groups });

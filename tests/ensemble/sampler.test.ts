@@ -18,7 +18,13 @@ if (skipSlurm) console.warn(`skipped: the srun case of the ensemble sampler: ${s
 
 function summary(dir: string): { hash: string; rows: Array<Record<string, unknown>> } {
   const text = readFileSync(join(dir, "ensemble.jsonl"), "utf8");
-  return { hash: createHash("sha256").update(text).digest("hex"), rows: text.trim().split("\n").map((l) => JSON.parse(l)) };
+  return {
+    hash: createHash("sha256").update(text).digest("hex"),
+    rows: text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l)),
+  };
 }
 
 describe("ensemble sampler: the same summary in every layout", () => {
@@ -43,18 +49,22 @@ describe("ensemble sampler: the same summary in every layout", () => {
     }, 300_000);
   }
 
-  it.skipIf(skipSlurm !== null)("srun -N2 --ntasks-per-node=2 -c 2", () => {
-    const out = mkdtempSync(join(tmpdir(), "zmpi-ens-srun-"));
-    const r = spawnSync("srun", ["-N2", "--ntasks-per-node=2", "-c", "2", "--time=5", process.execPath, "--import", "tsx", EXAMPLE, out, ...ARGS], {
-      cwd: ROOT,
-      env: cleanEnv(),
-      encoding: "utf8",
-      timeout: 280_000,
-    });
-    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stdout).toMatch(/4 states × 16 walkers on 4 rank\(s\) in 4 state group\(s\); pool of 2 per rank/);
-    const s = summary(out);
-    if (hashes.size > 0) expect([...hashes.values()]).toContain(s.hash);
-    else expect(s.rows).toHaveLength(4);
-  }, 300_000);
+  it.skipIf(skipSlurm !== null)(
+    "srun -N2 --ntasks-per-node=2 -c 2",
+    () => {
+      const out = mkdtempSync(join(tmpdir(), "zmpi-ens-srun-"));
+      const r = spawnSync("srun", ["-N2", "--ntasks-per-node=2", "-c", "2", "--time=5", process.execPath, "--import", "tsx", EXAMPLE, out, ...ARGS], {
+        cwd: ROOT,
+        env: cleanEnv(),
+        encoding: "utf8",
+        timeout: 280_000,
+      });
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/4 states × 16 walkers on 4 rank\(s\) in 4 state group\(s\); pool of 2 per rank/);
+      const s = summary(out);
+      if (hashes.size > 0) expect([...hashes.values()]).toContain(s.hash);
+      else expect(s.rows).toHaveLength(4);
+    },
+    300_000,
+  );
 });

@@ -13,7 +13,8 @@ import { parseCsv } from "../../src/experiments/tables.js";
 const root = mkdtempSync(join(tmpdir(), "zmpi-collect-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const rowsFor = (n: number, f: (i: number) => number[] = (i) => [i, i / 3]) => Array.from({ length: n }, (_, i) => ({ prompt_id: i, tokens: 2, output: f(i), label: `p${i}`, latency_ms: 10 + i }));
+const rowsFor = (n: number, f: (i: number) => number[] = (i) => [i, i / 3]) =>
+  Array.from({ length: n }, (_, i) => ({ prompt_id: i, tokens: 2, output: f(i), label: `p${i}`, latency_ms: 10 + i }));
 
 interface FakeJob {
   name: string;
@@ -41,7 +42,26 @@ function fakeRun(jobs: FakeJob[], summary?: unknown): string {
     }
     if (j.metrics) writeFileSync(join(dir, "metrics.json"), JSON.stringify({ totals: j.metrics }));
     if (j.resultsStatus) writeFileSync(join(dir, "manifest.json"), JSON.stringify({ status: j.resultsStatus, error: "rank 2 died" }));
-    m.data.jobs.push({ strategy: j.name, ...(j.baseline ? { baseline: true } : {}), jobId: `local-${j.name}`, config: null, script: `${j.name}/job.local.sh`, dir: j.name, table: file, dependsOn: [], submittedAt: new Date().toISOString(), state: j.state ?? "COMPLETED", exitCode: j.state && j.state !== "COMPLETED" ? 1 : 0, elapsedSec: 3, startedAt: null, endedAt: null, nodeList: null, via: "marker", sacct: null, collect: null });
+    m.data.jobs.push({
+      strategy: j.name,
+      ...(j.baseline ? { baseline: true } : {}),
+      jobId: `local-${j.name}`,
+      config: null,
+      script: `${j.name}/job.local.sh`,
+      dir: j.name,
+      table: file,
+      dependsOn: [],
+      submittedAt: new Date().toISOString(),
+      state: j.state ?? "COMPLETED",
+      exitCode: j.state && j.state !== "COMPLETED" ? 1 : 0,
+      elapsedSec: 3,
+      startedAt: null,
+      endedAt: null,
+      nodeList: null,
+      via: "marker",
+      sacct: null,
+      collect: null,
+    });
   }
   m.save();
   return m.dir;
@@ -112,7 +132,18 @@ describe("summarize", () => {
     const s = await summarize(dir);
     const by = Object.fromEntries(s.rows.map((r) => [r.strategy, r]));
     expect(s.rows.map((r) => r.strategy)).toEqual(["exact", "close", "off", "lossy"]);
-    expect(by.exact).toMatchObject({ match: true, matched: 4, matchRate: 1, maxAbsError: 0, rowsPerSec: 2, tokensPerSec: 4, wallSec: 2, peakRssMiB: 100, latencyP50Ms: 11, latencyP99Ms: 13 });
+    expect(by.exact).toMatchObject({
+      match: true,
+      matched: 4,
+      matchRate: 1,
+      maxAbsError: 0,
+      rowsPerSec: 2,
+      tokensPerSec: 4,
+      wallSec: 2,
+      peakRssMiB: 100,
+      latencyP50Ms: 11,
+      latencyP99Ms: 13,
+    });
     expect(by.close!.match).toBe(true);
     expect(by.close!.maxAbsError).toBeCloseTo(1e-12, 15);
     expect(by.off).toMatchObject({ match: false, matched: 3, matchRate: 0.75, maxAbsError: 0.5 });
@@ -138,15 +169,28 @@ describe("summarize", () => {
 
   it("flags override the run's summary section; a baseline table from a file; a user comparison function for objects", async () => {
     const objs = (k: number) => table(Array.from({ length: 3 }, (_, i) => ({ id: i, answer: { text: `a${i}`, score: i + k } })));
-    const dir = fakeRun([{ name: "s1", table: objs(0.001) }, { name: "s2", table: objs(5) }]);
+    const dir = fakeRun([
+      { name: "s1", table: objs(0.001) },
+      { name: "s2", table: objs(5) },
+    ]);
     const base = join(root, "base.jsonl");
-    writeFileSync(base, objs(0).rows.map((r) => JSON.stringify(r)).join("\n"));
+    writeFileSync(
+      base,
+      objs(0)
+        .rows.map((r) => JSON.stringify(r))
+        .join("\n"),
+    );
     const mod = join(root, "cmp.mjs");
     writeFileSync(mod, "export function near(a, b) { return { match: a.text === b.text && Math.abs(a.score - b.score) < 0.01, error: Math.abs(a.score - b.score) }; }\n");
     const s = await summarize(dir, { baseline: base, key: "id", compare: ["answer"], compareModule: `${mod}#near`, plots: false });
-    expect(s.rows.map((r) => [r.strategy, r.match])).toEqual([["s1", true], ["s2", false]]);
+    expect(s.rows.map((r) => [r.strategy, r.match])).toEqual([
+      ["s1", true],
+      ["s2", false],
+    ]);
     expect(s.rows[1]!.maxAbsError).toBe(5);
-    await expect(summarize(dir, { baseline: base, key: "id", compare: ["answer"], compareModule: `${mod}#nope` })).rejects.toThrow(/has no exported function "nope" \(exports: near\)/);
+    await expect(summarize(dir, { baseline: base, key: "id", compare: ["answer"], compareModule: `${mod}#nope` })).rejects.toThrow(
+      /has no exported function "nope" \(exports: near\)/,
+    );
     await expect(summarize(dir, { baseline: base, key: "id", compare: ["answr"] })).rejects.toThrow(/the baseline has no column "answr"/);
     await expect(summarize(dir)).rejects.toThrow(/summary needs --key <column> and --compare/);
   });

@@ -39,9 +39,15 @@ describe("job config: every field's error", () => {
     [{ mesh: { tp: 3 } }, /^mesh: tp=3 = 3 ranks, but the job has 4 tasks \(nodes 2 x tasksPerNode 2\); shapes that fit: \{ tp: 4 \}/],
     [{ mesh: { pp: -1, tp: -1 } }, /^mesh: only one dimension may be -1 \(inferred\), got pp and tp .*shapes that fit: \{ pp: 1, tp: 4 \}, \{ pp: 2, tp: 2 \}/],
     // The example: placement is an explicit choice, not an accident of divisibility.
-    [{ mesh: { tp: 4 } }, /^placement\.tp: tp=4 does not divide 2 tasks per node, so TP groups cannot sit inside nodes; make tasks per node a multiple of 4, or to place TP across nodes say placement: \{ tp: "across-nodes" \}$/],
+    [
+      { mesh: { tp: 4 } },
+      /^placement\.tp: tp=4 does not divide 2 tasks per node, so TP groups cannot sit inside nodes; make tasks per node a multiple of 4, or to place TP across nodes say placement: \{ tp: "across-nodes" \}$/,
+    ],
     [{ mesh: { pp: 2, tp: 2 }, placement: { pp: "across-nodes", tp: "across-nodes" } }, /^placement\.tp: some tp groups sit inside one node/],
-    [{ nodes: 1, tasksPerNode: 4, mesh: { tp: 4 }, placement: { tp: "across-nodes" } }, /^placement\.tp: placement "across-nodes" needs a job of 2 nodes or more, but this one has 1$/],
+    [
+      { nodes: 1, tasksPerNode: 4, mesh: { tp: 4 }, placement: { tp: "across-nodes" } },
+      /^placement\.tp: placement "across-nodes" needs a job of 2 nodes or more, but this one has 1$/,
+    ],
     [{ placement: { tp: "inside" } }, /^placement\.tp: expected "inside-nodes", "across-nodes" or "any", got "inside"$/],
     [{ mesh: { tp: 4 }, placement: { tp: "across-nodes", pp: "any" } }, /^placement\.pp: "pp" is not a mesh dimension \(dimensions: tp\)$/],
     [{ placement: { tp: "any" } }, /^placement: placement without a mesh/],
@@ -68,7 +74,10 @@ describe("job config: every field's error", () => {
     [{ timeout: 0 }, /^timeout: expected a positive number of seconds, got 0$/],
     [{ timeout: "10" }, /^timeout: expected a number of seconds, got "10"$/],
     [{ distribution: "round" }, /^distribution: expected "block", "block:block", "block:cyclic", "cyclic" or "plane", got "round"$/],
-    [{ mesh: { tp: 4 }, placement: { tp: "across-nodes" }, distribution: "cyclic" }, /^distribution: "cyclic" puts consecutive ranks on different nodes, but the mesh placement assumes block distribution/],
+    [
+      { mesh: { tp: 4 }, placement: { tp: "across-nodes" }, distribution: "cyclic" },
+      /^distribution: "cyclic" puts consecutive ranks on different nodes, but the mesh placement assumes block distribution/,
+    ],
     [{ hugePages: "yes" }, /^hugePages: expected true or false, got "yes"$/],
     [{ template: 1 }, /^template: expected true or false, got 1$/],
     [{ results: { table: "out.txt" } }, /^results\.table: "out\.txt" is not a relative file name ending in \.jsonl, \.csv or \.parquet/],
@@ -101,7 +110,19 @@ describe("job config: every field's error", () => {
     const j: JobConfig = parseJob({ ...base, tasksPerNode: 4, mesh: { pp: 2, dp: -1, tp: 2 }, placement: { pp: "across-nodes" }, env: { SEED: 7 }, args: ["--n", 3] });
     expect(j.mesh).toEqual({ pp: 2, dp: 2, tp: 2 });
     expect(j.placement).toEqual({ pp: "across-nodes", dp: "any", tp: "inside-nodes" });
-    expect(j).toMatchObject({ cpusPerTask: 1, time: "00:30:00", output: "runs", timeout: 600, hugePages: true, template: false, sbatch: [], modules: [], after: [], env: { SEED: "7" }, args: ["--n", "3"] });
+    expect(j).toMatchObject({
+      cpusPerTask: 1,
+      time: "00:30:00",
+      output: "runs",
+      timeout: 600,
+      hugePages: true,
+      template: false,
+      sbatch: [],
+      modules: [],
+      after: [],
+      env: { SEED: "7" },
+      args: ["--n", "3"],
+    });
     // TP across 2 nodes: accepted once said.
     expect(parseJob({ ...base, mesh: { tp: 4 }, placement: { tp: "across-nodes" } }).placement).toEqual({ tp: "across-nodes" });
   });
@@ -160,7 +181,10 @@ describe("experiment config", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("loads JSON and YAML files; a single job's file is an experiment of one strategy; bad syntax names the file", async () => {
-    writeFileSync(join(dir, "e.yaml"), "name: inference\ndefaults:\n  nodes: 2\n  tasksPerNode: 2\n  program: serve.ts\nstrategies:\n  - name: tp-across\n    mesh: { tp: 4 }\n    placement: { tp: across-nodes }\n");
+    writeFileSync(
+      join(dir, "e.yaml"),
+      "name: inference\ndefaults:\n  nodes: 2\n  tasksPerNode: 2\n  program: serve.ts\nstrategies:\n  - name: tp-across\n    mesh: { tp: 4 }\n    placement: { tp: across-nodes }\n",
+    );
     expect((await loadExperiment(join(dir, "e.yaml"))).strategies[0]!.mesh).toEqual({ tp: 4 });
     writeFileSync(join(dir, "job.json"), JSON.stringify(base));
     const one = await loadExperiment(join(dir, "job.json"));

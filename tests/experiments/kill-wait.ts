@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { expect } from "vitest";
 
 /** Kills `zmpi wait <run>` `times` times after `minMs`..`minMs + spreadMs`; returns how many kills hit a live wait. */
-export async function killWaitRepeatedly(bin: string, cwd: string, run: string, jobs: string[], o: { times: number; minMs: number; spreadMs: number; env?: NodeJS.ProcessEnv }): Promise<{ kills: number; states: Set<string> }> {
+export async function killWaitRepeatedly(
+  bin: string,
+  cwd: string,
+  run: string,
+  jobs: string[],
+  o: { times: number; minMs: number; spreadMs: number; env?: NodeJS.ProcessEnv },
+): Promise<{ kills: number; states: Set<string> }> {
   let kills = 0;
   const states = new Set<string>();
   for (let i = 0; i < o.times; i++) {

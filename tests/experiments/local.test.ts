@@ -22,7 +22,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs the zmpi CLI from the repository root; never hangs (deadline, then SIGKILL). */
 export function zmpi(args: string[], timeoutMs = 240_000) {
-  return spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", timeout: timeoutMs, killSignal: "SIGKILL", });
+  return spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", timeout: timeoutMs, killSignal: "SIGKILL" });
 }
 
 const distMissing = !existsSync(join(ROOT, "dist", "launcher", "cli.js")) ? `${join(ROOT, "dist")} is missing: run "npm run build" first` : null;
@@ -50,7 +50,9 @@ describe.skipIf(distMissing !== null)("experiments on this machine (--local)", (
     ]);
     const csv = parseCsv(readFileSync(join(run, "summary.csv"), "utf8"));
     const col = (n: string) => csv[0]!.indexOf(n);
-    expect(csv.slice(1).map((row) => [row[col("strategy")], row[col("match")], row[col("matchRate")]])).toEqual(["tp-across-nodes", "pp-across-nodes", "tp-inside-node", "tp-inside-pp-across"].map((s) => [s, "true", "1"]));
+    expect(csv.slice(1).map((row) => [row[col("strategy")], row[col("match")], row[col("matchRate")]])).toEqual(
+      ["tp-across-nodes", "pp-across-nodes", "tp-inside-node", "tp-inside-pp-across"].map((s) => [s, "true", "1"]),
+    );
     for (const row of csv.slice(1)) expect(Number(row[col("tokensPerSec")])).toBeGreaterThan(0);
     for (const svg of ["latency_vs_correctness.svg", "throughput.svg"]) {
       const text = readFileSync(join(run, svg), "utf8");
@@ -92,7 +94,11 @@ describe.skipIf(distMissing !== null)("experiments on this machine (--local)", (
     const done = zmpi(["wait", run, "--interval", "0.2", "--timeout", "120", "--progress", "none"]);
     expect(done.status, done.stdout + done.stderr).toBe(0);
     const final = RunManifest.open(run).data;
-    expect(final.jobs.map((j) => [j.strategy, j.state, j.exitCode])).toEqual([["s0", "COMPLETED", 0], ["s1", "COMPLETED", 0], ["s2", "COMPLETED", 0]]);
+    expect(final.jobs.map((j) => [j.strategy, j.state, j.exitCode])).toEqual([
+      ["s0", "COMPLETED", 0],
+      ["s1", "COMPLETED", 0],
+      ["s2", "COMPLETED", 0],
+    ]);
     expect(seen.has("RUNNING") || seen.has("PENDING")).toBe(true);
     const c = zmpi(["collect", run]);
     expect(c.status, c.stdout + c.stderr).toBe(0);

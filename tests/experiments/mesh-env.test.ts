@@ -54,10 +54,14 @@ describe("placement", () => {
   it("the issue's example: tp=4 on 2 tasks per node needs placement across-nodes, and says so", () => {
     const p = placementProblems(["tp"], [4], { tp: "inside-nodes" }, blockNodes(2, 2), "mesh");
     expect(p).toHaveLength(1);
-    expect(p[0]).toMatch(/mesh\.tp: tp=4 does not divide 2 tasks per node, so TP groups cannot sit inside nodes; make tasks per node a multiple of 4, or to place TP across nodes say placement: \{ tp: "across-nodes" \}/);
+    expect(p[0]).toMatch(
+      /mesh\.tp: tp=4 does not divide 2 tasks per node, so TP groups cannot sit inside nodes; make tasks per node a multiple of 4, or to place TP across nodes say placement: \{ tp: "across-nodes" \}/,
+    );
     expect(placementProblems(["tp"], [4], { tp: "across-nodes" }, blockNodes(2, 2), "mesh")).toEqual([]);
     expect(placementProblems(["tp"], [4], { tp: "across-nodes" }, blockNodes(1, 4), "mesh")[0]).toMatch(/needs a job of 2 nodes or more, but this one has 1/);
-    expect(placementProblems(["pp", "tp"], [2, 2], { pp: "across-nodes", tp: "across-nodes" }, blockNodes(2, 2), "mesh")[0]).toMatch(/mesh\.tp: some tp groups sit inside one node/);
+    expect(placementProblems(["pp", "tp"], [2, 2], { pp: "across-nodes", tp: "across-nodes" }, blockNodes(2, 2), "mesh")[0]).toMatch(
+      /mesh\.tp: some tp groups sit inside one node/,
+    );
   });
 
   it("the closed forms the sbatch script uses agree with enumeration (inside: perNode % block == 0; across: (n-1)*stride >= perNode)", () => {
@@ -110,7 +114,7 @@ describe('world.mesh("env")', () => {
     for (const r of ok) expect(r.status).toBe("fulfilled");
   });
 
-  it("a string other than \"env\" is a UsageError", async () => {
+  it('a string other than "env" is a UsageError', async () => {
     const [c] = memoryWorld(1);
     await expect(c!.mesh("ENV" as "env")).rejects.toThrow(/takes a shape such as \{ pp: 2, tp: 2 \} or "env", got "ENV"/);
   });

@@ -40,7 +40,10 @@ describe("the templates in slurm/ are rendered from their configs", () => {
 function fakeSrun(): string {
   const bin = join(work, "bin");
   spawnSync("mkdir", ["-p", bin]);
-  writeFileSync(join(bin, "srun"), '#!/bin/bash\necho "srun $*"\necho "ZMPI_MESH=$ZMPI_MESH ZMPI_MESH_PLACEMENT=$ZMPI_MESH_PLACEMENT secret=${#ZMPI_SECRET} timeout=$ZMPI_TIMEOUT exp=$ZMPI_EXP_NAME"\n');
+  writeFileSync(
+    join(bin, "srun"),
+    '#!/bin/bash\necho "srun $*"\necho "ZMPI_MESH=$ZMPI_MESH ZMPI_MESH_PLACEMENT=$ZMPI_MESH_PLACEMENT secret=${#ZMPI_SECRET} timeout=$ZMPI_TIMEOUT exp=$ZMPI_EXP_NAME"\n',
+  );
   chmodSync(join(bin, "srun"), 0o755);
   return bin;
 }
@@ -69,7 +72,7 @@ describe("rendered scripts", () => {
     qos: "normal",
     gres: "gpu:1",
     sbatch: ["--exclusive", "--mail-type=END"],
-    env: { GREETING: "it's a \"test\" $HOME", N: 3 },
+    env: { GREETING: 'it\'s a "test" $HOME', N: 3 },
     modules: ["gcc/12"],
     container: "apptainer exec --bind /work app.sif",
     program: "examples/inference/serve.ts",
@@ -80,7 +83,19 @@ describe("rendered scripts", () => {
 
   it("carry every field: #SBATCH lines, modules, container, env (quoted), the program and its arguments", () => {
     const { script, config } = renderJob(job, { jobDir: "/runs/run_1/tp-pp", source: "exp.json" });
-    for (const line of ["#SBATCH --job-name=tp-pp", "#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=2", "#SBATCH --time=00:05:00", "#SBATCH --partition=debug", "#SBATCH --account=proj-1", "#SBATCH --qos=normal", "#SBATCH --gres=gpu:1", "#SBATCH --exclusive", "#SBATCH --mail-type=END", "#SBATCH --output=/runs/run_1/tp-pp/slurm-%j.out"]) {
+    for (const line of [
+      "#SBATCH --job-name=tp-pp",
+      "#SBATCH --nodes=2",
+      "#SBATCH --ntasks-per-node=2",
+      "#SBATCH --time=00:05:00",
+      "#SBATCH --partition=debug",
+      "#SBATCH --account=proj-1",
+      "#SBATCH --qos=normal",
+      "#SBATCH --gres=gpu:1",
+      "#SBATCH --exclusive",
+      "#SBATCH --mail-type=END",
+      "#SBATCH --output=/runs/run_1/tp-pp/slurm-%j.out",
+    ]) {
       expect(script).toMatch(new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}( |$)`, "m"));
     }
     expect(script).toMatch(/^# TP inside nodes, PP across$/m);
@@ -88,8 +103,18 @@ describe("rendered scripts", () => {
     expect(script).toMatch(/^module load gcc\/12$/m);
     expect(script).toContain(`export GREETING='it'\\''s a "test" $HOME'`);
     expect(script).toMatch(/^export ZMPI_EXP_DIR=\/runs\/run_1\/tp-pp$/m);
-    expect(script).toMatch(/^srun --export=ALL --kill-on-bad-exit=1 --distribution=block apptainer exec --bind \/work app\.sif node --max-old-space-size=4096 --import tsx examples\/inference\/serve\.ts --prompts 16 'two words'$/m);
-    expect(config).toMatchObject({ name: "tp-pp", tasks: 4, mesh: "pp:2,tp:2", placement: "pp:across-nodes,tp:inside-nodes", executor: "slurm", jobDir: "/runs/run_1/tp-pp", script: "job.sbatch" });
+    expect(script).toMatch(
+      /^srun --export=ALL --kill-on-bad-exit=1 --distribution=block apptainer exec --bind \/work app\.sif node --max-old-space-size=4096 --import tsx examples\/inference\/serve\.ts --prompts 16 'two words'$/m,
+    );
+    expect(config).toMatchObject({
+      name: "tp-pp",
+      tasks: 4,
+      mesh: "pp:2,tp:2",
+      placement: "pp:across-nodes,tp:inside-nodes",
+      executor: "slurm",
+      jobDir: "/runs/run_1/tp-pp",
+      script: "job.sbatch",
+    });
     expect(spawnSync("bash", ["-n"], { input: script }).status).toBe(0);
   });
 
@@ -112,7 +137,14 @@ describe("rendered scripts", () => {
   });
 
   // Layouts × shapes × placements: the bash check refuses exactly what the config check refuses.
-  const layouts: Array<[number, number]> = [[1, 4], [2, 1], [2, 2], [2, 4], [4, 2], [3, 2]];
+  const layouts: Array<[number, number]> = [
+    [1, 4],
+    [2, 1],
+    [2, 2],
+    [2, 4],
+    [4, 2],
+    [3, 2],
+  ];
   const shapes: Array<Record<string, number>> = [{ tp: 4 }, { pp: 2, tp: 2 }, { pp: 2, dp: 2, tp: 2 }, { dp: 2, tp: 4 }, { tp: 2 }, { pp: 4, tp: 2 }, { pp: 3, tp: 2 }];
   const placements = [{}, { tp: "across-nodes" }, { pp: "across-nodes" }, { tp: "any" }, { pp: "inside-nodes", tp: "inside-nodes" }];
   it("the script's shape check agrees with the config check on every layout, shape and placement", () => {
@@ -127,7 +159,10 @@ describe("rendered scripts", () => {
         for (const [nodes, perNode] of layouts) {
           const ts = checkJob(jobSchema.parse({ name: "x", nodes, tasksPerNode: perNode, mesh: shape, placement, program: "a.js" }));
           const r = runScript(rendered.script, nodes, perNode);
-          expect(r.status === 0, `${JSON.stringify(shape)} ${JSON.stringify(placement)} on ${nodes}x${perNode}: bash says ${r.status} ${r.stderr}; config says ${ts.issues.map((i) => i.message).join("; ")}`).toBe(ts.issues.length === 0);
+          expect(
+            r.status === 0,
+            `${JSON.stringify(shape)} ${JSON.stringify(placement)} on ${nodes}x${perNode}: bash says ${r.status} ${r.stderr}; config says ${ts.issues.map((i) => i.message).join("; ")}`,
+          ).toBe(ts.issues.length === 0);
           if (r.status !== 0) expect(r.status).toBe(2);
           compared++;
         }

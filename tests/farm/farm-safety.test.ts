@@ -20,7 +20,9 @@ describe("farm safety", () => {
     const r = await runJob("farm-safety.ts", 2, { env: { MODE: "main", LOGS: logs(), ZMPI_TIMEOUT: "60" }, timeoutSec: 60 });
     expect(r.code, r.stderr).toBe(0);
     const res = resultOf(r.stdout);
-    expect(res.submit).toMatch(/^UsageError: farm.submit: "selfTask" is exported by .*farm-safety\.ts, the program's main script: move it to a module of its own \(e\.g\. \.\/tasks\.ts\)/);
+    expect(res.submit).toMatch(
+      /^UsageError: farm.submit: "selfTask" is exported by .*farm-safety\.ts, the program's main script: move it to a module of its own \(e\.g\. \.\/tasks\.ts\)/,
+    );
     expect(res.map).toMatch(/^UsageError: farm.submit: "selfTask" is exported by/);
     expect(res.other).toBe(9);
   });
@@ -30,7 +32,9 @@ describe("farm safety", () => {
     const all = `${r.stdout}\n${r.stderr}`;
     expect(r.code, all).not.toBe(0);
     expect(r.code).not.toBe(124); // ended by the farm, not by the launcher's time limit
-    expect(linesOf(r.stderr, 0).join("\n")).toMatch(/\[zmpi farm\] task "sleepy" on rank [12] did not finish within its deadline of 1\.5 s \(attempt 1; log: .*sleepy\.log\); rank [12] is still running it/);
+    expect(linesOf(r.stderr, 0).join("\n")).toMatch(
+      /\[zmpi farm\] task "sleepy" on rank [12] did not finish within its deadline of 1\.5 s \(attempt 1; log: .*sleepy\.log\); rank [12] is still running it/,
+    );
     expect(resultOf(r.stdout).sleepy).toMatch(/^TaskError: .*task "sleepy" on rank [12] did not finish within its deadline/);
     expect(all).not.toMatch(/died|rank -1/);
     expect(all).toMatch(/job failed: .*task "sleepy" on rank [12] did not finish/); // every rank hears it as a timeout

@@ -19,7 +19,10 @@ describe("kill -9 of rank 0 mid-flush", () => {
       const outcomes: string[] = [];
       for (const at of KILL_AT) {
         const out = tempDir(`crash-${format}`);
-        const r = await runJob("results-disk.ts", NP, { env: { MODE: "kill", OUT: out, CTL: out, FORMAT: format, ROWS: String(ROWS), GOOD: String(GOOD), KILL_AT: String(at) }, timeoutSec: 120 });
+        const r = await runJob("results-disk.ts", NP, {
+          env: { MODE: "kill", OUT: out, CTL: out, FORMAT: format, ROWS: String(ROWS), GOOD: String(GOOD), KILL_AT: String(at) },
+          timeoutSec: 120,
+        });
         expect(r.code, r.stdout + r.stderr).not.toBe(0);
         expect(r.code, "the job ended by the kill, not the deadline").not.toBe(124);
         const when = linesOf(r.stdout, 0).find((l) => l.startsWith("kill -9"))!;
@@ -42,7 +45,9 @@ describe("kill -9 of rank 0 mid-flush", () => {
         rmSync(out, { recursive: true, force: true });
       }
       const tally = [...new Set(outcomes)].map((o) => `${outcomes.filter((x) => x === o).length} ${o}`).join(", ");
-      console.log(`kill -9 of rank 0 during a ${format} flush of ${NP * ROWS} rows, ${KILL_AT.length} moments: ${KILL_AT.length}/${KILL_AT.length} tables whole and matching manifest.json (${tally})`);
+      console.log(
+        `kill -9 of rank 0 during a ${format} flush of ${NP * ROWS} rows, ${KILL_AT.length} moments: ${KILL_AT.length}/${KILL_AT.length} tables whole and matching manifest.json (${tally})`,
+      );
     });
   }
 });

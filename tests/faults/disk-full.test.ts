@@ -136,7 +136,12 @@ for (const fault of ["tmpfs", "rlimit"] as const) {
         // A checkpoint on a nearly full disk: whole, or absent and reported on every rank.
         const ckpt = join(out, `ckpt.${format}`);
         const ckLine = linesOf(r.stdout, 0).find((l) => l.startsWith("checkpoint on a full disk"))!;
-        for (let k = 1; k < NP; k++) expect(linesOf(r.stdout, k).find((l) => l.startsWith("checkpoint on a full disk"))?.split(":")[1]).toBe(ckLine.split(":")[1]);
+        for (let k = 1; k < NP; k++)
+          expect(
+            linesOf(r.stdout, k)
+              .find((l) => l.startsWith("checkpoint on a full disk"))
+              ?.split(":")[1],
+          ).toBe(ckLine.split(":")[1]);
         let ckFigure: string;
         if (ckLine.includes(": ok,")) {
           expect(await readTable(ckpt, format)).toEqual(asRead(wantFinal, format));

@@ -54,13 +54,19 @@ describe("fast, truthful failure", () => {
       expect(r.survivors).toEqual([]);
       expect(r.downMs).toBeLessThan(10_000);
     }
-    console.log(`kill -9: ${results.length}/${results.length} jobs down in ${(Math.min(...downs) / 1000).toFixed(1)}–${(Math.max(...downs) / 1000).toFixed(1)} s, 0 survivors (kills 0–2.5 s after start: before, during and after rendezvous)`);
+    console.log(
+      `kill -9: ${results.length}/${results.length} jobs down in ${(Math.min(...downs) / 1000).toFixed(1)}–${(Math.max(...downs) / 1000).toFixed(1)} s, 0 survivors (kills 0–2.5 s after start: before, during and after rendezvous)`,
+    );
   }, 300_000);
 
   it("zmpi launch: a rank that exits with status 0 before init, and the coordinator's rank exiting with status 0 during rendezvous, end every rank within 10 s, naming it", async () => {
     const cases: Array<{ what: string; env: Record<string, string>; victim: number }> = [
       { what: "a rank that exits with status 0 before init", env: { EARLY: "exit", WHEN: "before" }, victim: 2 },
-      { what: "the coordinator's rank exiting with status 0 during rendezvous", env: { EARLY: "exit", WHEN: "during", VICTIM: "0", DELAY_MS: "1000", LATE_RANK: "2", LATE_MS: "4000" }, victim: 0 },
+      {
+        what: "the coordinator's rank exiting with status 0 during rendezvous",
+        env: { EARLY: "exit", WHEN: "during", VICTIM: "0", DELAY_MS: "1000", LATE_RANK: "2", LATE_MS: "4000" },
+        victim: 0,
+      },
     ];
     const runs = await Promise.all(cases.map((c) => runJob("early-exit.ts", 3, { env: c.env, timeoutSec: 60 }).then((r) => ({ r, down: Date.now() }))));
     const said: string[] = [];
@@ -96,7 +102,9 @@ describe("fast, truthful failure", () => {
         expect(text).not.toMatch(/closed its connection/);
       }
       expect(r.stdout).not.toMatch(/ERROR/);
-      said.push(`rank ${victim}${victim === 0 ? " (the coordinator's)" : ""}: ${survivors.length}/${survivors.length} others report "rank ${victim} ... did not answer for 10 s (frozen or unreachable)" after ${Math.min(...times)}–${Math.max(...times)} s`);
+      said.push(
+        `rank ${victim}${victim === 0 ? " (the coordinator's)" : ""}: ${survivors.length}/${survivors.length} others report "rank ${victim} ... did not answer for 10 s (frozen or unreachable)" after ${Math.min(...times)}–${Math.max(...times)} s`,
+      );
     });
     console.log(`SIGSTOP: ${said.join("; ")}`);
   }, 120_000);
@@ -125,7 +133,10 @@ function srunEarly(env: Record<string, string>): Promise<{ code: number | null; 
 
 describe.skipIf(skipSlurm !== null)("fast failure under srun -K (as the sbatch templates run it)", () => {
   it("a rank killed before it joins, and the coordinator's rank killed during rendezvous, end the step within 10 s", async () => {
-    const [early, coord] = await Promise.all([srunEarly({ EARLY: "kill", WHEN: "before", VICTIM: "3" }), srunEarly({ EARLY: "kill", WHEN: "during", VICTIM: "0", DELAY_MS: "1000", LATE_RANK: "3", LATE_MS: "4000" })]);
+    const [early, coord] = await Promise.all([
+      srunEarly({ EARLY: "kill", WHEN: "before", VICTIM: "3" }),
+      srunEarly({ EARLY: "kill", WHEN: "during", VICTIM: "0", DELAY_MS: "1000", LATE_RANK: "3", LATE_MS: "4000" }),
+    ]);
     const downMs = (r: { out: string; end: number }) => r.end - Number(/ends early \(kill\) at (\d+)/.exec(r.out)?.[1]);
     for (const r of [early, coord]) {
       expect(r.code, r.out).not.toBe(0);
@@ -134,6 +145,8 @@ describe.skipIf(skipSlurm !== null)("fast failure under srun -K (as the sbatch t
     }
     expect(early.out).toMatch(/task 3: Killed/);
     expect(coord.out).toMatch(/task 0: Killed/);
-    console.log(`srun -K: a rank killed before joining: step down ${(downMs(early) / 1000).toFixed(1)} s after; the coordinator's rank killed during rendezvous: ${(downMs(coord) / 1000).toFixed(1)} s after`);
+    console.log(
+      `srun -K: a rank killed before joining: step down ${(downMs(early) / 1000).toFixed(1)} s after; the coordinator's rank killed during rendezvous: ${(downMs(coord) / 1000).toFixed(1)} s after`,
+    );
   }, 90_000);
 });

@@ -58,11 +58,15 @@ describe("challenge-response", () => {
       // Unknown identities and the wrong peer name are refused.
       const u = dial();
       await new Promise((r) => u.once("connect", r));
-      expect(((await openHandshake(u, { me: "rank 7", peer: "rank 1", keyFor: () => KEY, deadlineMs: 3000 }).catch((e: HandshakeError) => e)) as HandshakeError).reason).toBe("closed");
+      expect(((await openHandshake(u, { me: "rank 7", peer: "rank 1", keyFor: () => KEY, deadlineMs: 3000 }).catch((e: HandshakeError) => e)) as HandshakeError).reason).toBe(
+        "closed",
+      );
       expect(((await accepted[2]!) as HandshakeError).reason).toBe("unknown-peer");
       const n = dial();
       await new Promise((r) => n.once("connect", r));
-      expect(((await openHandshake(n, { me: "rank 0", peer: "rank 2", keyFor: () => KEY, deadlineMs: 3000 }).catch((e: HandshakeError) => e)) as HandshakeError).reason).toBe("wrong-peer");
+      expect(((await openHandshake(n, { me: "rank 0", peer: "rank 2", keyFor: () => KEY, deadlineMs: 3000 }).catch((e: HandshakeError) => e)) as HandshakeError).reason).toBe(
+        "wrong-peer",
+      );
     });
   }
 

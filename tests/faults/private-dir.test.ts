@@ -25,7 +25,9 @@ function deadPid(): Promise<number> {
 /** A Unix socket file whose process was killed -9, so nobody listens and nobody removed it. */
 function orphanSocket(path: string): Promise<void> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(path)}, () => { console.log("up"); setInterval(() => {}, 1000); })`], { stdio: ["ignore", "pipe", "ignore"] });
+    const c = spawn(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(path)}, () => { console.log("up"); setInterval(() => {}, 1000); })`], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     c.stdout.once("data", () => {
       c.kill("SIGKILL");
       c.on("exit", () => resolve());
@@ -85,7 +87,9 @@ describe.skipIf(process.platform !== "linux")("socket files", () => {
       expect(afterKill.length).toBe(1);
       expect(removeStale(base)).toBe(afterKill.length);
       expect(readdirSync(base).sort()).toEqual(left);
-      console.log(`socket files: 300 dead processes' directories and 20 orphaned old-style sockets removed by the next job; live ones kept; a job's own directories gone at exit; ${afterKill.length} left by kill -9 removed by the next start`);
+      console.log(
+        `socket files: 300 dead processes' directories and 20 orphaned old-style sockets removed by the next job; live ones kept; a job's own directories gone at exit; ${afterKill.length} left by kill -9 removed by the next start`,
+      );
     } finally {
       server.close();
       rmSync(tmp, { recursive: true, force: true });

@@ -17,7 +17,22 @@ if (why) console.warn(`ptrace-scope tests skipped: ${why}`);
 /** Runs `zmpi launch` under strace; returns the job's output and every PR_SET_PTRACER call as [pid, argument]. */
 function traced(np: number, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; calls: Array<[number, string]> }> {
   const file = join(mkdtempSync(join(tmpdir(), "zmpi-ptrace-")), "strace.txt");
-  const argv = ["-f", "-qq", "--seccomp-bpf", "-e", "trace=prctl", "-o", file, process.execPath, join(ROOT, "launcher", "bin.mjs"), "launch", "-n", String(np), ...args, join(ROOT, "tests", "fixtures", "ptracer.mjs")];
+  const argv = [
+    "-f",
+    "-qq",
+    "--seccomp-bpf",
+    "-e",
+    "trace=prctl",
+    "-o",
+    file,
+    process.execPath,
+    join(ROOT, "launcher", "bin.mjs"),
+    "launch",
+    "-n",
+    String(np),
+    ...args,
+    join(ROOT, "tests", "fixtures", "ptracer.mjs"),
+  ];
   return new Promise((resolve) => {
     const child = spawn("strace", argv, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";

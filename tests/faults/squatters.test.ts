@@ -85,7 +85,11 @@ describe.skipIf(process.platform !== "linux")("squatters", () => {
     const secret = `squat-${Math.random().toString(36).slice(2)}-secret-secret`;
     // The other ranks keep knocking (the launcher does not stop them when rank 0 fails) until their
     // own rendezvous deadline, so the squatter hears all they would say.
-    const r = await runJob("first-contact.ts", 3, { rankEnv: () => ({ ZMPI_COORD_PORT: String(port), ZMPI_SECRET: secret, ZMPI_TIMEOUT: "6" }), killOnBadExit: false, timeoutSec: 60 });
+    const r = await runJob("first-contact.ts", 3, {
+      rankEnv: () => ({ ZMPI_COORD_PORT: String(port), ZMPI_SECRET: secret, ZMPI_TIMEOUT: "6" }),
+      killOnBadExit: false,
+      timeoutSec: 60,
+    });
     squatter.kill("SIGTERM");
     const got = resultsOf((await squatter.done).stdout)[0] as { connections: number; bytes: number; hex: string };
     expect(r.code).not.toBe(0);

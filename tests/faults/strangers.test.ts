@@ -97,8 +97,14 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     // A5: connections that never authenticate are closed at the handshake deadline (10 s), not kept.
     const closedTcp = r(idleTcp).closedMs as number[];
     const closedUnix = r(idleUnix).closedMs as number[];
-    expect(closedTcp.every((ms) => ms > 0 && ms < 20_000), `tcp: ${closedTcp}`).toBe(true);
-    expect(closedUnix.every((ms) => ms > 0 && ms < 20_000), `unix: ${closedUnix}`).toBe(true);
+    expect(
+      closedTcp.every((ms) => ms > 0 && ms < 20_000),
+      `tcp: ${closedTcp}`,
+    ).toBe(true);
+    expect(
+      closedUnix.every((ms) => ms > 0 && ms < 20_000),
+      `unix: ${closedUnix}`,
+    ).toBe(true);
     // At most 64 handshakes pending on the Unix socket: the rest are closed at once.
     const cap = r(pendingCap).closedMs as number[];
     expect(cap.filter((ms) => ms > 0 && ms < 1000).length).toBeGreaterThanOrEqual(80 - 64);

@@ -35,5 +35,8 @@ export async function runJob(script: string, np: number, opts: Partial<LaunchOpt
 /** Lines of `text` that `rank` printed (the launcher prefixes `[rank] `). */
 export function linesOf(text: string, rank: number): string[] {
   const p = `[${rank}] `;
-  return text.split("\n").filter((l) => l.startsWith(p)).map((l) => l.slice(p.length));
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(p))
+    .map((l) => l.slice(p.length));
 }

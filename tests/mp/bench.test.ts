@@ -24,8 +24,19 @@ describe("zmpi bench (np 2, sizes 8 and 64K)", () => {
     const out = sink();
     const err = sink();
     const r = await runBench({
-      np: 2, sizes: [8, 64 * 1024], iterations: 20, warmup: 2, batches: 4, benchmarks: ["latency", "bw", "barrier"],
-      out: dir, name: "smoke", compareAnchors: true, anchorsPath: join(dir, "no-such-anchors.json"), stdout: out.stream, stderr: err.stream, timeoutSec: 120,
+      np: 2,
+      sizes: [8, 64 * 1024],
+      iterations: 20,
+      warmup: 2,
+      batches: 4,
+      benchmarks: ["latency", "bw", "barrier"],
+      out: dir,
+      name: "smoke",
+      compareAnchors: true,
+      anchorsPath: join(dir, "no-such-anchors.json"),
+      stdout: out.stream,
+      stderr: err.stream,
+      timeoutSec: 120,
     });
     expect(r.code, err.text()).toBe(0);
     const text = out.text();
@@ -66,8 +77,17 @@ describe("zmpi bench (np 2, sizes 8 and 64K)", () => {
     const out = sink();
     const err = sink();
     const r = await runBench({
-      np: 2, sizes: [8, 64 * 1024], iterations: 5, warmup: 1, batches: 2, benchmarks: ["allreduce", "bcast", "reduce", "allgather", "alltoall"],
-      out: dir, name: "collectives", stdout: out.stream, stderr: err.stream, timeoutSec: 120,
+      np: 2,
+      sizes: [8, 64 * 1024],
+      iterations: 5,
+      warmup: 1,
+      batches: 2,
+      benchmarks: ["allreduce", "bcast", "reduce", "allgather", "alltoall"],
+      out: dir,
+      name: "collectives",
+      stdout: out.stream,
+      stderr: err.stream,
+      timeoutSec: 120,
     });
     expect(r.code, err.text()).toBe(0);
     for (const b of r.report.benchmarks) {

@@ -3,13 +3,19 @@ import { describe, expect, it } from "vitest";
 import { linesOf, runJob } from "../helpers/run.js";
 
 describe("collective semantics on real ranks", () => {
-  for (const [np, nodes] of [[2, 1], [3, 1], [4, 2], [5, 1]] as const) {
+  for (const [np, nodes] of [
+    [2, 1],
+    [3, 1],
+    [4, 2],
+    [5, 1],
+  ] as const) {
     it(`the four defects of issue 9 stay fixed on ${np} ranks over ${nodes} pretend node(s)`, async () => {
       const r = await runJob("coll-semantics.ts", np, { nodes, timeoutSec: 240, env: { MODE: "defects" } });
       expect(r.code, r.stderr).toBe(0);
       for (let rank = 0; rank < np; rank++) {
         const lines = linesOf(r.stdout, rank);
-        for (const c of ["minloc", "alltoall-in-place", "bcast-undefined", "v-form-sequence", "finalize"]) expect(lines, `rank ${rank} missing "ok ${c}"\n${r.stderr}`).toContain(`ok ${c}`);
+        for (const c of ["minloc", "alltoall-in-place", "bcast-undefined", "v-form-sequence", "finalize"])
+          expect(lines, `rank ${rank} missing "ok ${c}"\n${r.stderr}`).toContain(`ok ${c}`);
       }
     }, 270_000);
   }
@@ -20,7 +26,9 @@ describe("collective semantics on real ranks", () => {
     expect(r.ms, "took until a deadline").toBeLessThan(25_000);
     for (let rank = 0; rank < 3; rank++) {
       const text = linesOf(r.stdout, rank).join("\n");
-      expect(text, `rank ${rank}\n${r.stdout}\n${r.stderr}`).toMatch(/caught CollectiveMismatchError: .*collective #0 differs.*called (finalize\(\).*allreduce\(|allreduce\(.*finalize\(\))/);
+      expect(text, `rank ${rank}\n${r.stdout}\n${r.stderr}`).toMatch(
+        /caught CollectiveMismatchError: .*collective #0 differs.*called (finalize\(\).*allreduce\(|allreduce\(.*finalize\(\))/,
+      );
     }
   });
 

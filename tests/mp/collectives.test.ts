@@ -5,7 +5,14 @@ import { linesOf, runJob } from "../helpers/run.js";
 const CHECKS = ["typed-reductions", "integer-ops", "data-movement", "scans-and-user-ops", "groups", "finalize"];
 
 describe("collectives through zmpi launch", () => {
-  for (const [np, nodes] of [[1, 1], [2, 1], [3, 1], [4, 2], [5, 1], [8, 2]] as const) {
+  for (const [np, nodes] of [
+    [1, 1],
+    [2, 1],
+    [3, 1],
+    [4, 2],
+    [5, 1],
+    [8, 2],
+  ] as const) {
     it(`agree with the sequential reference on ${np} rank(s) over ${nodes} pretend node(s)`, async () => {
       // 8 ranks on the shared 2-core VM take 60-100 s under load: headroom, not a looser check.
       const r = await runJob("coll-suite.ts", np, { nodes, timeoutSec: 300 });
@@ -22,7 +29,9 @@ describe("collectives through zmpi launch", () => {
     expect(r.code).not.toBe(0);
     expect(r.ms).toBeLessThan(15_000);
     for (let rank = 0; rank < 3; rank++) {
-      expect(linesOf(r.stdout, rank).join("\n"), `rank ${rank}\n${r.stdout}\n${r.stderr}`).toMatch(/caught CollectiveMismatchError: .*called allreduce\(float64\[\d+\], SUM, recursive-doubling\).*called allreduce\(float64\[\d+\]/);
+      expect(linesOf(r.stdout, rank).join("\n"), `rank ${rank}\n${r.stdout}\n${r.stderr}`).toMatch(
+        /caught CollectiveMismatchError: .*called allreduce\(float64\[\d+\], SUM, recursive-doubling\).*called allreduce\(float64\[\d+\]/,
+      );
     }
   });
 

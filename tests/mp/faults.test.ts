@@ -58,8 +58,11 @@ describe("rendezvous problems name the ranks and the coordinator", () => {
   it("a rank with the wrong secret is refused; the others name it as missing", async () => {
     const r = await runJob("faults.ts", 3, { env: env("wrong-secret"), killOnBadExit: false });
     expect(r.code).not.toBe(0);
-    expect(linesOf(r.stderr, 2).join("\n")).toMatch(/RendezvousError: rendezvous: rank 2: the coordinator at tcp:\/\/127\.0\.0\.1:\d+ refused the connection: this rank's job secret differs/);
-    for (const rank of [0, 1]) expect(linesOf(r.stderr, rank).join("\n")).toMatch(/rank\(s\) 2 of 3 never said hello to the coordinator at tcp:\/\/127\.0\.0\.1:\d+ .* within 3\.0 s/);
+    expect(linesOf(r.stderr, 2).join("\n")).toMatch(
+      /RendezvousError: rendezvous: rank 2: the coordinator at tcp:\/\/127\.0\.0\.1:\d+ refused the connection: this rank's job secret differs/,
+    );
+    for (const rank of [0, 1])
+      expect(linesOf(r.stderr, rank).join("\n")).toMatch(/rank\(s\) 2 of 3 never said hello to the coordinator at tcp:\/\/127\.0\.0\.1:\d+ .* within 3\.0 s/);
   });
 
   it("a missing rank is named at the deadline on every rank that is up", async () => {

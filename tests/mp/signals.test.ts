@@ -16,7 +16,10 @@ function alive(pid: number): boolean {
 }
 
 describe("zmpi launch and signals", () => {
-  for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [sig, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     it(`forwards ${sig} to every rank and exits ${code}`, async () => {
       const child = spawn(process.execPath, [bin, "launch", "-n", "3", sleeper], { stdio: ["ignore", "pipe", "pipe"] });
       let out = "";

@@ -124,7 +124,12 @@ describe("the packed tarball", () => {
     ]) {
       expect(files, f).toContain(f);
     }
-    const unwanted = files.filter((f) => /(^|\/)(tests?|fixtures|bench-results|examples|node_modules|coverage)\//.test(f) || /\.(test|spec)\.|\.map$|\.tsbuildinfo$/.test(f) || (/^(src|launcher)\/.*\.ts$/.test(f) && !f.endsWith(".d.ts")));
+    const unwanted = files.filter(
+      (f) =>
+        /(^|\/)(tests?|fixtures|bench-results|examples|node_modules|coverage)\//.test(f) ||
+        /\.(test|spec)\.|\.map$|\.tsbuildinfo$/.test(f) ||
+        (/^(src|launcher)\/.*\.ts$/.test(f) && !f.endsWith(".d.ts")),
+    );
     expect(unwanted).toEqual([]);
     // dist/ holds only what today's sources compile to (no output of a deleted module).
     const orphans = files.filter((f) => f.startsWith("dist/") && !existsSync(join(repo, f.slice("dist/".length).replace(/\.(d\.ts|js)$/, ".ts"))));
@@ -178,7 +183,10 @@ describe("the packed tarball", () => {
 
   it("the user's TypeScript compiles against the shipped declarations (zmpi and zmpi/testing)", () => {
     for (const tool of ["typescript", "@types/node", "vitest", "tsx"]) link(tool);
-    const tsconfig = { compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, types: ["node"], skipLibCheck: true }, include: ["*.ts", "test/*.ts"] };
+    const tsconfig = {
+      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, types: ["node"], skipLibCheck: true },
+      include: ["*.ts", "test/*.ts"],
+    };
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify(tsconfig));
     // One compile: the programs, the README's test, and one wrong call, which must be the only error
     // (so the check can fail, through the shipped types).

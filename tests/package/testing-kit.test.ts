@@ -72,7 +72,10 @@ describe("memoryWorld", () => {
     expect(out.every((o) => o.method === "memory" && o.size === 3)).toBe(true);
     expect(lines.filter((l) => l.includes("hello once"))).toEqual(["[0] hello once"]);
     expect(lines.filter((l) => l.includes("hello from")).sort()).toEqual(["[0] hello from 0", "[1] hello from 1", "[2] hello from 2"]);
-    const rows = readFileSync(table, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { rank: number });
+    const rows = readFileSync(table, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { rank: number });
     expect(rows.map((r) => r.rank).sort()).toEqual([0, 1, 2]);
     const report = JSON.parse(readFileSync(join(tmp, "metrics.json"), "utf8")) as { ranks: unknown[]; disks: { dir: string; freeBytes: number }[] };
     expect(report.ranks).toHaveLength(3);

@@ -64,7 +64,12 @@ describe("ParticleSet and Svgd", () => {
     const world = memoryWorld(4);
     const sets = world.map((comm) => new ParticleSet(comm, { n: 50, dim: 3, pool }).init((i, x) => x.fill(i)));
     expect(sets.map((s) => s.count)).toEqual([13, 13, 12, 12]);
-    expect(sets.map((s) => s.range)).toEqual([[0, 13], [13, 26], [26, 38], [38, 50]]);
+    expect(sets.map((s) => s.range)).toEqual([
+      [0, 13],
+      [13, 26],
+      [26, 38],
+      [38, 50],
+    ]);
     const a = await Promise.all(sets.map((s) => s.gather()));
     const b = await Promise.all(sets.map((s) => s.gather()));
     expect(a[2]).toBe(b[2]); // the same buffer every time
@@ -97,7 +102,12 @@ describe("SVGD kernels: WASM SIMD and JS", () => {
     const { distances, phiRows } = await import("../../src/particles/svgd-kernel.js");
     const { expNeg } = await import("../../src/particles/exp.js");
     const mem = computeMemory();
-    for (const [n, dim] of [[101, 2], [64, 3], [7, 1], [1, 2]] as const) {
+    for (const [n, dim] of [
+      [101, 2],
+      [64, 3],
+      [7, 1],
+      [1, 2],
+    ] as const) {
       const X = mem.allocArray(Float64Array, n * dim);
       const G = mem.allocArray(Float64Array, n * dim);
       const D = mem.allocArray(Float64Array, n * n);

@@ -20,7 +20,12 @@ describe("svgd example", () => {
       expect(r.code, r.stderr).toBe(0);
       if (np === 4) expect(r.stdout).toMatch(/62 particles over 4 rank\(s\) \(16\/16\/15\/15\)/);
       const text = readFileSync(join(out, "svgd.jsonl"), "utf8");
-      expect(text.trim().split("\n").map((l) => JSON.parse(l).particle)).toEqual(Array.from({ length: 62 }, (_, i) => i));
+      expect(
+        text
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l).particle),
+      ).toEqual(Array.from({ length: 62 }, (_, i) => i));
       hashes.push(createHash("sha256").update(text).digest("hex"));
     }
     expect(hashes[1]).toBe(hashes[0]);

@@ -59,7 +59,10 @@ describe("checkpoints", () => {
 
 describe("only rank 0 writes", () => {
   const guard = pathToFileURL(fixture("results-guard.mjs")).href;
-  const guarded = (dir: string) => (rank: number): Record<string, string> => (rank === 0 ? {} : { NODE_OPTIONS: `--import ${guard}`, GUARD_DIR: dir });
+  const guarded =
+    (dir: string) =>
+    (rank: number): Record<string, string> =>
+      rank === 0 ? {} : { NODE_OPTIONS: `--import ${guard}`, GUARD_DIR: dir };
 
   it("the guard itself stops a write into the directory (so it can catch one)", async () => {
     const dir = tempDir("guard-self");

@@ -32,7 +32,8 @@ interface Cost {
   cpu: Stats;
 }
 
-const show = (s: Stats) => `first 100 mean ${s.firstMean.toFixed(2)} ms (median ${s.firstMedian.toFixed(2)}), last 100 mean ${s.lastMean.toFixed(2)} ms (median ${s.lastMedian.toFixed(2)}), last/first ${(s.lastMean / s.firstMean).toFixed(2)} (medians ${(s.lastMedian / s.firstMedian).toFixed(2)})`;
+const show = (s: Stats) =>
+  `first 100 mean ${s.firstMean.toFixed(2)} ms (median ${s.firstMedian.toFixed(2)}), last 100 mean ${s.lastMean.toFixed(2)} ms (median ${s.lastMedian.toFixed(2)}), last/first ${(s.lastMean / s.firstMean).toFixed(2)} (medians ${(s.lastMedian / s.firstMedian).toFixed(2)})`;
 
 /**
  * Where to write: /dev/shm when it is a tmpfs, where fsync costs nothing, so the figure is the

@@ -12,14 +12,24 @@ function csvValue(v: unknown): string {
 
 async function readBack(dir: string, format: string): Promise<Array<Record<string, unknown>>> {
   const path = join(dir, `table.${format}`);
-  if (format === "jsonl") return readFileSync(path, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  if (format === "jsonl")
+    return readFileSync(path, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   if (format === "parquet") return readParquet(path);
   const [head, ...body] = parseCsv(readFileSync(path, "utf8"));
   return body.map((cells) => Object.fromEntries(head!.map((h, k) => [h, cells[k]])));
 }
 
 describe("results formats on real ranks", () => {
-  for (const [format, np] of [["jsonl", 3], ["csv", 3], ["parquet", 3], ["parquet", 1], ["jsonl", 8]] as const) {
+  for (const [format, np] of [
+    ["jsonl", 3],
+    ["csv", 3],
+    ["parquet", 3],
+    ["parquet", 1],
+    ["jsonl", 8],
+  ] as const) {
     it(`${format} on ${np} rank(s), two flushes: every row, in order, with its rank`, async () => {
       const dir = tempDir(`fmt-${format}`);
       const r = await runJob("results-table.ts", np, { env: { MODE: "basic", OUT: dir, FORMAT: format, ROWS: "11", FLUSHES: "2" } });
@@ -54,7 +64,15 @@ describe("results formats on real ranks", () => {
     expect(csvField(" edge")).toBe('" edge"');
     expect(csvField(null)).toBe("");
     expect(csvField({ a: [1, 2] })).toBe('"{""a"":[1,2]}"');
-    const text = encodeCsv([{ a: 'x,"y"', b: 2 }], [["rank", "INT32"], ["a", "STRING"], ["b", "DOUBLE"]], 4);
+    const text = encodeCsv(
+      [{ a: 'x,"y"', b: 2 }],
+      [
+        ["rank", "INT32"],
+        ["a", "STRING"],
+        ["b", "DOUBLE"],
+      ],
+      4,
+    );
     expect(parseCsv(text)).toEqual([["4", 'x,"y"', "2"]]);
   });
 });

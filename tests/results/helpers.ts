@@ -92,7 +92,13 @@ export async function readParquet(path: string): Promise<Array<Record<string, un
 export async function readTable(path: string, format: string): Promise<Array<Record<string, unknown>>> {
   if (format === "parquet") return readParquet(path);
   const text = readFileSync(path, "utf8");
-  if (format === "jsonl") return text === "" ? [] : text.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  if (format === "jsonl")
+    return text === ""
+      ? []
+      : text
+          .trimEnd()
+          .split("\n")
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
   const [head, ...body] = parseCsv(text);
   return body.map((cells) => Object.fromEntries(head!.map((h, k) => [h, cells[k]])));
 }

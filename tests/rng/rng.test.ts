@@ -84,7 +84,12 @@ describe("WASM SIMD and JS give the same bits", () => {
       createRng(5).fillUniform(a);
       createRng(5, "n").fillNormal(z);
       expect(firstDiff(a, createRng(5).fillUniform(new Float64Array(50_001)))).toBe(-1);
-      expect(firstDiff(z, withJs(() => createRng(5, "n").fillNormal(new Float64Array(50_001))))).toBe(-1);
+      expect(
+        firstDiff(
+          z,
+          withJs(() => createRng(5, "n").fillNormal(new Float64Array(50_001))),
+        ),
+      ).toBe(-1);
     } finally {
       mem.freeArray(a);
       mem.freeArray(z);
@@ -97,9 +102,18 @@ describe("WASM SIMD and JS give the same bits", () => {
     const js = withJs(() => createRng(9).skip(start).fillUniform(new Float64Array(300)));
     const single = createRng(9).skip(start);
     expect(firstDiff(bulk, js)).toBe(-1);
-    expect(firstDiff(bulk, Float64Array.from({ length: 300 }, () => single.uniform()))).toBe(-1);
+    expect(
+      firstDiff(
+        bulk,
+        Float64Array.from({ length: 300 }, () => single.uniform()),
+      ),
+    ).toBe(-1);
     // The blocks after the wrap are not the blocks at the stream's start.
-    expect(bulk[100]).not.toBe(createRng(9).skip(100 - 37).uniform());
+    expect(bulk[100]).not.toBe(
+      createRng(9)
+        .skip(100 - 37)
+        .uniform(),
+    );
   });
 });
 
@@ -111,13 +125,23 @@ describe("bulk draws equal single draws, in any chunking", () => {
     const parts = sizes.map((s) => r1.fillUniform(new Float64Array(s)));
     const joined = Float64Array.from(parts.flatMap((p) => [...p]));
     const r2 = createRng("chunks");
-    expect(firstDiff(joined, Float64Array.from({ length: total }, () => r2.uniform()))).toBe(-1);
+    expect(
+      firstDiff(
+        joined,
+        Float64Array.from({ length: total }, () => r2.uniform()),
+      ),
+    ).toBe(-1);
     expect(r1.position).toBe(total);
 
     const n1 = createRng("normals");
     const np = sizes.map((s) => n1.fillNormal(new Float64Array(s), 2, 3));
     const n2 = createRng("normals");
-    expect(firstDiff(Float64Array.from(np.flatMap((p) => [...p])), Float64Array.from({ length: total }, () => n2.normal(2, 3)))).toBe(-1);
+    expect(
+      firstDiff(
+        Float64Array.from(np.flatMap((p) => [...p])),
+        Float64Array.from({ length: total }, () => n2.normal(2, 3)),
+      ),
+    ).toBe(-1);
     expect(n1.state()).toEqual(n2.state());
 
     const i1 = createRng("ints");
@@ -129,7 +153,12 @@ describe("bulk draws equal single draws, in any chunking", () => {
   it("a uniform range applies lo + (hi - lo)·u alike in both forms", () => {
     const a = createRng(1).fillUniform(new Float64Array(500), -3, 5);
     const r = createRng(1);
-    expect(firstDiff(a, Float64Array.from({ length: 500 }, () => r.uniform(-3, 5)))).toBe(-1);
+    expect(
+      firstDiff(
+        a,
+        Float64Array.from({ length: 500 }, () => r.uniform(-3, 5)),
+      ),
+    ).toBe(-1);
     expect(Math.min(...a)).toBeGreaterThanOrEqual(-3);
     expect(Math.max(...a)).toBeLessThan(5);
   });
@@ -233,7 +262,8 @@ function phi(z: number): number {
 describe("statistical sanity (fixed streams, so these are reproducible; bounds at about 5 sigma)", () => {
   it("uniforms: mean, variance, and a chi-square on 100 bins", () => {
     const u = createRng("stats").fillUniform(new Float64Array(N));
-    let m = 0, v = 0;
+    let m = 0,
+      v = 0;
     const bins = new Float64Array(100);
     for (const x of u) {
       m += x;

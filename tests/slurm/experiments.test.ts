@@ -84,14 +84,20 @@ describe.skipIf(skipReason !== null).concurrent("experiments on Slurm", () => {
     ]);
     expect(one.code, `${one.stdout}\n${one.stderr}`).toBe(0);
     expect(staged.code, `${staged.stdout}\n${staged.stderr}`).toBe(0);
-    for (const [out, job] of [["sweep-job", "sweep"], ["sweep-stages", "samplers"]] as const) {
+    for (const [out, job] of [
+      ["sweep-job", "sweep"],
+      ["sweep-stages", "samplers"],
+    ] as const) {
       const run = runIn(join(work, out));
       const t = await readTable(join(run, "results.csv"));
       expect(t.rows.map((x) => `${x.target}/${x.sampler}`).sort(), out).toEqual(["bimodal/1", "bimodal/2", "trimodal/1", "trimodal/2"]);
       expect(readFileSync(join(run, job, "logs", "sampler", "bimodal", "1.log"), "utf8")).toMatch(/sampler 1 on bimodal/);
     }
     const m = RunManifest.open(runIn(join(work, "sweep-stages"))).data;
-    expect(m.jobs.map((j) => [j.strategy, j.state])).toEqual([["targets", "COMPLETED"], ["samplers", "COMPLETED"]]);
+    expect(m.jobs.map((j) => [j.strategy, j.state])).toEqual([
+      ["targets", "COMPLETED"],
+      ["samplers", "COMPLETED"],
+    ]);
     expect(m.jobs[1]!.dependsOn).toEqual([m.jobs[0]!.jobId]);
     // The dependency is Slurm's: stage 2's script holds --dependency in its submission, not in a wrapper.
     expect(staged.stdout + staged.stderr).toMatch(/samplers \d+ PENDING|samplers \d+ RUNNING/);
@@ -110,6 +116,9 @@ describe.skipIf(skipReason !== null).concurrent("experiments on Slurm", () => {
     expect(st.stdout).toMatch(/s1/);
     const done = await zmpi(["wait", run, "--interval", "0.5", "--timeout", "120", "--progress", "none"]);
     expect(done.code, done.stdout + done.stderr).toBe(0);
-    expect(RunManifest.open(run).data.jobs.map((j) => [j.state, j.exitCode])).toEqual([["COMPLETED", 0], ["COMPLETED", 0]]);
+    expect(RunManifest.open(run).data.jobs.map((j) => [j.state, j.exitCode])).toEqual([
+      ["COMPLETED", 0],
+      ["COMPLETED", 0],
+    ]);
   }, 200_000);
 });

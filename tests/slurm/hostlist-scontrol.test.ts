@@ -52,9 +52,7 @@ const rangeItem = fc
 const bracket = fc.array(rangeItem, { minLength: 1, maxLength: 3 }).map((items) => `[${items.join(",")}]`);
 
 /** A name with 1–3 bracket groups, always ending with a bracket (22.05 has no suffix form). */
-const bracketed = fc
-  .array(fc.tuple(prefix, bracket), { minLength: 1, maxLength: 3 })
-  .map((groups) => groups.map(([p, b], i) => (i === 0 ? p : p || "-") + b).join(""));
+const bracketed = fc.array(fc.tuple(prefix, bracket), { minLength: 1, maxLength: 3 }).map((groups) => groups.map(([p, b], i) => (i === 0 ? p : p || "-") + b).join(""));
 
 const plain = fc
   .tuple(fc.constantFrom("n", "login", "gpu-a", "x"), fc.option(fc.integer({ min: 0, max: 200 })), fc.integer({ min: 1, max: 3 }))

@@ -8,7 +8,6 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const hasSrun = spawnSync("bash", ["-c", "command -v srun"]).status === 0;
 if (!hasSrun) console.warn("skipped: srun not found (install the local cluster: bash ../shared/slurm-local/setup.sh)");
 
-
 describe.skipIf(!hasSrun)("mesh under srun", () => {
   it("srun -N2 --ntasks-per-node=2 with { dp: 2, tp: 2 }: TP groups node-local, allreduce per dimension", () => {
     const r = spawnSync("srun", ["-N2", "--ntasks-per-node=2", "--label", "--kill-on-bad-exit=1", process.execPath, "--import", "tsx", "examples/mesh.ts"], {

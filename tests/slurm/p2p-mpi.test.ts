@@ -31,7 +31,10 @@ describe.skipIf(skipReason !== null)("point-to-point semantics under srun", () =
     const r = await srun(["--label", "-N2", "-n4", process.execPath, "--import", "tsx", "tests/fixtures/p2p-mpi.ts"], 150_000);
     expect(r.code, r.out).toBe(0);
     for (let t = 0; t < 4; t++) {
-      const oks = r.out.split("\n").filter((l) => new RegExp(`^\\s*${t}: ok `).test(l)).map((l) => l.replace(/^\s*\d+: ok /, ""));
+      const oks = r.out
+        .split("\n")
+        .filter((l) => new RegExp(`^\\s*${t}: ok `).test(l))
+        .map((l) => l.replace(/^\s*\d+: ok /, ""));
       for (const c of CHECKS) expect(oks, `task ${t}`).toContain(c);
       if (t <= 1) expect(oks, `task ${t}`).toEqual(expect.arrayContaining(["ssend-waits", "send-timeout"]));
     }

@@ -21,10 +21,8 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, ""
 const fixture = (name: string) => join(ROOT, "tests", "fixtures", name);
 const NODE = process.execPath;
 
-
 const skipReason = slurmSkipReason();
 if (skipReason) console.warn(`skipped: ${skipReason}`);
-
 
 /** A fresh job secret, as the sbatch templates make one. */
 const secret = () => `test-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-secret`;
@@ -98,7 +96,10 @@ interface Info {
 function infos(text: string, labelled = true): Info[] {
   const lines = labelled
     ? [...byTask(text).entries()].flatMap(([task, ls]) => ls.filter((l) => l.startsWith("info ")).map((l) => ({ task, l })))
-    : text.split("\n").filter((l) => l.startsWith("info ")).map((l) => ({ task: -1, l }));
+    : text
+        .split("\n")
+        .filter((l) => l.startsWith("info "))
+        .map((l) => ({ task: -1, l }));
   return lines
     .map(({ task, l }) => {
       const info = JSON.parse(l.slice("info ".length)) as Info;
@@ -123,7 +124,10 @@ function expectStep(list: Info[], nodeOf: string[]): void {
   expect(port).toBe(61440 + (Number(jobId) % 256) * 16 + (Number(stepId) % 16));
   for (const info of list) {
     const node = nodeOf[info.rank]!;
-    const onNode = nodeOf.map((n, r) => [n, r] as const).filter(([n]) => n === node).map(([, r]) => r);
+    const onNode = nodeOf
+      .map((n, r) => [n, r] as const)
+      .filter(([n]) => n === node)
+      .map(([, r]) => r);
     expect(info, `rank ${info.rank}`).toMatchObject({
       size,
       method: "slurm",
@@ -151,7 +155,10 @@ function expectFinished(text: string, size: number): void {
   for (let r = 0; r < size; r++) {
     const lines = tasks.get(r) ?? [];
     expect(lines, `task ${r}`).toContain(`ring ok ${r}`);
-    expect(lines.some((l) => l.startsWith(`finalized ${r} t=`)), `task ${r} finalized:\n${lines.join("\n")}`).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith(`finalized ${r} t=`)),
+      `task ${r} finalized:\n${lines.join("\n")}`,
+    ).toBe(true);
   }
 }
 
@@ -181,7 +188,19 @@ describe.skipIf(skipReason !== null)("zmpi under the local Slurm cluster", () =>
     expect(r.timedOut, r.stderr).toBe(false);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const tasks = byTask(r.stdout);
-    const checks = ["ordering", "ordering-mixed", "tags", "any-source", "payload-types", "send-buffer-reuse", "recv-out", "self-and-requests", "sendrecv-probe", "bad-input", "finalize"];
+    const checks = [
+      "ordering",
+      "ordering-mixed",
+      "tags",
+      "any-source",
+      "payload-types",
+      "send-buffer-reuse",
+      "recv-out",
+      "self-and-requests",
+      "sendrecv-probe",
+      "bad-input",
+      "finalize",
+    ];
     for (let t = 0; t < 4; t++) {
       const oks = (tasks.get(t) ?? []).filter((l) => l.startsWith("ok ")).map((l) => l.slice(3));
       expect(oks, `task ${t}`).toEqual(checks);
@@ -269,10 +288,7 @@ describe.skipIf(skipReason !== null)("zmpi under the local Slurm cluster", () =>
     const script = join(work, "two-steps.sh");
     const info = fixture("slurm-info.ts");
     const step = (name: string) => `srun -N2 -n2 --exact --label ${NODE} --import tsx ${info} > ${join(work, `two-${name}-$SLURM_JOB_ID.txt`)} 2>&1 &`;
-    writeFileSync(
-      script,
-      ["#!/bin/bash", `cd ${ROOT}`, step("a"), "a=$!", step("b"), "b=$!", "wait $a; ra=$?", "wait $b; rb=$?", 'echo "rc a=$ra b=$rb"', ""].join("\n"),
-    );
+    writeFileSync(script, ["#!/bin/bash", `cd ${ROOT}`, step("a"), "a=$!", step("b"), "b=$!", "wait $a; ra=$?", "wait $b; rb=$?", 'echo "rc a=$ra b=$rb"', ""].join("\n"));
     const r = await run("sbatch", ["--wait", "-N2", "--ntasks-per-node=2", "-o", join(work, "two-%j.txt"), script], {
       // Each rank stays up 1.5 s after init, so the two steps' worlds are alive at the same time.
       env: cleanEnv({ ZMPI_SECRET: secret(), HOLD_MS: "1500" }),

@@ -17,10 +17,8 @@ import { cleanEnv, slurmSkipReason } from "../helpers/slurm.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 const template = (name: string) => join(ROOT, "slurm", name);
 
-
 const skipReason = slurmSkipReason();
 if (skipReason) console.warn(`skipped: ${skipReason}`);
-
 
 interface Submitted {
   code: number | null;
@@ -136,7 +134,9 @@ describe.skipIf(skipReason !== null).concurrent("sbatch templates in slurm/", ()
   }, 60_000);
 
   it("every template is valid bash and does what slurm/README.md promises (secret, timeout, srun --export=ALL -K)", () => {
-    const files = readdirSync(join(ROOT, "slurm")).filter((f) => f.endsWith(".sbatch")).sort();
+    const files = readdirSync(join(ROOT, "slurm"))
+      .filter((f) => f.endsWith(".sbatch"))
+      .sort();
     expect(files).toEqual(["hybrid-tp-pp.sbatch", "multi-node.sbatch", "single-node.sbatch"]);
     for (const f of files) {
       const r = spawnSync("bash", ["-n", template(f)], { encoding: "utf8", timeout: 10_000 });

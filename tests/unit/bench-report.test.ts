@@ -90,7 +90,13 @@ describe("statistics", () => {
   });
 
   it("reduces collective times over ranks like osu_allreduce", () => {
-    const t = collectiveTiming([[10, 10, 10, 10], [20, 20, 40, 40]], 2);
+    const t = collectiveTiming(
+      [
+        [10, 10, 10, 10],
+        [20, 20, 40, 40],
+      ],
+      2,
+    );
     expect(t.avg_us).toBe(20); // mean of rank means 10 and 30
     expect(t.min_us).toBe(10);
     expect(t.max_us).toBe(30);
@@ -101,12 +107,32 @@ describe("statistics", () => {
 });
 
 const lat: BenchRecord = {
-  benchmark: "latency", np: 2, size: 8, warmup: 100, avg_us: 101.234, min_us: 90.5, max_us: 300, median_us: 99, iterations: 1000,
-  raw: { avg_us: 50.617, min_us: 45, max_us: 80, median_us: 50, iterations: 1000 }, ratio: 2,
+  benchmark: "latency",
+  np: 2,
+  size: 8,
+  warmup: 100,
+  avg_us: 101.234,
+  min_us: 90.5,
+  max_us: 300,
+  median_us: 99,
+  iterations: 1000,
+  raw: { avg_us: 50.617, min_us: 45, max_us: 80, median_us: 50, iterations: 1000 },
+  ratio: 2,
 };
 const bw: BenchRecord = {
-  benchmark: "bw", np: 2, size: 16 * MiB, warmup: 2, window: 4, avg_us: 8388.608, min_us: 8000, max_us: 9000, median_us: 8388.608, iterations: 20, mbps: 2000,
-  raw: { avg_us: 4194.304, min_us: 4000, max_us: 4500, median_us: 4194.304, iterations: 20, mbps: 4000 }, ratio: 2,
+  benchmark: "bw",
+  np: 2,
+  size: 16 * MiB,
+  warmup: 2,
+  window: 4,
+  avg_us: 8388.608,
+  min_us: 8000,
+  max_us: 9000,
+  median_us: 8388.608,
+  iterations: 20,
+  mbps: 2000,
+  raw: { avg_us: 4194.304, min_us: 4000, max_us: 4500, median_us: 4194.304, iterations: 20, mbps: 4000 },
+  ratio: 2,
 };
 const barrier: BenchRecord = { benchmark: "barrier", np: 2, size: 0, warmup: 100, avg_us: 120, min_us: 110, max_us: 130, median_us: 118, iterations: 1000 };
 
@@ -148,8 +174,24 @@ describe("files", () => {
   it("writes JSON with the machine info and the same records", () => {
     const report: BenchReport = {
       meta: {
-        date: "2026-01-01T00:00:00.000Z", zmpiVersion: "0.1.0", node: "v20", v8: "11", os: "Debian", kernel: "6", arch: "x64", cpuModel: "AMD EPYC", cpus: 2, memGiB: 23.5, hostname: "vm",
-        np: 2, command: "bench", algorithm: null, rawTransport: "ipc", batches: 20, wallSeconds: 1, exitCode: 0,
+        date: "2026-01-01T00:00:00.000Z",
+        zmpiVersion: "0.1.0",
+        node: "v20",
+        v8: "11",
+        os: "Debian",
+        kernel: "6",
+        arch: "x64",
+        cpuModel: "AMD EPYC",
+        cpus: 2,
+        memGiB: 23.5,
+        hostname: "vm",
+        np: 2,
+        command: "bench",
+        algorithm: null,
+        rawTransport: "ipc",
+        batches: 20,
+        wallSeconds: 1,
+        exitCode: 0,
       },
       benchmarks: [{ name: "latency", status: "ok" }],
       results: [lat],

@@ -85,15 +85,30 @@ describe("results never alias inputs", () => {
       });
     };
     await check("bcast", n, (c, d, out) => c.bcast(c.rank === 1 ? d : undefined, 1, { out }));
-    await check("reduce", n, (c, d, out) => c.reduce(d, Op.SUM, 2, { out }), (r) => r === 2);
+    await check(
+      "reduce",
+      n,
+      (c, d, out) => c.reduce(d, Op.SUM, 2, { out }),
+      (r) => r === 2,
+    );
     await check("allreduce", n, (c, d, out) => c.allreduce(d, Op.SUM, { out }));
-    await check("gather", 3 * n, (c, d, out) => c.gather(d, 0, { out }), (r) => r === 0);
+    await check(
+      "gather",
+      3 * n,
+      (c, d, out) => c.gather(d, 0, { out }),
+      (r) => r === 0,
+    );
     await check("allgather", 3 * n, (c, d, out) => c.allgather(d, { out }));
     await check("scatter", n / 3, (c, d, out) => c.scatter(c.rank === 0 ? d : undefined, 0, { out }));
     await check("alltoall", n, (c, d, out) => c.alltoall(d, { out }));
     await check("reduceScatter", n / 3, (c, d, out) => c.reduceScatter(d, Op.SUM, undefined, { out }));
     await check("scan", n, (c, d, out) => c.scan(d, Op.SUM, { out }));
-    await check("exscan", n, (c, d, out) => c.exscan(d, Op.SUM, { out }), (r) => r > 0);
+    await check(
+      "exscan",
+      n,
+      (c, d, out) => c.exscan(d, Op.SUM, { out }),
+      (r) => r > 0,
+    );
     const sums = await all(w, (c) => c.scan(data[c.rank]!, Op.SUM, { out: data[c.rank] }));
     expect(arr(sums[2])).toEqual([30, 33, 36, 39, 42, 45]);
   });

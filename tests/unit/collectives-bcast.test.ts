@@ -91,6 +91,10 @@ describe("bcast of a typed array, whatever the non-roots pass", () => {
     // A Buffer receives a Uint8Array's bytes and the other way round, as recv allows.
     const w = memoryWorld(3);
     const got = await all(w, (c) => c.bcast(c.rank === 0 ? Uint8Array.of(1, 2) : c.rank === 1 ? Buffer.alloc(2) : undefined, 0));
-    expect(got.map((g) => [...(g as Uint8Array)])).toEqual([[1, 2], [1, 2], [1, 2]]);
+    expect(got.map((g) => [...(g as Uint8Array)])).toEqual([
+      [1, 2],
+      [1, 2],
+      [1, 2],
+    ]);
   });
 });

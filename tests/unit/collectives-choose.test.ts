@@ -66,12 +66,24 @@ describe("choosers", () => {
     expect(chooseAlltoall({ blockBytes: 64 * KiB - 1 })).toBe("linear");
     expect(chooseReduceScatter({ commutative: true })).toBe("ring");
     expect(chooseReduceScatter({ commutative: false })).toBe("reduce-scatterv");
-    expect([chooseBarrier({ size: 5 }), chooseGather({ size: 5 }), chooseScatter({ size: 5 }), chooseScan({ size: 5 })]).toEqual(["dissemination", "linear", "linear", "recursive-doubling"]);
+    expect([chooseBarrier({ size: 5 }), chooseGather({ size: 5 }), chooseScatter({ size: 5 }), chooseScan({ size: 5 })]).toEqual([
+      "dissemination",
+      "linear",
+      "linear",
+      "recursive-doubling",
+    ]);
   });
 
   it("every chooser answers with a name listed in ALGORITHMS", () => {
     const names = new Set(Object.values(ALGORITHMS).flat());
-    for (const a of [chooseAllreduce(ar(2, 1)), chooseAllreduce(ar(2, 1e9)), chooseReduce(rd(2, 1e9)), chooseBcast({ size: 9, bytes: 1e9 }), chooseAllgather(ag(3, 1)), chooseAlltoall({ blockBytes: 1e9 })]) {
+    for (const a of [
+      chooseAllreduce(ar(2, 1)),
+      chooseAllreduce(ar(2, 1e9)),
+      chooseReduce(rd(2, 1e9)),
+      chooseBcast({ size: 9, bytes: 1e9 }),
+      chooseAllgather(ag(3, 1)),
+      chooseAlltoall({ blockBytes: 1e9 }),
+    ]) {
       expect(names.has(a as never), a).toBe(true);
     }
   });

@@ -45,7 +45,10 @@ describe("MINLOC/MAXLOC on typed arrays", () => {
       for (const ctor of [Float64Array, Float32Array, Int32Array]) {
         for (const pairs of [p, p + 1, 2 * p + 3, 2049]) {
           const data = w.map((c) => pairsOf(ctor, pairs, c.rank));
-          for (const [op, min] of [[Op.MINLOC, true], [Op.MAXLOC, false]] as const) {
+          for (const [op, min] of [
+            [Op.MINLOC, true],
+            [Op.MAXLOC, false],
+          ] as const) {
             const ref = refLoc(data, min);
             const what = `${ctor.name} ${pairs} pairs ${op.name}`;
             for (const algorithm of [undefined, "ring", "recursive-doubling"]) {
@@ -59,7 +62,10 @@ describe("MINLOC/MAXLOC on typed arrays", () => {
             for (const algorithm of ["ring", "reduce-scatterv"]) {
               const rs = await all(w, (c) => c.reduceScatter(data[c.rank]!, op, undefined, { algorithm }));
               for (const r of rs) expect(r.length % 2, `reduceScatter ${algorithm} ${what}: odd block`).toBe(0);
-              expect(rs.flatMap((r) => arr(r).map(Number)), `reduceScatter ${algorithm} ${what}`).toEqual(ref);
+              expect(
+                rs.flatMap((r) => arr(r).map(Number)),
+                `reduceScatter ${algorithm} ${what}`,
+              ).toEqual(ref);
             }
           }
         }

@@ -30,7 +30,10 @@ describe("a root that differs between ranks", () => {
         const res = await Promise.allSettled(w.map((c) => call(c, rootOf(c.rank))));
         expect(Date.now() - t0, `${name}: took until the deadline`).toBeLessThan(4000);
         await new Promise((r) => setTimeout(r, 20));
-        expect(res.some((r) => r.status === "rejected"), `${name}: no rank's call failed`).toBe(true);
+        expect(
+          res.some((r) => r.status === "rejected"),
+          `${name}: no rank's call failed`,
+        ).toBe(true);
         res.forEach((r, rank) => {
           const e = (r.status === "rejected" ? r.reason : w[rank]!.engine.failed) as Error;
           expect(e, `${name}: rank ${rank} not failed`).toBeInstanceOf(CollectiveMismatchError);

@@ -113,13 +113,28 @@ describe("bcast, gather, scatter, allgather, alltoall", () => {
       const agv = await all(w, (c) => c.allgatherv(new Uint32Array(c.rank + 1).fill(c.rank)));
       for (const r of agv) expect(arr(r)).toEqual(Array.from({ length: p }, (_, q) => new Array(q + 1).fill(q)).flat());
       for (const algorithm of ["linear", "pairwise"]) {
-        const t = await all(w, (c) => c.alltoall(Int32Array.from({ length: 2 * p }, (_, i) => c.rank * 1000 + i), { algorithm }));
+        const t = await all(w, (c) =>
+          c.alltoall(
+            Int32Array.from({ length: 2 * p }, (_, i) => c.rank * 1000 + i),
+            { algorithm },
+          ),
+        );
         t.forEach((x, me) => expect(arr(x)).toEqual(Array.from({ length: p }, (_, src) => [src * 1000 + 2 * me, src * 1000 + 2 * me + 1]).flat()));
-        const o = await all(w, (c) => c.alltoall(Array.from({ length: p }, (_, d) => `${c.rank}->${d}`), { algorithm }));
+        const o = await all(w, (c) =>
+          c.alltoall(
+            Array.from({ length: p }, (_, d) => `${c.rank}->${d}`),
+            { algorithm },
+          ),
+        );
         o.forEach((x, me) => expect(x).toEqual(Array.from({ length: p }, (_, src) => `${src}->${me}`)));
       }
       const sc = w.map((c) => Array.from({ length: p }, (_, d) => (c.rank + d) % 3));
-      const av = await all(w, (c) => c.alltoallv(Float64Array.from({ length: sc[c.rank]!.reduce((a, b) => a + b, 0) }, () => c.rank), sc[c.rank]!));
+      const av = await all(w, (c) =>
+        c.alltoallv(
+          Float64Array.from({ length: sc[c.rank]!.reduce((a, b) => a + b, 0) }, () => c.rank),
+          sc[c.rank]!,
+        ),
+      );
       av.forEach((x, me) => expect(arr(x)).toEqual(Array.from({ length: p }, (_, src) => new Array(sc[src]![me]!).fill(src)).flat()));
     });
   }
@@ -134,7 +149,10 @@ describe("reduceScatter and scans", () => {
         const full = arr(refReduce(data, "SUM"));
         for (const algorithm of ["ring", "reduce-scatterv"]) {
           const res = await all(w, (c) => c.reduceScatter(data[c.rank]!, Op.SUM, undefined, { algorithm }));
-          expect(res.flatMap((r) => arr(r)), `n=${n} ${algorithm}`).toEqual(full);
+          expect(
+            res.flatMap((r) => arr(r)),
+            `n=${n} ${algorithm}`,
+          ).toEqual(full);
         }
       }
       const counts = Array.from({ length: p }, (_, r) => r % 3);
@@ -154,20 +172,26 @@ describe("large rank counts (16, 17, 64, 256) with random lengths and roots", ()
     it(`${p} ranks`, async () => {
       const w = memoryWorld(p);
       await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: p - 1 }), fc.constantFrom(...DTYPES), fc.constantFrom("SUM", "MAX", "MIN"), async (n, root, dt, name) => {
-          const data = w.map((c) => dataFor(dt.ctor, n, c.rank, name, n + root));
-          const ref = arr(refReduce(data, name));
-          const ar = await all(w, (c) => c.allreduce(data[c.rank]!, op(name)));
-          for (const r of ar) expect(arr(r)).toEqual(ref);
-          const rd = await all(w, (c) => c.reduce(data[c.rank]!, op(name), root));
-          expect(arr(rd[root] as TypedArray)).toEqual(ref);
-          const bc = await all(w, (c) => c.bcast(c.rank === root ? data[root] : undefined, root));
-          for (const b of bc) expect(arr(b as TypedArray)).toEqual(arr(data[root]));
-          const ag = await all(w, (c) => c.allgather(data[c.rank]!));
-          expect(arr(ag[p - 1])).toEqual(arr(concat(data)));
-          const rs = await all(w, (c) => c.reduceScatter(data[c.rank]!, op(name)));
-          expect(rs.flatMap((r) => arr(r))).toEqual(ref);
-        }),
+        fc.asyncProperty(
+          fc.integer({ min: 0, max: 300 }),
+          fc.integer({ min: 0, max: p - 1 }),
+          fc.constantFrom(...DTYPES),
+          fc.constantFrom("SUM", "MAX", "MIN"),
+          async (n, root, dt, name) => {
+            const data = w.map((c) => dataFor(dt.ctor, n, c.rank, name, n + root));
+            const ref = arr(refReduce(data, name));
+            const ar = await all(w, (c) => c.allreduce(data[c.rank]!, op(name)));
+            for (const r of ar) expect(arr(r)).toEqual(ref);
+            const rd = await all(w, (c) => c.reduce(data[c.rank]!, op(name), root));
+            expect(arr(rd[root] as TypedArray)).toEqual(ref);
+            const bc = await all(w, (c) => c.bcast(c.rank === root ? data[root] : undefined, root));
+            for (const b of bc) expect(arr(b as TypedArray)).toEqual(arr(data[root]));
+            const ag = await all(w, (c) => c.allgather(data[c.rank]!));
+            expect(arr(ag[p - 1])).toEqual(arr(concat(data)));
+            const rs = await all(w, (c) => c.reduceScatter(data[c.rank]!, op(name)));
+            expect(rs.flatMap((r) => arr(r))).toEqual(ref);
+          },
+        ),
         { numRuns: p >= 64 ? 3 : 8 },
       );
       const ring = await all(w, (c) => c.allreduce(new Float64Array(p + 5).fill(1), Op.SUM, { algorithm: "ring" }));
@@ -196,7 +220,11 @@ describe("several collectives in flight, groups, mismatches", () => {
 
   it("a collective called differently on different ranks fails on every rank with CollectiveMismatchError", async () => {
     const cases: Array<[string, (c: Communicator) => Promise<unknown>, RegExp]> = [
-      ["count", (c) => c.allreduce(new Float64Array(c.rank === 1 ? 5 : 4), Op.SUM), /rank \d called allreduce\(float64\[\d\], SUM, recursive-doubling\), rank \d called allreduce\(float64\[\d\]/],
+      [
+        "count",
+        (c) => c.allreduce(new Float64Array(c.rank === 1 ? 5 : 4), Op.SUM),
+        /rank \d called allreduce\(float64\[\d\], SUM, recursive-doubling\), rank \d called allreduce\(float64\[\d\]/,
+      ],
       ["kind", (c) => (c.rank === 2 ? c.bcast("x", 0) : c.allreduce(1, Op.SUM)), /called (bcast|allreduce)\(/],
       ["root", (c) => c.reduce(1, Op.SUM, c.rank === 0 ? 1 : 0), /root/],
       ["op", (c) => c.allreduce(Int32Array.of(1), c.rank === 3 ? Op.MAX : Op.SUM), /MAX|SUM/],
@@ -234,13 +262,23 @@ describe("several collectives in flight, groups, mismatches", () => {
     const w = memoryWorld(7);
     const subs = await all(w, (c) => c.split(c.rank % 3, -c.rank));
     subs.forEach((s, r) => {
-      const members = w.map((_, q) => q).filter((q) => q % 3 === r % 3).reverse();
+      const members = w
+        .map((_, q) => q)
+        .filter((q) => q % 3 === r % 3)
+        .reverse();
       expect(s!.size).toBe(members.length);
       expect(s!.rank).toBe(members.indexOf(r));
       expect([...s!.group]).toEqual(members);
     });
     const sums = await all(w, (c) => subs[c.rank]!.allreduce(c.rank, Op.SUM));
-    sums.forEach((s, r) => expect(s).toBe(w.map((_, q) => q).filter((q) => q % 3 === r % 3).reduce((a, b) => a + b, 0)));
+    sums.forEach((s, r) =>
+      expect(s).toBe(
+        w
+          .map((_, q) => q)
+          .filter((q) => q % 3 === r % 3)
+          .reduce((a, b) => a + b, 0),
+      ),
+    );
     const none = await all(w, (c) => c.split(c.rank < 2 ? -32766 : 0));
     expect(none[0]).toBeNull();
     expect(none[5]!.size).toBe(5);
@@ -284,9 +322,32 @@ describe("meshes", () => {
     const w = memoryWorld(16);
     const meshes = await all(w, (c) => c.mesh({ pp: 4, dp: 2, tp: 2 }));
     const groups = (dim: string) => [...new Set(meshes.map((m) => JSON.stringify(m.ranksOf(dim))))].map((s) => JSON.parse(s) as number[]);
-    expect(groups("tp")).toEqual([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11], [12, 13], [14, 15]]);
-    expect(groups("dp")).toEqual([[0, 2], [1, 3], [4, 6], [5, 7], [8, 10], [9, 11], [12, 14], [13, 15]]);
-    expect(groups("pp")).toEqual([[0, 4, 8, 12], [1, 5, 9, 13], [2, 6, 10, 14], [3, 7, 11, 15]]);
+    expect(groups("tp")).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+      [6, 7],
+      [8, 9],
+      [10, 11],
+      [12, 13],
+      [14, 15],
+    ]);
+    expect(groups("dp")).toEqual([
+      [0, 2],
+      [1, 3],
+      [4, 6],
+      [5, 7],
+      [8, 10],
+      [9, 11],
+      [12, 14],
+      [13, 15],
+    ]);
+    expect(groups("pp")).toEqual([
+      [0, 4, 8, 12],
+      [1, 5, 9, 13],
+      [2, 6, 10, 14],
+      [3, 7, 11, 15],
+    ]);
     // Collectives on two dimensions at once.
     const res = await all(w, async (c) => {
       const m = meshes[c.rank]!;

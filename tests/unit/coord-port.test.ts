@@ -12,9 +12,7 @@ describe("deriveCoordinatorPort", () => {
     expect(deriveCoordinatorPort("256", "16")).toBe(61440);
     expect(deriveCoordinatorPort("1234567", "3")).toBe(61440 + (1234567 % 256) * 16 + 3);
     // Ids longer than 2^53 stay exact.
-    expect(deriveCoordinatorPort("123456789012345678901", "0")).toBe(
-      61440 + Number(123456789012345678901n % 256n) * 16,
-    );
+    expect(deriveCoordinatorPort("123456789012345678901", "0")).toBe(61440 + Number(123456789012345678901n % 256n) * 16);
   });
 
   it("gives up to 16 concurrent steps of one job different ports", () => {
@@ -25,9 +23,7 @@ describe("deriveCoordinatorPort", () => {
   it("gives jobs whose ids differ by less than 256 different ports", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 255 }), fc.nat(15), (job, d, step) => {
-        expect(deriveCoordinatorPort(String(job), String(step))).not.toBe(
-          deriveCoordinatorPort(String(job + d), String(step)),
-        );
+        expect(deriveCoordinatorPort(String(job), String(step))).not.toBe(deriveCoordinatorPort(String(job + d), String(step)));
       }),
     );
   });
@@ -49,9 +45,7 @@ describe("deriveCoordinatorPort", () => {
     expect(fnv1a32("a")).toBe(0xe40c292c);
     expect(fnv1a32("foobar")).toBe(0xbf9cf968);
     expect(deriveCoordinatorPort("123+0", "0")).toBe(61440 + (fnv1a32("123+0") % 256) * 16);
-    expect(deriveCoordinatorPort("9f3ac01b", "batch")).toBe(
-      61440 + (fnv1a32("9f3ac01b") % 256) * 16 + (fnv1a32("batch") % 16),
-    );
+    expect(deriveCoordinatorPort("9f3ac01b", "batch")).toBe(61440 + (fnv1a32("9f3ac01b") % 256) * 16 + (fnv1a32("batch") % 16));
   });
 });
 

@@ -505,12 +505,8 @@ describe("detectEnvironment: Open MPI", () => {
   });
 
   it("rejects malformed values", () => {
-    expect(usageError(() => detect({ ...ompi, OMPI_COMM_WORLD_SIZE: "four" })).message).toMatch(
-      /OMPI_COMM_WORLD_SIZE="four"/,
-    );
-    expect(usageError(() => detect({ ...ompi, OMPI_COMM_WORLD_LOCAL_RANK: "4" })).message).toMatch(
-      /OMPI_COMM_WORLD_LOCAL_RANK=4 is out of range/,
-    );
+    expect(usageError(() => detect({ ...ompi, OMPI_COMM_WORLD_SIZE: "four" })).message).toMatch(/OMPI_COMM_WORLD_SIZE="four"/);
+    expect(usageError(() => detect({ ...ompi, OMPI_COMM_WORLD_LOCAL_RANK: "4" })).message).toMatch(/OMPI_COMM_WORLD_LOCAL_RANK=4 is out of range/);
   });
 });
 

@@ -61,7 +61,10 @@ describe("frame codec", () => {
   it("never throws on random frames", () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 0, maxLength: 4 }), (frames) => {
-        const out = decodeFrames(frames.map((f) => Buffer.from(f)), 8);
+        const out = decodeFrames(
+          frames.map((f) => Buffer.from(f)),
+          8,
+        );
         expect(out).toBeTypeOf("object");
       }),
       { numRuns: 2000 },

@@ -17,17 +17,8 @@ describe("expandHostlist", () => {
     ["rack[1-2]-n[01-02]", ["rack1-n01", "rack1-n02", "rack2-n01", "rack2-n02"]],
     ["a[1-2]b[3,5]c[7]", ["a1b3c7", "a2b3c7", "a1b5c7", "a2b5c7"]],
     // Three groups: Slurm (22.05, recorded with scontrol) varies the middle one slowest.
-    [
-      "rack[1-2]-n[01-02]-g[1-2]",
-      [
-        "rack1-n01-g1", "rack1-n01-g2", "rack2-n01-g1", "rack2-n01-g2",
-        "rack1-n02-g1", "rack1-n02-g2", "rack2-n02-g1", "rack2-n02-g2",
-      ],
-    ],
-    [
-      "a[1-2]b[1-2]c[1-2]d[1]",
-      ["a1b1c1d1", "a2b1c1d1", "a1b2c1d1", "a2b2c1d1", "a1b1c2d1", "a2b1c2d1", "a1b2c2d1", "a2b2c2d1"],
-    ],
+    ["rack[1-2]-n[01-02]-g[1-2]", ["rack1-n01-g1", "rack1-n01-g2", "rack2-n01-g1", "rack2-n01-g2", "rack1-n02-g1", "rack1-n02-g2", "rack2-n02-g1", "rack2-n02-g2"]],
+    ["a[1-2]b[1-2]c[1-2]d[1]", ["a1b1c1d1", "a2b1c1d1", "a1b2c1d1", "a2b2c1d1", "a1b1c2d1", "a2b1c2d1", "a1b2c2d1", "a2b2c2d1"]],
     ["gpu-[1-2]-ib", ["gpu-1-ib", "gpu-2-ib"]],
     ["n[1,1],n1", ["n1", "n1", "n1"]],
     ["n2,n1,n2", ["n2", "n1", "n2"]],
@@ -123,11 +114,15 @@ describe("compressHostlist", () => {
     // Runs of consecutive hosts make merging likely, not only random singletons.
     const run = fc
       .tuple(prefix, fc.integer({ min: 0, max: 120 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 3 }))
-      .map(([p, start, len, width]) =>
-        Array.from({ length: len }, (_, i) => (p || "h") + String(start + i).padStart(width, "0")),
-      );
+      .map(([p, start, len, width]) => Array.from({ length: len }, (_, i) => (p || "h") + String(start + i).padStart(width, "0")));
     const list = fc
-      .array(fc.oneof(host.map((h) => [h]), run), { minLength: 1, maxLength: 12 })
+      .array(
+        fc.oneof(
+          host.map((h) => [h]),
+          run,
+        ),
+        { minLength: 1, maxLength: 12 },
+      )
       .map((chunks) => chunks.flat());
     fc.assert(
       fc.property(list, (hosts) => {

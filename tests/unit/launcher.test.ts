@@ -14,7 +14,13 @@ describe("launcher", () => {
     expect(blockLayout(4, 2)).toEqual([2, 2]);
     expect(blockLayout(7, 3)).toEqual([3, 2, 2]);
     expect(formatTasksPerNode([3, 2, 2])).toBe("3,2(x2)");
-    for (const [np, k] of [[7, 3], [8, 2], [5, 5], [1, 1]]) expect(parseTasksPerNode(formatTasksPerNode(blockLayout(np!, k!)))).toEqual(blockLayout(np!, k!));
+    for (const [np, k] of [
+      [7, 3],
+      [8, 2],
+      [5, 5],
+      [1, 1],
+    ])
+      expect(parseTasksPerNode(formatTasksPerNode(blockLayout(np!, k!)))).toEqual(blockLayout(np!, k!));
   });
 
   it("runs TypeScript through tsx and JavaScript as is", () => {

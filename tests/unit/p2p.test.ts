@@ -5,18 +5,7 @@
 // throughout), run over the world, a dup, a self communicator and a reversed split.
 import { describe, expect, it } from "vitest";
 import { Engine } from "../../src/comm/engine.js";
-import {
-  ANY_SOURCE,
-  ANY_TAG,
-  Communicator,
-  memoryWorld,
-  Op,
-  PROC_NULL,
-  TimeoutError,
-  UsageError,
-  waitAll,
-  type TransportStats,
-} from "../../src/index.js";
+import { ANY_SOURCE, ANY_TAG, Communicator, memoryWorld, Op, PROC_NULL, TimeoutError, UsageError, waitAll, type TransportStats } from "../../src/index.js";
 import type { OutboundEnvelope, Transport } from "../../src/transport/transport.js";
 import { emptyStats } from "../../src/transport/transport.js";
 import { onEveryComm } from "../helpers/p2p-comms.js";
@@ -346,7 +335,18 @@ describe("Communicator.free()", () => {
     c.free();
     expect(c.freed).toBe(true);
     c.free(); // harmless
-    for (const call of [() => c.send(1, 1), () => c.ssend(1, 1), () => c.recv(), () => c.isend(1, 1), () => c.irecv(), () => c.probe(), () => c.iprobe(), () => c.sendrecv(1, 1), () => c.send(1, PROC_NULL), () => c.recv({ source: PROC_NULL })]) {
+    for (const call of [
+      () => c.send(1, 1),
+      () => c.ssend(1, 1),
+      () => c.recv(),
+      () => c.isend(1, 1),
+      () => c.irecv(),
+      () => c.probe(),
+      () => c.iprobe(),
+      () => c.sendrecv(1, 1),
+      () => c.send(1, PROC_NULL),
+      () => c.recv({ source: PROC_NULL }),
+    ]) {
       expect(call).toThrow(/on scratch: this communicator has been freed/);
     }
     await expect(c.allreduce(1, Op.SUM)).rejects.toThrow(UsageError);

@@ -99,9 +99,7 @@ describe("resolveSecret", () => {
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
       child.stderr.on("data", (d: Buffer) => (err += d.toString()));
       return new Promise<{ out: string; err: string }>((resolve, reject) =>
-        child.on("exit", (code) =>
-          code === 0 ? resolve({ out, err }) : reject(new Error(`child exited ${code}: ${err}`)),
-        ),
+        child.on("exit", (code) => (code === 0 ? resolve({ out, err }) : reject(new Error(`child exited ${code}: ${err}`)))),
       );
     });
     const results = await Promise.all(runs);

@@ -8,7 +8,30 @@ import { memoryWorld, UsageError } from "../../src/index.js";
 
 const roundTrip = (v: unknown) => unpackValue(packValue(v));
 
-const basic: unknown[] = [null, undefined, true, false, -7, 0, 7, -(2 ** 53) + 1, 2 ** 53 - 1, -2.17, 0.0, 3.14, NaN, Infinity, -Infinity, -0, "mpi4py", "", "ünïcødé ✓", 2n ** 63n - 1n, -(2n ** 63n), 2n ** 70n];
+const basic: unknown[] = [
+  null,
+  undefined,
+  true,
+  false,
+  -7,
+  0,
+  7,
+  -(2 ** 53) + 1,
+  2 ** 53 - 1,
+  -2.17,
+  0.0,
+  3.14,
+  NaN,
+  Infinity,
+  -Infinity,
+  -0,
+  "mpi4py",
+  "",
+  "ünïcødé ✓",
+  2n ** 63n - 1n,
+  -(2n ** 63n),
+  2n ** 70n,
+];
 
 const faithful: [string, unknown][] = [
   ...basic.map((v, i) => [`basic ${i}: ${String(v)}`, v] as [string, unknown]),
@@ -16,8 +39,24 @@ const faithful: [string, unknown][] = [
   ["set of basic values", new Set(basic)],
   ["object of basic values", Object.fromEntries(basic.map((v, i) => [`k${i}`, v]))],
   ["-0 nested in arrays and objects", { a: [-0, 0, [-0]], b: { c: -0 } }],
-  ["Map with string keys", new Map([["a", 1], ["b", 2]])],
-  ["Map with number, bigint, boolean, null, array and object keys", new Map<unknown, unknown>([[1, "one"], [2n, "two"], [true, "t"], [null, "n"], [[1, 2], "arr"], [{ x: 1 }, "obj"]])],
+  [
+    "Map with string keys",
+    new Map([
+      ["a", 1],
+      ["b", 2],
+    ]),
+  ],
+  [
+    "Map with number, bigint, boolean, null, array and object keys",
+    new Map<unknown, unknown>([
+      [1, "one"],
+      [2n, "two"],
+      [true, "t"],
+      [null, "n"],
+      [[1, 2], "arr"],
+      [{ x: 1 }, "obj"],
+    ]),
+  ],
   ["Map in an object in an array, Map in a Map", [{ m: new Map([["inner", new Map([[-0, -0]])]]) }]],
   ["empty Map and Set", [new Map(), new Set()]],
   ["Set holding Maps", new Set([new Map([[1, 2]])])],

@@ -102,7 +102,8 @@ export class Farm {
     const url = moduleUrl(moduleUrl_);
     // A worker rank importing its own main script would wait for that script to finish, which
     // it does not while it serves tasks: refuse it here, before anything is sent.
-    if (isMainModule(url)) throw new UsageError(`${moveTaskAdvice(url, exportName)}; a worker rank importing its own main script would wait forever for it to finish`, { op: "farm.submit" });
+    if (isMainModule(url))
+      throw new UsageError(`${moveTaskAdvice(url, exportName)}; a worker rank importing its own main script would wait forever for it to finish`, { op: "farm.submit" });
     return m.submit<T>(url, exportName, [...args], opts, this);
   }
 

@@ -129,7 +129,10 @@ export class Master {
     const id = this.tasks.size;
     const name = opts.name ?? `${exp}-${id}`;
     if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(name) || name.split("/").some((s) => s === "." || s === "..")) {
-      throw new UsageError(`task name "${name}" must be letters, digits, '.', '_' or '-', with '/' between subdirectories (no leading '/', empty, '.' or '..' parts): it names the log files`, { op: "farm.submit" });
+      throw new UsageError(
+        `task name "${name}" must be letters, digits, '.', '_' or '-', with '/' between subdirectories (no leading '/', empty, '.' or '..' parts): it names the log files`,
+        { op: "farm.submit" },
+      );
     }
     if (this.names.has(name)) throw new UsageError(`a task named "${name}" was already submitted`, { op: "farm.submit" });
     const after: Task[] = [];
@@ -141,9 +144,28 @@ export class Master {
     const retries = opts.retries ?? this.s.retries;
     if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`retries must be a non-negative integer, got ${retries}`, { op: "farm.submit" });
     const timeoutMs = opts.timeoutMs ?? this.s.timeoutMs ?? this.comm.engine.config.timeoutMs;
-    if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) throw new UsageError(`task "${name}": timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`, { op: "farm.submit" });
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0))
+      throw new UsageError(`task "${name}": timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`, { op: "farm.submit" });
     const future = new TaskFuture<T>(id, name, owner);
-    const t: Task = { id, name, url, exp, args, after, retries, attempt: 0, unmet: 0, state: "waiting", rank: -1, timeoutMs, startedAt: 0, value: undefined, future: future as TaskFuture, dependents: [], record: opts.record !== false };
+    const t: Task = {
+      id,
+      name,
+      url,
+      exp,
+      args,
+      after,
+      retries,
+      attempt: 0,
+      unmet: 0,
+      state: "waiting",
+      rank: -1,
+      timeoutMs,
+      startedAt: 0,
+      value: undefined,
+      future: future as TaskFuture,
+      dependents: [],
+      record: opts.record !== false,
+    };
     this.tasks.set(id, t);
     this.names.add(name);
     this.outstanding++;
@@ -228,10 +250,17 @@ export class Master {
     const now = performance.now();
     const late = [...this.running].filter(([, t]) => now >= t.startedAt + t.timeoutMs);
     if (late.length === 0) return this.armWatchdog();
-    const lines = late.map(([r, t]) => `task "${t.name}" on rank ${r} did not finish within its deadline of ${(t.timeoutMs / 1000).toFixed(1)} s (attempt ${t.attempt}; log: ${this.logPaths(t.name).logPath}); rank ${r} is still running it`);
+    const lines = late.map(
+      ([r, t]) =>
+        `task "${t.name}" on rank ${r} did not finish within its deadline of ${(t.timeoutMs / 1000).toFixed(1)} s (attempt ${t.attempt}; log: ${this.logPaths(t.name).logPath}); rank ${r} is still running it`,
+    );
     process.stderr.write(lines.map((l) => `[zmpi farm] ${l}\n`).join(""));
     const err = new TimeoutError(`farm: ${lines.join("; ")}`, { comm: this.comm.name, op: "farm", ranks: late.map(([r]) => this.comm.group[r]!) });
-    this.die(err, lines, late.map(([r]) => r));
+    this.die(
+      err,
+      lines,
+      late.map(([r]) => r),
+    );
     this.comm.engine.failEverywhere(err);
   }
 
@@ -289,7 +318,14 @@ export class Master {
       return;
     }
     const { errPath } = this.logPaths(t.name);
-    const err = new TaskError(`task "${t.name}" failed on rank ${rank} (attempt ${t.attempt} of ${t.retries + 1}): ${e.name}: ${e.message}\n  log: ${errPath}\n  ${e.stack.split("\n").slice(1, 4).map((l) => l.trim()).join("\n  ")}`, this.info(t));
+    const err = new TaskError(
+      `task "${t.name}" failed on rank ${rank} (attempt ${t.attempt} of ${t.retries + 1}): ${e.name}: ${e.message}\n  log: ${errPath}\n  ${e.stack
+        .split("\n")
+        .slice(1, 4)
+        .map((l) => l.trim())
+        .join("\n  ")}`,
+      this.info(t),
+    );
     this.fail(t, err);
   }
 
@@ -369,7 +405,8 @@ export class Master {
       t.state = "failed";
       t.future.reject(new TaskError(i < 0 ? `task "${t.name}" was lost: ${cause}` : cause.includes(lines[i]!) ? cause : `${lines[i]}: ${cause}`, this.info(t)));
     }
-    for (const t of this.tasks.values()) if (t.state === "waiting" || t.state === "ready") t.future.reject(new TaskError(`task "${t.name}" was not run: ${this.fatal.message}`, this.info(t)));
+    for (const t of this.tasks.values())
+      if (t.state === "waiting" || t.state === "ready") t.future.reject(new TaskError(`task "${t.name}" was not run: ${this.fatal.message}`, this.info(t)));
     this.wake();
   }
 

@@ -171,17 +171,19 @@ async function unix(path, rounds, secret) {
 async function idle(path, n, maxMs) {
   const t0 = Date.now();
   const closedAt = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise((resolve) => {
-        const s = path.startsWith("tcp://") ? connect(hostPort(path).port, hostPort(path).host) : connect({ path });
-        s.on("data", () => {});
-        s.on("error", () => {});
-        s.on("close", () => resolve(Date.now() - t0));
-        setTimeout(() => {
-          s.destroy();
-          resolve(-1);
-        }, maxMs);
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise((resolve) => {
+          const s = path.startsWith("tcp://") ? connect(hostPort(path).port, hostPort(path).host) : connect({ path });
+          s.on("data", () => {});
+          s.on("error", () => {});
+          s.on("close", () => resolve(Date.now() - t0));
+          setTimeout(() => {
+            s.destroy();
+            resolve(-1);
+          }, maxMs);
+        }),
     ),
   );
   print({ cmd: "idle", target: path, connections: n, closedMs: closedAt.sort((x, y) => x - y) });
