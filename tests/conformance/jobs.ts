@@ -112,6 +112,6 @@ export function jobTests(np: number, where: string, launch: (from: number) => Pr
       const failures = describeFailures(o?.perRank ?? []);
       expect(caseCount(o?.perRank ?? []), "no case ran").toBeGreaterThan(0);
       expect(failures, `${failures.length} failing case(s) in ${step.kind} · ${step.group.name} ${where}:\n${failures.join("\n")}`).toEqual([]);
-    });
+    }, 10_000);
   }
 }

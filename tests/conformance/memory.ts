@@ -18,6 +18,12 @@ export const SIZES: number[] = process.env.CONFORMANCE_SIZES ? process.env.CONFO
 const THRESHOLD_SIZES = new Set([1, 2, 3, 4, 5, 8, 16, 17]);
 const FULL_SIZES = new Set([2, 4]);
 
+/**
+ * Deadline of one group's test. The slowest (allreduce thresholds at 17 ranks) takes ~5 s alone
+ * and 17 s on the 2-core machine at load 40; a hang ends its case after 8 s anyway.
+ */
+const GROUP_TIMEOUT_MS = 90_000;
+
 /** One in-memory configuration. */
 export interface MemoryRun {
   p: number;
@@ -40,19 +46,23 @@ export function memoryRuns(p: number): MemoryRun[] {
 export function memoryTests(run: MemoryRun): void {
   const { p, kind } = run;
   for (const group of groupsFor(kind, p, "memory", run.thresholds)) {
-    it(`${kind} · ${group.name}${run.depth === "full" ? " (full)" : ""}`, async () => {
-      // A hang fails its case after 8 s (every wait has this deadline), then the group stops.
-      const world = memoryWorld(p, { timeoutMs: 8_000 });
-      const results = await Promise.all(
-        world.map(async (w) => {
-          const comm = await makeComm(w, kind);
-          return comm ? runGroup(group, comm, kind, { level: "memory", depth: run.depth }) : null;
-        }),
-      );
-      const failures = describeFailures(results);
-      expect(caseCount(results), "no case ran").toBeGreaterThan(0);
-      expect(failures, `${failures.length} failing case(s) in ${kind} · ${group.name} on ${p} in-memory ranks:\n${failures.join("\n")}`).toEqual([]);
-    });
+    it(
+      `${kind} · ${group.name}${run.depth === "full" ? " (full)" : ""}`,
+      async () => {
+        // A hang fails its case after 8 s (every wait has this deadline), then the group stops.
+        const world = memoryWorld(p, { timeoutMs: 8_000 });
+        const results = await Promise.all(
+          world.map(async (w) => {
+            const comm = await makeComm(w, kind);
+            return comm ? runGroup(group, comm, kind, { level: "memory", depth: run.depth }) : null;
+          }),
+        );
+        const failures = describeFailures(results);
+        expect(caseCount(results), "no case ran").toBeGreaterThan(0);
+        expect(failures, `${failures.length} failing case(s) in ${kind} · ${group.name} on ${p} in-memory ranks:\n${failures.join("\n")}`).toEqual([]);
+      },
+      GROUP_TIMEOUT_MS,
+    );
   }
 }
 

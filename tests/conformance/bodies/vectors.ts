@@ -10,7 +10,7 @@ import { F64, MOVABLE, moveRef, type Dtype } from "../data.js";
 import type { Ctx, Group } from "../plan.js";
 import { pick, range } from "../plan.js";
 import { sides, thresholdsFor } from "../thresholds.js";
-import { affordable, algOpts, algorithms, checkTyped, join, sentinel, snapshot } from "./common.js";
+import { affordable, algOpts, algorithms, checkTyped, join, sentinel, snapshot, via, VIAS, type Via } from "./common.js";
 
 /** Per-rank counts patterns: uneven with zeros, one rank only, all zero, a ramp. */
 function patterns(p: number): Array<[string, number[]]> {
@@ -24,11 +24,11 @@ function patterns(p: number): Array<[string, number[]]> {
 
 type VMode = "new" | "out";
 
-async function gathervCase(x: Ctx, all: boolean, d: Dtype, pat: [string, number[]], omit: boolean, root: number, mode: VMode): Promise<void> {
+async function gathervCase(x: Ctx, all: boolean, d: Dtype, pat: [string, number[]], omit: boolean, root: number, mode: VMode, how: Via = "blocking"): Promise<void> {
   const { comm } = x;
   const coll = all ? "allgatherv" : "gatherv";
   const [label, counts] = pat;
-  await x.run(`${coll} ${d.name} counts=${label}[${counts.join(",")}]${omit ? " omitted" : ""}${all ? "" : ` root=${root}`} ${mode}`, async (t) => {
+  await x.run(`${coll} ${d.name} counts=${label}[${counts.join(",")}]${omit ? " omitted" : ""}${all ? "" : ` root=${root}`} ${mode} ${how}`, async (t) => {
     const salt = counts.length + 7;
     const data = moveRef(d, counts[comm.rank]!, comm.rank, salt).slice() as TypedArray;
     const before = snapshot(data);
@@ -37,7 +37,17 @@ async function gathervCase(x: Ctx, all: boolean, d: Dtype, pat: [string, number[
     const out = receives && mode === "out" ? sentinel(d, total + 2) : undefined;
     const opts: OutOptions = out ? { out } : {};
     const cs = omit ? undefined : counts;
-    const result = all ? await comm.allgatherv(data, cs, opts) : await comm.gatherv(data, cs, root, opts);
+    const result = all
+      ? await via(
+          how,
+          () => comm.allgatherv(data, cs, opts),
+          () => comm.iallgatherv(data, cs, opts),
+        )
+      : await via(
+          how,
+          () => comm.gatherv(data, cs, root, opts),
+          () => comm.igatherv(data, cs, root, opts),
+        );
     if (!receives) {
       t.ok(result === undefined, `gatherv on a non-root must give undefined, got ${typeof result}`);
       return;
@@ -50,10 +60,10 @@ async function gathervCase(x: Ctx, all: boolean, d: Dtype, pat: [string, number[
   });
 }
 
-async function scattervCase(x: Ctx, d: Dtype, pat: [string, number[]], everywhere: boolean, root: number, mode: VMode): Promise<void> {
+async function scattervCase(x: Ctx, d: Dtype, pat: [string, number[]], everywhere: boolean, root: number, mode: VMode, how: Via = "blocking"): Promise<void> {
   const { comm } = x;
   const [label, counts] = pat;
-  await x.run(`scatterv ${d.name} counts=${label}[${counts.join(",")}] ${everywhere ? "on every rank" : "on the root only"} root=${root} ${mode}`, async (t) => {
+  await x.run(`scatterv ${d.name} counts=${label}[${counts.join(",")}] ${everywhere ? "on every rank" : "on the root only"} root=${root} ${mode} ${how}`, async (t) => {
     const salt = counts.length + 11;
     const isRoot = comm.rank === root;
     const data = isRoot
@@ -65,7 +75,12 @@ async function scattervCase(x: Ctx, d: Dtype, pat: [string, number[]], everywher
     const before = data ? snapshot(data) : undefined;
     const out = mode === "out" ? sentinel(d, counts[comm.rank]! + 2) : undefined;
     const opts: OutOptions = out ? { out } : {};
-    const result = await comm.scatterv(data, isRoot || everywhere ? counts : undefined, root, opts);
+    const cs = isRoot || everywhere ? counts : undefined;
+    const result = await via(
+      how,
+      () => comm.scatterv(data, cs, root, opts),
+      () => comm.iscatterv(data, cs, root, opts),
+    );
     checkTyped(t, "result", d, out ? "out" : "new", result, moveRef(d, counts[comm.rank]!, comm.rank, salt), data, before, out);
   });
 }
@@ -73,11 +88,21 @@ async function scattervCase(x: Ctx, d: Dtype, pat: [string, number[]], everywher
 /** Counts of rank r's block for rank j. */
 type Matrix = (r: number, j: number) => number;
 
-async function alltoallvCase(x: Ctx, d: Dtype, label: string, c: Matrix, omit: boolean, mode: "new" | "out" | "inplace", alg: string | null, sideLabel = ""): Promise<void> {
+async function alltoallvCase(
+  x: Ctx,
+  d: Dtype,
+  label: string,
+  c: Matrix,
+  omit: boolean,
+  mode: "new" | "out" | "inplace",
+  alg: string | null,
+  sideLabel = "",
+  how: Via = "blocking",
+): Promise<void> {
   const { comm } = x;
   const p = comm.size;
   const r = comm.rank;
-  await x.run(`alltoallv ${d.name} counts=${label}${omit ? " recvCounts omitted" : ""} alg=${alg ?? "auto"} ${mode}${sideLabel ? ` (${sideLabel})` : ""}`, async (t) => {
+  await x.run(`alltoallv ${d.name} counts=${label}${omit ? " recvCounts omitted" : ""} alg=${alg ?? "auto"} ${mode} ${how}${sideLabel ? ` (${sideLabel})` : ""}`, async (t) => {
     const salt = 13;
     const send = range(p).map((j) => c(r, j));
     const recv = range(p).map((s) => c(s, r));
@@ -92,7 +117,13 @@ async function alltoallvCase(x: Ctx, d: Dtype, label: string, c: Matrix, omit: b
       range(p).map((s) => moveRef(d, c(s, r), s, salt, r << 20)),
     );
     const out = mode === "out" ? sentinel(d, want.length + 2) : mode === "inplace" ? data : undefined;
-    const result = await comm.alltoallv(data, send, omit ? undefined : recv, { ...algOpts(alg), ...(out ? { out } : {}) });
+    const opts = { ...algOpts(alg), ...(out ? { out } : {}) };
+    const rc = omit ? undefined : recv;
+    const result = await via(
+      how,
+      () => comm.alltoallv(data, send, rc, opts),
+      () => comm.ialltoallv(data, send, rc, opts),
+    );
     checkTyped(t, "result", d, mode, result, want, data, before, out);
   });
 }
@@ -103,7 +134,7 @@ async function gathervBody(x: Ctx, all: boolean): Promise<void> {
   for (const pat of patterns(p)) {
     for (const omit of [false, true]) {
       for (const d of x.some(MOVABLE, k)) {
-        for (const mode of ["new", "out"] as const) await gathervCase(x, all, d, pat, omit, pick(range(p), k++), mode);
+        for (const mode of ["new", "out"] as const) await gathervCase(x, all, d, pat, omit, pick(range(p), k), mode, pick(VIAS, k++ >> 1));
       }
     }
   }
@@ -115,7 +146,7 @@ async function scattervBody(x: Ctx): Promise<void> {
   let k = 0;
   for (const pat of patterns(p)) {
     for (const everywhere of [false, true]) {
-      for (const d of x.some(MOVABLE, k)) for (const mode of ["new", "out"] as const) await scattervCase(x, d, pat, everywhere, pick(range(p), k++), mode);
+      for (const d of x.some(MOVABLE, k)) for (const mode of ["new", "out"] as const) await scattervCase(x, d, pat, everywhere, pick(range(p), k), mode, pick(VIAS, k++ >> 1));
     }
   }
   for (const root of range(p)) await scattervCase(x, F64, patterns(p)[0]!, false, root, "out");
@@ -130,9 +161,9 @@ async function alltoallvBody(x: Ctx): Promise<void> {
   for (const alg of algorithms("alltoall")) {
     for (const omit of [false, true]) {
       for (const d of x.some(MOVABLE, k++)) {
-        await alltoallvCase(x, d, "uneven", uneven, omit, pick(["new", "out"] as const, k), alg);
-        await alltoallvCase(x, d, "symmetric", symmetric, omit, "inplace", alg);
-        await alltoallvCase(x, d, "all-zero", zero, omit, pick(["new", "out", "inplace"] as const, k), alg);
+        await alltoallvCase(x, d, "uneven", uneven, omit, pick(["new", "out"] as const, k), alg, "", pick(VIAS, k));
+        await alltoallvCase(x, d, "symmetric", symmetric, omit, "inplace", alg, "", pick(VIAS, k + 1));
+        await alltoallvCase(x, d, "all-zero", zero, omit, pick(["new", "out", "inplace"] as const, k), alg, "", pick(VIAS, k >> 1));
       }
     }
   }
