@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { plan, type Step } from "./groups.js";
+import { plan, type JobPlan, type Step } from "./groups.js";
 import type { GroupResult } from "./plan.js";
 import { caseCount, describeFailures, parseLines } from "./report.js";
 
@@ -36,8 +36,8 @@ const RESTART_BUDGET_MS = 240_000;
  * Runs the plan for `np` ranks through `launch(from)` (which starts a job at group `from`),
  * restarting after a group that ended its job, and returns every step's outcome.
  */
-export async function runPlan(np: number, launch: (from: number) => Promise<Launched>): Promise<{ outcomes: StepOutcome[]; jobs: Launched[] }> {
-  const steps = plan(np);
+export async function runPlan(np: number, jp: JobPlan, launch: (from: number) => Promise<Launched>): Promise<{ outcomes: StepOutcome[]; jobs: Launched[] }> {
+  const steps = plan(np, jp);
   const perStep = new Map<number, Array<GroupResult | null>>();
   const why = new Map<number, string>();
   const jobs: Launched[] = [];
@@ -84,13 +84,13 @@ export async function runPlan(np: number, launch: (from: number) => Promise<Laun
  * Declares, inside a describe, the jobs of `np` ranks (run once, in beforeAll) and one test per
  * (kind, group) reading their outcome, plus a one-line summary with the slowest groups.
  */
-export function jobTests(np: number, where: string, launch: (from: number) => Promise<Launched>): void {
+export function jobTests(np: number, where: string, jp: JobPlan, launch: (from: number) => Promise<Launched>): void {
   let outcomes: StepOutcome[] = [];
   let jobs = 0;
   let ms = 0;
   beforeAll(async () => {
     const t0 = Date.now();
-    const r = await runPlan(np, launch);
+    const r = await runPlan(np, jp, launch);
     outcomes = r.outcomes;
     jobs = r.jobs.length;
     ms = Date.now() - t0;
@@ -105,7 +105,7 @@ export function jobTests(np: number, where: string, launch: (from: number) => Pr
       `conformance ${where}: ${cases} cases in ${outcomes.length} groups, ${jobs} job(s), ${(ms / 1000).toFixed(1)} s; slowest: ${slow.map((s) => `${s.name} ${(s.ms / 1000).toFixed(1)} s`).join(", ")}`,
     );
   });
-  for (const step of plan(np)) {
+  for (const step of plan(np, jp)) {
     it(`${step.kind} · ${step.group.name}`, () => {
       const o = outcomes[step.g];
       expect(o?.missing, o?.missing).toBeUndefined();

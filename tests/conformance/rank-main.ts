@@ -9,12 +9,12 @@
  * (`CONFORMANCE_FROM`), so one broken case costs one restart, not the rest of the report.
  *
  * Environment: CONFORMANCE_FROM (first group index, default 0), CONFORMANCE_WORLD_DEPTH
- * ("lite" default, or "full") for the world's groups; every other kind runs at "lite". The
- * world's groups try both sides of every threshold; the other kinds keep to small sizes.
+ * ("lite" default, or "full") for the world's groups; every other kind runs at "lite".
+ * CONFORMANCE_KINDS and CONFORMANCE_THRESHOLDS: the job's plan (see `planEnv` in groups.ts).
  */
 import { init } from "../../src/index.js";
 import { errorText } from "./check.js";
-import { plan } from "./groups.js";
+import { plan, planFromEnv } from "./groups.js";
 import { makeComm, runGroup, type Depth, type Kind } from "./plan.js";
 import { LINE, type Line } from "./report.js";
 
@@ -26,7 +26,7 @@ const print = (l: Line) => console.log(LINE + JSON.stringify(l));
 let fatal = false;
 try {
   const comms = new Map<Kind, Awaited<ReturnType<typeof makeComm>>>();
-  const steps = plan(world.size);
+  const steps = plan(world.size, planFromEnv(process.env));
   for (const kind of new Set(steps.map((s) => s.kind))) comms.set(kind, await makeComm(world, kind));
   for (const step of steps) {
     if (step.g < from) continue;

@@ -1,14 +1,15 @@
 /**
  * The conformance suite under the real `srun` of the local Slurm cluster: 4 tasks, 2 per node
  * (`srun -N2 --ntasks-per-node=2`), each a real task started by a slurmd, talking over the real
- * transports (Unix sockets within a node, ZeroMQ between n1 and n2). Every group over every
- * communicator kind at "lite" depth (processes.test.ts runs the full products), one test per
- * (kind, group). Skips, saying why, when srun is not installed.
+ * transports (Unix sockets within a node, ZeroMQ between n1 and n2). Every group over the kinds
+ * of SRUN_PLAN (groups.ts) at "lite" depth, the world with both sides of every threshold, one
+ * test per (kind, group). Skips, saying why, when srun is not installed.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe } from "vitest";
 import { cleanEnv, slurmSkipReason } from "../helpers/slurm.js";
+import { planEnv, SRUN_PLAN } from "./groups.js";
 import { jobTests, RANK_MAIN, type Launched } from "./jobs.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -22,6 +23,7 @@ function srun(from: number, timeoutMs: number): Promise<Launched> {
     const env = cleanEnv({
       ZMPI_SECRET: `conformance-${process.pid}-${Date.now().toString(36)}-secret`,
       ZMPI_TIMEOUT: "30",
+      ...planEnv(SRUN_PLAN),
       CONFORMANCE_FROM: String(from),
       CONFORMANCE_WORLD_DEPTH: "lite",
     });
@@ -51,5 +53,5 @@ describe.skipIf(skipReason !== null)(`conformance under srun -N2 --ntasks-per-no
     const nodes = spawnSync("sinfo", ["-h", "-o", "%D %t"], { encoding: "utf8", timeout: 10_000 });
     console.log(`sinfo: ${(nodes.stdout || nodes.stderr).trim()}`);
   });
-  jobTests(NP, `under srun (${NP} tasks on n1,n2)`, (from) => srun(from, 300_000));
+  jobTests(NP, `under srun (${NP} tasks on n1,n2)`, SRUN_PLAN, (from) => srun(from, 300_000));
 });

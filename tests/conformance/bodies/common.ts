@@ -71,6 +71,16 @@ export function applies(coll: string, alg: string | null, f: Facts): boolean {
   }
 }
 
+/**
+ * Algorithms tried at a threshold's sides: all of them (and the automatic choice) in memory; on
+ * real processes the automatic choice only (the algorithms' code is the same on both transports;
+ * what real processes add is the large-message path, which the automatic choice takes on each
+ * side), so megabyte-sized cases stay few where they cost real copies on a shared 2-core machine.
+ */
+export function thresholdAlgorithms(x: Ctx, coll: keyof typeof ALGORITHMS): Array<string | null> {
+  return x.level === "process" ? [null] : algorithms(coll);
+}
+
 /** Collective options with a forced algorithm (or none). */
 export function algOpts(alg: string | null): { algorithm?: string } {
   return alg === null ? {} : { algorithm: alg };

@@ -12,7 +12,23 @@ import { F64, MOVABLE, moveData, moveRef, type Dtype } from "../data.js";
 import type { Ctx, Group } from "../plan.js";
 import { pick, range } from "../plan.js";
 import { BCAST_MIN_RANKS, sides, thresholdsFor } from "../thresholds.js";
-import { affordable, algOpts, algorithms, applies, checkTyped, join, MODES, snapshot, sentinel, smallSizes, via, VIAS, type Mode, type Via } from "./common.js";
+import {
+  affordable,
+  algOpts,
+  algorithms,
+  applies,
+  thresholdAlgorithms,
+  checkTyped,
+  join,
+  MODES,
+  snapshot,
+  sentinel,
+  smallSizes,
+  via,
+  VIAS,
+  type Mode,
+  type Via,
+} from "./common.js";
 import { objAlltoall, objBcast, objGather, objScatter } from "./objects.js";
 
 /** How a bcast non-root receives: nothing passed, a receive buffer as `data`, or `out`. */
@@ -152,7 +168,7 @@ async function bcastThresholds(x: Ctx): Promise<void> {
   let k = 0;
   for (const th of thresholdsFor("bcast")) {
     for (const side of sides(th, p, F64.bytes).filter((sd) => affordable(x, sd.n, F64.bytes))) {
-      for (const alg of algorithms("bcast")) {
+      for (const alg of thresholdAlgorithms(x, "bcast")) {
         for (const recv of RECEIVES) {
           const label = `${side.label}${p >= BCAST_MIN_RANKS ? "" : `, below ${BCAST_MIN_RANKS} ranks`}`;
           if (applies("bcast", alg, { typed: true, commutative: true, size: p, buffers: recv !== "undefined" }))
@@ -183,7 +199,7 @@ async function gatherThresholds(x: Ctx, all: boolean): Promise<void> {
   let k = 0;
   for (const th of thresholdsFor(coll)) {
     for (const side of sides(th, p, F64.bytes, { perRank: true }).filter((sd) => affordable(x, sd.n * p, F64.bytes))) {
-      for (const alg of algorithms(all ? "allgather" : "gather")) {
+      for (const alg of thresholdAlgorithms(x, all ? "allgather" : "gather")) {
         if (applies(coll, alg, { typed: true, commutative: true, size: p }))
           await gatherCase(x, all, F64, side.n, pick(range(p), k), pick(MODES, k), alg, pick(VIAS, k++), side.label);
       }

@@ -12,7 +12,7 @@ import type { Ctx, Group } from "../plan.js";
 import { pick, range } from "../plan.js";
 import { sides, thresholdsFor } from "../thresholds.js";
 import { objReductions } from "./objects.js";
-import { affordable, algOpts, algorithms, applies, checkTyped, MODES, outFor, snapshot, smallSizes, via, VIAS, type Mode, type Via } from "./common.js";
+import { affordable, algOpts, algorithms, applies, thresholdAlgorithms, checkTyped, MODES, outFor, snapshot, smallSizes, via, VIAS, type Mode, type Via } from "./common.js";
 
 type Red = "allreduce" | "reduce" | "reduceScatter" | "scan" | "exscan";
 
@@ -197,10 +197,12 @@ async function thresholds(x: Ctx, coll: Red): Promise<void> {
   for (const th of thresholdsFor(family)) {
     // A non-commutative op checks that the choice never takes the ring for it; a ring threshold
     // (segments) cannot concern it. It costs a JS call per element: "full" depth only.
-    const ops = (x.depth === "full" ? ["SUM", "MINLOC", "last"] : ["SUM", "MINLOC"]).map(opNamed).filter((o) => th.measure !== "ring" || o.commutative);
+    // On real processes SUM only (see thresholdAlgorithms): MINLOC and user ops cost a JS call per element.
+    const names = x.level === "process" ? ["SUM"] : x.depth === "full" ? ["SUM", "MINLOC", "last"] : ["SUM", "MINLOC"];
+    const ops = names.map(opNamed).filter((o) => th.measure !== "ring" || o.commutative);
     for (const o of ops) {
       for (const side of sides(th, p, F64.bytes, { pairs: o.pairs }).filter((sd) => affordable(x, sd.n, F64.bytes))) {
-        for (const alg of algorithms(family)) {
+        for (const alg of thresholdAlgorithms(x, family)) {
           // One salt per side and op: the algorithms share the contributions (and their reference).
           const s: Spec = { coll, d: F64, o, n: side.n, root: pick(range(p), k), mode: pick(MODES, k), how: pick(VIAS, k), alg, label: side.label, salt: 200 };
           k++;
