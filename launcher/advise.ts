@@ -74,7 +74,7 @@ export function formatAdvice(a: Advice): string {
 /** Runs the advice for `f`; writes it and returns the exit status (2 when refused). */
 export function runAdvise(f: AdviseFlags, out: NodeJS.WritableStream = process.stdout, env: Record<string, string | undefined> = process.env): number {
   const a = advise(f, resourcesFrom(f, env));
-  out.write((f.json ? JSON.stringify(a, null, 2) : formatAdvice(a)) + "\n");
+  out.write(`${f.json ? JSON.stringify(a, null, 2) : formatAdvice(a)}\n`);
   return a.ok ? 0 : 2;
 }
 

@@ -203,7 +203,7 @@ function cleanEnv(): Record<string, string> {
 function pipeLines(src: NodeJS.ReadableStream, dst: NodeJS.WritableStream, prefix: string): Promise<void> {
   return new Promise((resolve) => {
     const rl = createInterface({ input: src, crlfDelay: Infinity });
-    rl.on("line", (line) => dst.write(prefix + line + "\n"));
+    rl.on("line", (line) => dst.write(`${prefix + line}\n`));
     rl.on("close", () => resolve());
   });
 }

@@ -121,7 +121,7 @@ export class RunManifest {
   /** Saves the whole manifest atomically. */
   save(): void {
     this.data.updatedAt = new Date().toISOString();
-    writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + "\n");
+    writeFileAtomic(this.path, `${JSON.stringify(this.data, null, 2)}\n`);
   }
 
   /** Absolute directory of a job. */

@@ -93,7 +93,7 @@ export class StreamInbox {
   private accept(socket: Socket): void {
     socket.on("error", () => {});
     if (this.closed) return void socket.destroy();
-    if (this.pending >= MAX_PENDING_HANDSHAKES) return this.refuse(socket, `more than ${MAX_PENDING_HANDSHAKES} connections in their handshake`);
+    if (this.pending >= MAX_PENDING_HANDSHAKES) return void this.refuse(socket, `more than ${MAX_PENDING_HANDSHAKES} connections in their handshake`);
     this.pending++;
     this.sockets.add(socket);
     socket.on("close", () => this.sockets.delete(socket));

@@ -40,8 +40,12 @@ export async function runTask(msg: TaskMsg, rank: number): Promise<DoneMsg> {
     rank,
     attempt: msg.attempt,
     inputs: msg.inputs,
-    log: (...a: unknown[]) => void (out += format(...a) + "\n"),
-    error: (...a: unknown[]) => void (err += format(...a) + "\n"),
+    log: (...a: unknown[]) => {
+      out += `${format(...a)}\n`;
+    },
+    error: (...a: unknown[]) => {
+      err += `${format(...a)}\n`;
+    },
   };
   const t0 = performance.now();
   try {
@@ -55,7 +59,7 @@ export async function runTask(msg: TaskMsg, rank: number): Promise<DoneMsg> {
     return { t: "done", id: msg.id, attempt: msg.attempt, ok: true, value: value === undefined ? null : value, out, err, ms: performance.now() - t0 };
   } catch (e) {
     const w = toWire(e);
-    err += w.stack + "\n";
+    err += `${w.stack}\n`;
     return { t: "done", id: msg.id, attempt: msg.attempt, ok: false, error: w, out, err, ms: performance.now() - t0 };
   }
 }
