@@ -19,7 +19,7 @@ export function parseSize(v: string): number {
 }
 
 /** Options as commander gives them: the problem, and an allocation to request. */
-export interface AdviseFlags extends Problem {
+interface AdviseFlags extends Problem {
   nodes?: number;
   ntasksPerNode?: number;
   cpusPerTask?: number;
@@ -41,7 +41,7 @@ function size(bytes: number): string {
 }
 
 /** The advice as text. */
-export function formatAdvice(a: Advice): string {
+function formatAdvice(a: Advice): string {
   const r = a.resources;
   const l = a.layout;
   const from =

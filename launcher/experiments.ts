@@ -33,7 +33,7 @@ const progressMode = (v: string): WaitProgress => {
 };
 
 /** The manifest as a table for the terminal. */
-export function formatRun(m: RunManifestData, dir: string): string {
+function formatRun(m: RunManifestData, dir: string): string {
   const t = new Table({ head: ["job", "id", "state", "exit", "elapsed s", "nodes", "via", "collected"], style: { head: [], border: [] } });
   for (const j of m.jobs) {
     t.push([

@@ -20,7 +20,7 @@ function real(path: string): string | null {
 let mainPath: string | null | undefined;
 
 /** The main script's real path (`process.argv[1]`, with Node's extension lookup), or null. */
-export function mainScriptPath(): string | null {
+function mainScriptPath(): string | null {
   if (mainPath !== undefined) return mainPath;
   const arg = process.argv[1];
   if (!arg) {

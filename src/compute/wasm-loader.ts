@@ -21,7 +21,7 @@ export interface KernelExports {
 }
 
 /** Why the WASM backend is not used, or null when it is available. */
-export interface WasmLoadResult {
+interface WasmLoadResult {
   module: WasmModule | null;
   reason: string | null;
   path: string | null;
@@ -39,7 +39,7 @@ export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url
 }
 
 /** Where kernels.wasm lives: next to this module if a build copied it there, else src/compute/ under the package root. */
-export function wasmPath(): string {
+function wasmPath(): string {
   const here = join(dirname(fileURLToPath(import.meta.url)), "kernels.wasm");
   if (existsSync(here)) return here;
   return join(packageRoot(), "src", "compute", "kernels.wasm");
@@ -49,7 +49,7 @@ export function wasmPath(): string {
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
 
 /** True when this runtime validates WASM SIMD (v128). */
-export function simdSupported(): boolean {
+function simdSupported(): boolean {
   try {
     return wasmApi?.validate(SIMD_PROBE) ?? false;
   } catch {

@@ -15,7 +15,7 @@ import type { CoordinatorInfo, LaunchMethod, RankEnvironment } from "./types.js"
 export type EnvVars = Record<string, string | undefined>;
 
 /** Options of {@link detectEnvironment}. */
-export interface DetectOptions {
+interface DetectOptions {
   /** Used instead of `os.hostname()` (tests; containers with a meaningless hostname). */
   hostname?: string;
 }
@@ -30,7 +30,7 @@ export interface DetectOptions {
  * `ZMPI_COORD_ADDR` = `127.0.0.1`, `ZMPI_COORD_PORT` = derived from the job id). The coordinator
  * runs on rank 0.
  */
-export const ZMPI_ENV = {
+const ZMPI_ENV = {
   /** Force a launch method: `slurm`, `zmpi`, `torchrun`, `ompi`, `single` (or `auto`/empty). */
   LAUNCHER: "ZMPI_LAUNCHER",
   RANK: "ZMPI_RANK",

@@ -64,12 +64,12 @@ export interface Rendered {
 }
 
 /** Shell-quotes a word (left bare when it is plainly safe). */
-export function shq(s: string): string {
+function shq(s: string): string {
   return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** zmpi's own `launcher/bin.mjs`, found from this module (src/ under tsx, dist/src/ when built). */
-export function zmpiBinPath(): string {
+function zmpiBinPath(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const bin = join(dir, "launcher", "bin.mjs");

@@ -8,7 +8,7 @@ import { UsageError } from "../errors.js";
 import { observePlacement, placementProblems, type ObservedPlacement, type Placement } from "./mesh-env.js";
 
 /** What a mesh needs from its parent communicator. */
-export interface MeshParent<C> {
+interface MeshParent<C> {
   readonly rank: number;
   readonly size: number;
   readonly name: string;

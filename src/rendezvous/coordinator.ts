@@ -21,7 +21,7 @@ import type { PeerEndpoint } from "../transport/zmq-transport.js";
 import { controlFrames, decodeControl, PROTOCOL_VERSION, type ControlMsg, type HelloMsg } from "./protocol.js";
 
 /** Options of {@link Coordinator.start}. */
-export interface CoordinatorOptions {
+interface CoordinatorOptions {
   /** Address to bind (the first node's own address). */
   bindAddress: string;
   /** Host name ranks use to reach it, for messages. */
@@ -228,7 +228,7 @@ export class Coordinator {
 }
 
 /** `[0,1,2,5]` → `"0-2, 5"`. */
-export function formatRanks(ranks: number[]): string {
+function formatRanks(ranks: number[]): string {
   const out: string[] = [];
   let i = 0;
   while (i < ranks.length) {

@@ -94,7 +94,7 @@ export interface MetricsSource {
   transport(): TransportStats;
 }
 
-export interface CpuTicks {
+interface CpuTicks {
   busy: number;
   total: number;
 }

@@ -78,11 +78,6 @@ export function childKey(parent: StreamKey, path: readonly RngKey[], first = 0):
   return k;
 }
 
-/** The Philox key and stream words of (seed, path). */
-export function streamKey(seed: RngSeed, path: readonly RngKey[]): StreamKey {
-  return childKey(rootKey(seed), path);
-}
-
 /**
  * The seed from a string (`ZMPI_SEED`): decimal integers (optionally negative) become integers,
  * so `ZMPI_SEED=42` equals `init({ seed: 42 })`; anything else is used as a string.

@@ -18,7 +18,7 @@ export const MAX_HELD = 4096;
 export const MAX_HELD_BYTES = 256 * 1024 * 1024;
 
 /** What {@link InOrder.push} did with a message. */
-export type PushResult = "delivered" | "held" | "repeat" | "too-far" | "too-much";
+type PushResult = "delivered" | "held" | "repeat" | "too-far" | "too-much";
 
 interface Held<T> {
   items: Map<number, { item: T; bytes: number }>;

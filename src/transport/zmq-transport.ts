@@ -38,12 +38,12 @@ import { RANK_DOMAIN } from "./zmq-security.js";
 export type { PeerEndpoint } from "./peer-table.js";
 
 /** ACK tag by which a receiver tells a sender it has read the sender's token: CMA may be used. */
-export const ACK_TAG_CMA_READY = 1;
+const ACK_TAG_CMA_READY = 1;
 /** Failure notices go to every peer directly up to this world size; beyond it, to peers with an open link. */
 const NOTIFY_ALL_MAX = 64;
 
 /** Options of {@link ZmqTransport.open}. */
-export interface ZmqTransportOptions {
+interface ZmqTransportOptions {
   rank: number;
   size: number;
   /** Address to bind tcp on (the node's own address). */

@@ -41,7 +41,7 @@ export interface SubmitOptions {
 }
 
 /** Settings the scheduler needs. */
-export interface MasterSettings {
+interface MasterSettings {
   logDir: string;
   masterRuns: boolean;
   retries: number;

@@ -23,9 +23,6 @@ export interface TaskContext {
   error(...args: unknown[]): void;
 }
 
-/** A task function: the submitted arguments, then the context. */
-export type TaskFn = (...args: never[]) => unknown;
-
 function toWire(e: unknown): WireError {
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack ?? `${e.name}: ${e.message}` };
   return { name: "Error", message: String(e), stack: String(e) };
