@@ -15,7 +15,7 @@ import type { CoordinatorInfo, LaunchMethod, RankEnvironment } from "./types.js"
 export type EnvVars = Record<string, string | undefined>;
 
 /** Options of {@link detectEnvironment}. */
-interface DetectOptions {
+export interface DetectOptions {
   /** Used instead of `os.hostname()` (tests; containers with a meaningless hostname). */
   hostname?: string;
 }

@@ -4,7 +4,8 @@
 // pickle has and msgpack loses: -0, Map with any keys, Set, Date, BigInt, undefined.
 import { describe, expect, it } from "vitest";
 import { packValue, unpackValue } from "../../src/comm/values.js";
-import { memoryWorld, UsageError } from "../../src/index.js";
+import { UsageError } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 
 const roundTrip = (v: unknown) => unpackValue(packValue(v));
 
