@@ -30,7 +30,7 @@ function logDensity(t: Target, x: number): number {
 export function writeTargetFile(dir: string, t: Target): void {
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${t.name}.json.tmp`);
-  writeFileSync(tmp, JSON.stringify(t) + "\n");
+  writeFileSync(tmp, `${JSON.stringify(t)}\n`);
   renameSync(tmp, join(dir, `${t.name}.json`));
 }
 
