@@ -8,6 +8,10 @@ import { isDeepStrictEqual } from "node:util";
 import { UsageError, type TypedArray } from "../../src/index.js";
 import type { Num } from "./data.js";
 
+/** A class, for `instanceof` (a typed-array constructor, an error class). */
+// biome-ignore lint/suspicious/noExplicitAny: constructors of any signature
+type Class = abstract new (...args: any[]) => unknown;
+
 /** One failed case on one rank. */
 export interface Failure {
   case: string;
@@ -67,7 +71,7 @@ export class Check {
    * `actual` is a typed array of `ctor` whose elements equal `expected` exactly (Object.is), or
    * within `tolerance` (relative) when given.
    */
-  typed(actual: unknown, ctor: Function, expected: ArrayLike<Num>, what: string, tolerance?: number): boolean {
+  typed(actual: unknown, ctor: Class, expected: ArrayLike<Num>, what: string, tolerance?: number): boolean {
     if (!(actual instanceof ctor) || !ArrayBuffer.isView(actual)) {
       this.fail(`${what}: got ${actual === null ? "null" : typeof actual === "object" ? actual.constructor.name : typeof actual} ${show(actual)}, expected a ${ctor.name}`);
       return false;
@@ -123,7 +127,7 @@ export class Check {
    * `call` must fail with an error of class `cls` (synchronous throw or rejection) within
    * `timeoutMs`; a success or a hang is recorded.
    */
-  async rejects(call: () => unknown, cls: Function, what: string, timeoutMs = 10_000): Promise<boolean> {
+  async rejects(call: () => unknown, cls: Class, what: string, timeoutMs = 10_000): Promise<boolean> {
     let outcome: string;
     try {
       const p = call();

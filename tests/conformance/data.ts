@@ -65,7 +65,10 @@ const scratch = new Map<TypedArrayConstructor, { [i: number]: Num }>();
 /** Stores `v` in a one-element array of type `d` and reads it back: the type's wrap and rounding. */
 export function cast(d: Dtype, v: Num): Num {
   let a = scratch.get(d.ctor);
-  if (!a) scratch.set(d.ctor, (a = new d.ctor(1) as unknown as { [i: number]: Num }));
+  if (!a) {
+    a = new d.ctor(1) as unknown as { [i: number]: Num };
+    scratch.set(d.ctor, a);
+  }
   a[0] = d.big ? (typeof v === "bigint" ? v : BigInt(Math.trunc(v))) : Number(v);
   return a[0]!;
 }
@@ -173,11 +176,23 @@ export const USER_LAST = Op.create((_a, b) => b, { commutative: false, name: "la
 export const USER_FIRST = Op.create((a) => a, { commutative: false, name: "first" });
 
 /** Every op, with the types it applies to. */
+/** MIN's reference on numbers and bigints alike (Math.min takes no bigint): `b` on a tie. */
+function lesser(a: Num, b: Num): Num {
+  if (a < b) return a;
+  return b;
+}
+
+/** MAX's reference, as {@link lesser}. */
+function greater(a: Num, b: Num): Num {
+  if (a > b) return a;
+  return b;
+}
+
 export const OPS: readonly OpSpec[] = [
   op("SUM", Op.SUM, always, (d, r, i, _s, salt) => summand(d, r, i, salt), add),
   op("PROD", Op.PROD, always, factor, (a, b) => (a as number) * (b as number)),
-  op("MIN", Op.MIN, always, spread, (a, b) => (a < b ? a : b)),
-  op("MAX", Op.MAX, always, spread, (a, b) => (a > b ? a : b)),
+  op("MIN", Op.MIN, always, spread, lesser),
+  op("MAX", Op.MAX, always, spread, greater),
   op("LAND", Op.LAND, ints, logical(0.05), (a, b) => one(a, bool(a) && bool(b))),
   op("LOR", Op.LOR, ints, logical(0.95), (a, b) => one(a, bool(a) || bool(b))),
   op("BAND", Op.BAND, ints, spread, (a, b) => (typeof a === "bigint" ? a & (b as bigint) : (a as number) & (b as number))),

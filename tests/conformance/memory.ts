@@ -7,7 +7,7 @@
  * small, odd, even and large sizes without repeating the same communicator shape 17 times.
  */
 import { describe, expect, it } from "vitest";
-import { memoryWorld } from "../../src/index.js";
+import { memoryWorld } from "../../src/testing/index.js";
 import { groupsFor } from "./groups.js";
 import { KINDS, kindsFor, makeComm, runGroup, type Depth, type Kind } from "./plan.js";
 import { caseCount, describeFailures } from "./report.js";

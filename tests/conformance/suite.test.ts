@@ -4,7 +4,8 @@
  * that its checks fail when a collective is wrong (a suite that cannot fail proves nothing).
  */
 import { describe, expect, it } from "vitest";
-import { memoryWorld, type Communicator, type TypedArray } from "../../src/index.js";
+import type { Communicator, TypedArray } from "../../src/index.js";
+import { memoryWorld } from "../../src/testing/index.js";
 import { GROUPS } from "./groups.js";
 import { makeComm, runGroup } from "./plan.js";
 import { hasThresholdList, sides, THRESHOLDS, unlisted, type Threshold } from "./thresholds.js";

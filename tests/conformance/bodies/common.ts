@@ -3,10 +3,10 @@
  * can take (new array, `out`, in place), which forced algorithms apply to which data, and the
  * checks of a typed result in each form.
  */
-import { ALGORITHMS, type Communicator, type TypedArray } from "../../../src/index.js";
+import { ALGORITHMS, type TypedArray } from "../../../src/index.js";
 import type { Check } from "../check.js";
 import type { Ctx } from "../plan.js";
-import { type Dtype, type Num } from "../data.js";
+import type { Dtype, Num } from "../data.js";
 
 /** How a typed result is asked for: a new array, a separate longer `out`, or `out` = the input. */
 export type Mode = "new" | "out" | "inplace";

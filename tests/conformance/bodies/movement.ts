@@ -225,7 +225,6 @@ async function scatterThresholds(x: Ctx): Promise<void> {
 
 async function alltoallBody(x: Ctx): Promise<void> {
   await objAlltoall(x);
-  const p = x.comm.size;
   let k = 0;
   for (const d of MOVABLE) for (const n of x.some([0, 1, 7], k)) for (const mode of MODES) await alltoallCase(x, d, n, mode, null, pick(VIAS, k++));
   for (const alg of algorithms("alltoall").filter((a) => a !== null))

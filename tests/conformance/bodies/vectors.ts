@@ -153,7 +153,6 @@ async function scattervBody(x: Ctx): Promise<void> {
 }
 
 async function alltoallvBody(x: Ctx): Promise<void> {
-  const p = x.comm.size;
   const uneven: Matrix = (r, j) => (r + 2 * j + 1) % 3;
   const symmetric: Matrix = (r, j) => ((r + j) % 3) + (r === j ? 1 : 0);
   const zero: Matrix = () => 0;
