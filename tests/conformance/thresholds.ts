@@ -1,12 +1,11 @@
 /**
  * Every algorithm threshold of src/collectives/select.ts, read from the code, and the sizes on each
  * side of each one. This is the only module of the suite that knows the thresholds, so a changed
- * value moves the tested sizes with it, and a new threshold is tested as soon as it is exported.
+ * value moves the tested sizes with it, and a new threshold is tested as soon as it is listed.
  *
  * CONTRACTS C1: select.ts exports `THRESHOLDS` (collective, name, bytes) listing every byte
- * threshold. Where that list is missing (branches older than C1) the named constants are read
- * instead. Either way, every exported `*_BYTES` number is taken, so a constant left out of
- * `THRESHOLDS` is still tested (and `unlisted` names it, for a test that fails on it).
+ * threshold. Every exported `*_BYTES` number is taken too, so a constant left out of `THRESHOLDS`
+ * is still tested (and `unlisted` names it, for a test that fails on it).
  */
 import * as select from "../../src/collectives/select.js";
 
@@ -37,17 +36,7 @@ const MEASURES: Record<string, Measure> = {
   RING_SEGMENT_BYTES: "ring",
 };
 
-/** Collective of each named constant when `THRESHOLDS` is absent (by the name's prefix otherwise). */
-const COLLECTIVE_OF: Record<string, string> = {
-  ALLREDUCE_RING_MIN_BYTES: "allreduce",
-  ALLREDUCE_RING_MIN_BYTES_MANY: "allreduce",
-  BCAST_SCATTER_MIN_BYTES: "bcast",
-  REDUCE_SCATTER_GATHER_MIN_BYTES: "reduce",
-  ALLGATHER_RING_MIN_BYTES: "allgather",
-  ALLTOALL_PAIRWISE_MIN_BYTES: "alltoall",
-  RING_SEGMENT_BYTES: "allreduce",
-};
-
+/** Collective of a named constant missing from `THRESHOLDS`, by the name's prefix. */
 const PREFIXES: Array<[string, string]> = [
   ["ALLREDUCE", "allreduce"],
   ["BCAST", "bcast"],
@@ -62,45 +51,22 @@ const PREFIXES: Array<[string, string]> = [
   ["BARRIER", "barrier"],
 ];
 
-function collectiveOf(name: string): string {
-  return COLLECTIVE_OF[name] ?? PREFIXES.find(([p]) => name.startsWith(p))?.[1] ?? "allreduce";
-}
-
-const mod = select as unknown as Record<string, unknown>;
-
 interface Listed {
   collective: string;
   name: string;
   bytes: number;
 }
 
-function listed(): Listed[] | null {
-  const t = mod.THRESHOLDS;
-  if (!Array.isArray(t)) return null;
-  return t.map((x: unknown, i) => {
-    const o = x as Partial<Listed>;
-    if (typeof o?.name !== "string" || typeof o.bytes !== "number" || !(o.bytes > 0) || typeof o.collective !== "string") {
-      throw new Error(`select.ts THRESHOLDS[${i}] is not { collective, name, bytes }: ${JSON.stringify(x)}`);
-    }
-    return { collective: o.collective, name: o.name, bytes: o.bytes };
-  });
-}
-
 /** The named `*_BYTES` number exports of select.ts. */
 function namedConstants(): Listed[] {
-  return Object.entries(mod)
+  return Object.entries(select as unknown as Record<string, unknown>)
     .filter(([k, v]) => /_BYTES(_[A-Z]+)*$/.test(k) && typeof v === "number" && v > 0)
-    .map(([name, v]) => ({ collective: collectiveOf(name), name, bytes: v as number }));
+    .map(([name, v]) => ({ collective: PREFIXES.find(([p]) => name.startsWith(p))?.[1] ?? "allreduce", name, bytes: v as number }));
 }
 
-/** Whether select.ts has C1's `THRESHOLDS` list. */
-export const hasThresholdList: boolean = Array.isArray(mod.THRESHOLDS);
-
-/** Named `*_BYTES` exports of select.ts missing from its `THRESHOLDS` list (empty without the list). */
+/** Named `*_BYTES` exports of select.ts missing from its `THRESHOLDS` list. */
 export const unlisted: string[] = (() => {
-  const l = listed();
-  if (!l) return [];
-  const names = new Set(l.map((t) => t.name));
+  const names = new Set(select.THRESHOLDS.map((t) => t.name));
   return namedConstants()
     .filter((t) => !names.has(t.name))
     .map((t) => t.name);
@@ -110,12 +76,12 @@ export const unlisted: string[] = (() => {
 export const THRESHOLDS: readonly Threshold[] = (() => {
   const byName = new Map<string, Listed>();
   for (const t of namedConstants()) byName.set(t.name, t);
-  for (const t of listed() ?? []) byName.set(t.name, t);
+  for (const t of select.THRESHOLDS) byName.set(t.name, t);
   return [...byName.values()].map((t) => ({ ...t, measure: MEASURES[t.name] ?? "input" }));
 })();
 
 /** `BCAST_SCATTER_MIN_RANKS`: the bcast algorithm also depends on the size (a rank threshold). */
-export const BCAST_MIN_RANKS: number = typeof mod.BCAST_SCATTER_MIN_RANKS === "number" ? (mod.BCAST_SCATTER_MIN_RANKS as number) : 4;
+export const BCAST_MIN_RANKS: number = select.BCAST_SCATTER_MIN_RANKS;
 
 /** Thresholds that decide sizes of `collective` (ring thresholds apply to every ring user). */
 export function thresholdsFor(collective: string): Threshold[] {
