@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { OTHER_SETTINGS, readSettings, SETTINGS } from "../../src/env/settings.js";
 import { UsageError } from "../../src/errors.js";
+import { init } from "../../src/index.js";
 import { withSettingsTable } from "../../scripts/docs-settings.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -78,5 +79,17 @@ describe("ZMPI_* settings", () => {
     }
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(message);
+  });
+
+  it("init({ env }) reads them: a malformed one rejects before anything starts", async () => {
+    await expect(init({ env: { ZMPI_LOG: "loud" } })).rejects.toThrow(/ZMPI_LOG="loud"/);
+    await expect(init({ env: { ZMPI_TIMEOUT: "soon" } })).rejects.toBeInstanceOf(UsageError);
+    const world = await init({ env: { ZMPI_TIMEOUT: "7" } });
+    try {
+      expect(world.size).toBe(1);
+      expect(world.engine.config.timeoutMs).toBe(7000);
+    } finally {
+      await world.finalize();
+    }
   });
 });
