@@ -33,8 +33,6 @@ export interface SettingSpec<T> {
 }
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
-/** A log level (`ZMPI_LOG`). */
-export type LogLevelSetting = (typeof LOG_LEVELS)[number];
 const KERNELS = ["auto", "js", "wasm", "wasm-simd"] as const;
 
 const TRUE = new Set(["1", "true", "yes", "on"]);
@@ -139,65 +137,36 @@ export const SETTINGS = {
   launchFd: integer("ZMPI_LAUNCH_FD", 3, 65535, "zmpi launch", "the descriptor a rank reports its rendezvous progress on"),
 } as const;
 
+/** A setting's documentation: everything but its reader. */
+export type SettingDoc = Pick<SettingSpec<unknown>, "name" | "accepts" | "defaultText" | "description" | "source">;
+
+function doc(name: string, accepts: string, defaultText: string, source: SettingSource, description: string): SettingDoc {
+  return { name, accepts, defaultText, description, source };
+}
+
 /**
  * Variables read where they are used, by code that checks each strictly: the launcher detection
  * (env/detect.ts, which `init({ env })` also feeds), collective selection (`ZMPI_ALG_<NAME>`,
  * collectives/select.ts), the bench; and those a script sets for the user's program.
  */
-export const OTHER_SETTINGS: readonly Pick<SettingSpec<unknown>, "name" | "accepts" | "defaultText" | "description" | "source">[] = [
-  {
-    name: "ZMPI_ALG_",
-    accepts: "an algorithm name of that collective",
-    defaultText: "chosen by size",
-    description: "force one collective's algorithm: `ZMPI_ALG_ALLREDUCE=ring`",
-    source: "user",
-  },
-  {
-    name: "ZMPI_LAUNCHER",
-    accepts: "slurm, zmpi, torchrun, ompi, single, auto",
-    defaultText: "auto",
-    description: "force the launcher detection",
-    source: "user",
-  },
-  {
-    name: "ZMPI_COORD_ADDR",
-    accepts: "a host name or address",
-    defaultText: "first host of the step",
-    description: "override the coordinator's address",
-    source: "user",
-  },
-  {
-    name: "ZMPI_COORD_PORT",
-    accepts: "a port, 1 to 65535",
-    defaultText: "61440 + (job mod 256)·16 + (step mod 16)",
-    description: "override the coordinator's port",
-    source: "user",
-  },
-  { name: "ZMPI_HOST_ADDR", accepts: "a host name or address", defaultText: "the node name, resolved", description: "address this rank binds", source: "user" },
-  { name: "ZMPI_NODE_NAME", accepts: "a name", defaultText: "the host name", description: "this rank's node name", source: "zmpi launch" },
-  {
-    name: "ZMPI_RANK",
-    accepts: "an integer",
-    defaultText: "none",
-    description: "this rank",
-    source: "zmpi launch",
-  },
-  { name: "ZMPI_SIZE", accepts: "an integer", defaultText: "none", description: "ranks in the job", source: "zmpi launch" },
-  { name: "ZMPI_LOCAL_RANK", accepts: "an integer", defaultText: "none", description: "rank among this node's ranks", source: "zmpi launch" },
-  { name: "ZMPI_LOCAL_SIZE", accepts: "an integer", defaultText: "none", description: "ranks on this node", source: "zmpi launch" },
-  { name: "ZMPI_NODE_INDEX", accepts: "an integer", defaultText: "none", description: "this node's index", source: "zmpi launch" },
-  { name: "ZMPI_NUM_NODES", accepts: "an integer", defaultText: "none", description: "nodes in the job", source: "zmpi launch" },
-  { name: "ZMPI_JOB_ID", accepts: "a string", defaultText: "none", description: "the job's id", source: "zmpi launch" },
-  { name: "ZMPI_EXP_NAME", accepts: "a string", defaultText: "none", description: "the experiment job's name, for the program", source: "zmpi sbatch" },
-  { name: "ZMPI_EXP_DIR", accepts: "a directory", defaultText: "none", description: "the job's directory in the run", source: "zmpi sbatch" },
-  { name: "ZMPI_EXP_CONFIG", accepts: "a file path", defaultText: "none", description: "the job's `exp_config.json`", source: "zmpi sbatch" },
-  {
-    name: "ZMPI_BENCH_PLAN",
-    accepts: "JSON",
-    defaultText: "none",
-    description: "the plan `zmpi bench` hands its ranks",
-    source: "zmpi bench",
-  },
+export const OTHER_SETTINGS: readonly SettingDoc[] = [
+  doc("ZMPI_ALG_", "an algorithm name of that collective", "chosen by size", "user", "force one collective's algorithm: `ZMPI_ALG_ALLREDUCE=ring`"),
+  doc("ZMPI_LAUNCHER", "slurm, zmpi, torchrun, ompi, single, auto", "auto", "user", "force the launcher detection"),
+  doc("ZMPI_COORD_ADDR", "a host name or address", "first host of the step", "user", "override the coordinator's address"),
+  doc("ZMPI_COORD_PORT", "a port, 1 to 65535", "61440 + (job mod 256)·16 + (step mod 16)", "user", "override the coordinator's port"),
+  doc("ZMPI_HOST_ADDR", "a host name or address", "the node name, resolved", "user", "address this rank binds"),
+  doc("ZMPI_NODE_NAME", "a name", "the host name", "zmpi launch", "this rank's node name"),
+  doc("ZMPI_RANK", "an integer", "none", "zmpi launch", "this rank"),
+  doc("ZMPI_SIZE", "an integer", "none", "zmpi launch", "ranks in the job"),
+  doc("ZMPI_LOCAL_RANK", "an integer", "none", "zmpi launch", "rank among this node's ranks"),
+  doc("ZMPI_LOCAL_SIZE", "an integer", "none", "zmpi launch", "ranks on this node"),
+  doc("ZMPI_NODE_INDEX", "an integer", "none", "zmpi launch", "this node's index"),
+  doc("ZMPI_NUM_NODES", "an integer", "none", "zmpi launch", "nodes in the job"),
+  doc("ZMPI_JOB_ID", "a string", "none", "zmpi launch", "the job's id"),
+  doc("ZMPI_EXP_NAME", "a string", "none", "zmpi sbatch", "the experiment job's name, for the program"),
+  doc("ZMPI_EXP_DIR", "a directory", "none", "zmpi sbatch", "the job's directory in the run"),
+  doc("ZMPI_EXP_CONFIG", "a file path", "none", "zmpi sbatch", "the job's `exp_config.json`"),
+  doc("ZMPI_BENCH_PLAN", "JSON", "none", "zmpi bench", "the plan `zmpi bench` hands its ranks"),
 ];
 
 /** The settings a rank runs with, read by {@link readSettings}. */

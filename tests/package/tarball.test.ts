@@ -114,6 +114,8 @@ describe("the packed tarball", () => {
       "dist/src/index.d.ts",
       "dist/src/testing/index.js",
       "dist/src/testing/index.d.ts",
+      "dist/src/env/public.js",
+      "dist/src/env/public.d.ts",
       "dist/src/compute/worker.js",
       "src/compute/kernels.wasm",
       "src/compute/ts-probe.mts",
