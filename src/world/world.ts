@@ -6,6 +6,8 @@ import { performance } from "node:perf_hooks";
 import { TimeoutError } from "../errors.js";
 import { runBarrier } from "../collectives/barrier.js";
 import { Communicator } from "../groups/communicator.js";
+import type { Mesh, MeshOptions } from "../groups/mesh.js";
+import type { MeshEnvOptions } from "../groups/mesh-env.js";
 import type { Engine, ContextState } from "../comm/engine.js";
 import { readSetting, SETTINGS, type Settings, type SettingSpec } from "../env/settings.js";
 import type { RankEnvironment } from "../env/types.js";
@@ -86,6 +88,20 @@ export class World extends Communicator {
     engine.onFailure(() => {
       this.#failedAt ??= performance.now();
     });
+  }
+
+  /**
+   * {@link Communicator.mesh}; with `"env"`, the shape and placement are `ZMPI_MESH` and
+   * `ZMPI_MESH_PLACEMENT` as `init()` read them (so `init({ env })` sets them too). Collective.
+   *
+   * ```ts
+   * const mesh = await world.mesh<"pp" | "tp">("env");   // ZMPI_MESH=pp:2,tp:2
+   * ```
+   */
+  override mesh<D extends string>(dims: Record<D, number> | "env", opts: MeshOptions & MeshEnvOptions = {}): Promise<Mesh<Communicator> & { readonly [K in D]: Communicator }> {
+    const s = this.resources.settings;
+    if (dims !== "env" || opts.env !== undefined || !s) return super.mesh(dims, opts);
+    return super.mesh(dims, { ...opts, env: { ZMPI_MESH: s.mesh, ZMPI_MESH_PLACEMENT: s.meshPlacement } });
   }
 
   /** A setting as `init()` read it; a world made without `init()` reads `process.env`. */

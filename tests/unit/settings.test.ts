@@ -84,10 +84,13 @@ describe("ZMPI_* settings", () => {
   it("init({ env }) reads them: a malformed one rejects before anything starts", async () => {
     await expect(init({ env: { ZMPI_LOG: "loud" } })).rejects.toThrow(/ZMPI_LOG="loud"/);
     await expect(init({ env: { ZMPI_TIMEOUT: "soon" } })).rejects.toBeInstanceOf(UsageError);
-    const world = await init({ env: { ZMPI_TIMEOUT: "7" } });
+    const world = await init({ env: { ZMPI_TIMEOUT: "7", ZMPI_MESH: "dp:1,tp:1", ZMPI_MESH_PLACEMENT: "tp:inside-nodes" } });
     try {
       expect(world.size).toBe(1);
       expect(world.engine.config.timeoutMs).toBe(7000);
+      // world.mesh("env") reads the mesh variables init() read, not process.env.
+      const mesh = await world.mesh<"dp" | "tp">("env");
+      expect(mesh.dims).toEqual(["dp", "tp"]);
     } finally {
       await world.finalize();
     }
