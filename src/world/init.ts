@@ -22,6 +22,7 @@ import { Refusals } from "../transport/refusals.js";
 import { ZapHandler } from "../transport/zap.js";
 import { HEARTBEAT_TIMEOUT_MS } from "../transport/zmq-link.js";
 import { ZmqTransport } from "../transport/zmq-transport.js";
+import { checkAlgorithmSettings } from "./algorithm-settings.js";
 import { installUncaughtReporter, Logger } from "./logger.js";
 import { World, type WorldResources } from "./world.js";
 import { resolveSeed, type RngSeed } from "../rng/index.js";
@@ -71,6 +72,7 @@ export async function init(opts: InitOptions = {}): Promise<World> {
   const envVars = opts.env ?? process.env;
   // Every ZMPI_* setting read and checked once, here (env/settings.ts); a bad one throws before anything starts.
   const settings = readSettings(envVars);
+  checkAlgorithmSettings(envVars);
   const env = detectEnvironment(envVars);
   const log = new Logger(env.rank, settings.log, !settings.prefixed);
   if (settings.logDir) log.toDir(settings.logDir);

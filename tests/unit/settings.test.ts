@@ -84,7 +84,15 @@ describe("ZMPI_* settings", () => {
   it("init({ env }) reads them: a malformed one rejects before anything starts", async () => {
     await expect(init({ env: { ZMPI_LOG: "loud" } })).rejects.toThrow(/ZMPI_LOG="loud"/);
     await expect(init({ env: { ZMPI_TIMEOUT: "soon" } })).rejects.toBeInstanceOf(UsageError);
-    const world = await init({ env: { ZMPI_TIMEOUT: "7", ZMPI_MESH: "dp:1,tp:1", ZMPI_MESH_PLACEMENT: "tp:inside-nodes" } });
+    // Forced algorithms are checked against what each collective has: a typo names its variable.
+    await expect(init({ env: { ZMPI_ALGORITHM: "rnig" } })).rejects.toThrow(/ZMPI_ALGORITHM="rnig": no collective has an algorithm "rnig"/);
+    await expect(init({ env: { ZMPI_ALGORITHM: "allreduce=bruck" } })).rejects.toThrow(/allreduce has no algorithm "bruck" \(recursive-doubling, ring or auto\)/);
+    await expect(init({ env: { ZMPI_ALGORITHM: "allreduse=ring" } })).rejects.toThrow(/"allreduse" is not a collective/);
+    await expect(init({ env: { ZMPI_ALG_ALLREDUCE: "bogus" } })).rejects.toThrow(/ZMPI_ALG_ALLREDUCE="bogus": allreduce has no algorithm/);
+    await expect(init({ env: { ZMPI_ALG_ALLREDUSE: "ring" } })).rejects.toThrow(/ZMPI_ALG_ALLREDUSE="ring": no collective is called ALLREDUSE/);
+    const world = await init({
+      env: { ZMPI_TIMEOUT: "7", ZMPI_ALGORITHM: "ring,bcast=binomial", ZMPI_ALG_REDUCESCATTER: "ring", ZMPI_MESH: "dp:1,tp:1", ZMPI_MESH_PLACEMENT: "tp:inside-nodes" },
+    });
     try {
       expect(world.size).toBe(1);
       expect(world.engine.config.timeoutMs).toBe(7000);
