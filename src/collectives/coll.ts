@@ -28,7 +28,7 @@ export class Coll {
   readonly rank: number;
   readonly size: number;
   readonly tag: number;
-  /** A rooted call's neighbour check (see CollectiveSequence), which the call also waits for. */
+  /** A rooted call's root check (see CollectiveSequence), which the call also waits for. */
   agreed: Promise<void> | null = null;
 
   constructor(

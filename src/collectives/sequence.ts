@@ -13,11 +13,18 @@ import type { Incoming, MatchQueue } from "../comm/matching.js";
 import type { Encoded } from "../comm/payload.js";
 import type { CollectiveMismatchError, ZmpiError } from "../errors.js";
 import { DType } from "../transport/dtype.js";
+import { Kind } from "../transport/frame.js";
 import type { CollectiveOptions } from "./args.js";
 import { Coll, collTag, mismatchError, type CollHost } from "./coll.js";
 
-/** The neighbour check's token: no payload. */
+/** The root check's token: no payload (the signature travels in the message's meta). */
 const TOKEN: Encoded = { dtype: DType.NONE, count: 0, bytes: null, zeroCopy: false };
+
+/**
+ * Tag bit of the root check's tokens: a tag space of their own beside the call's (`collTag` uses
+ * 30 bits; the wire takes 31), so a token never meets one of the algorithm's receives.
+ */
+const CHECK_TAG_BIT = 0x40000000;
 
 /** How many recent calls' signatures are kept to check late messages. */
 const SIG_MEMORY = 256;
@@ -70,30 +77,40 @@ export class CollectiveSequence implements CollHost {
     this.#sigs.delete(collTag(seq - SIG_MEMORY));
     const c = new Coll(this, seq, sig, op, opts?.timeoutMs);
     for (const m of this.queue.pending()) if (m.tag === tag && m.meta !== sig) throw this.mismatch(m.source, String(m.meta), sig, seq);
-    if (rooted && this.size > 1) c.agreed = this.#neighbourCheck(c);
+    if (rooted && this.size > 1) {
+      const agreed = this.#rootCheck(c);
+      agreed.catch(() => {}); // awaited by run(); never an unhandled rejection if the call fails first
+      c.agreed = agreed;
+    }
     return c;
   }
 
   /**
-   * The neighbour check of a rooted call. Ranks that disagree on the root may each run a
+   * The root check of a rooted call. Ranks that disagree on the root may each run a
    * self-consistent half of the algorithm (two ranks that both think they are the gather's root
    * wait for each other; a bcast root only sends) and never exchange a message that would show the
-   * difference. So each rank also sends an empty token with the call's signature to rank+1 and
-   * takes the first message of the call from rank−1 (its receive is posted before any of the
-   * algorithm's, so per-pair ordering hands it the token): if any two ranks disagree, some pair of
-   * neighbours does, and that rank fails the job with both signatures within one hop. One empty
-   * message per rank per rooted call; the root of a bcast or scatter now waits one hop for it.
+   * difference. So the ranks also run a dissemination exchange of empty tokens that carry the
+   * call's signature: in round k each rank sends to rank + 2^k and takes the token of rank − 2^k,
+   * sending the next round's token only once this round's agreed. A rank passes a token on only if
+   * everything it heard agreed with it, so after ⌈log2 p⌉ rounds each rank has (transitively) heard
+   * from every rank: a disagreement anywhere fails *every* rank at this call with
+   * CollectiveMismatchError (a rank that sees the difference throws and spreads it; a rank whose
+   * chain of tokens passes through it waits for that spread instead of returning). The price:
+   * ⌈log2 p⌉ empty messages per rank per rooted call, running beside the algorithm's own messages
+   * (a bcast root, which sends only, now waits for them too).
    */
-  #neighbourCheck(c: Coll): Promise<void> {
+  async #rootCheck(c: Coll): Promise<void> {
     const p = this.size;
-    const sent = c.sendEncoded((this.rank + 1) % p, TOKEN);
-    const got = c.recvRaw((this.rank - 1 + p) % p);
-    const both = Promise.all([sent, got]).then(() => undefined);
-    both.catch(() => {});
-    return both;
+    const tag = c.tag | CHECK_TAG_BIT;
+    for (let d = 1; d < p; d *= 2) {
+      const sent = this.comm.sendEncodedOn(Kind.COLL, TOKEN, (this.rank + d) % p, tag, c.sig);
+      const m = await this.comm.recvOn(this.queue, (this.rank - d + p) % p, tag, false, c.op, c.timeoutMs);
+      c.check(m);
+      await sent;
+    }
   }
 
-  /** Counts a call and its time in the engine's counters; a rooted call also waits for its neighbour check. */
+  /** Counts a call and its time in the engine's counters; a rooted call also waits for its root check. */
   run<T>(p: Promise<T>, c?: Coll): Promise<T> {
     const t0 = performance.now();
     const counters = this.comm.engine.counters;
