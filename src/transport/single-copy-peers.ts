@@ -26,7 +26,7 @@ export const EAGER_SINGLE_COPY_PEERS = 7;
 const RETRY_MS = [50, 200, 1000, 2000];
 
 /** What the module needs to know of a peer. */
-export interface SingleCopyCandidate {
+interface SingleCopyCandidate {
   rank: number;
   pid: number;
   cma?: CmaToken | null;
