@@ -8,15 +8,16 @@ import { linesOf, runJob } from "../helpers/run.js";
 const why = process.platform !== "linux" ? `single copy is Linux-only; this is ${process.platform}` : singleCopySupport().available ? null : singleCopySupport().reason;
 
 describe.skipIf(why !== null)("single copy on first contact", () => {
-  it(`a ring of ${EAGER_SINGLE_COPY_PEERS + 3} ranks: only neighbours become single-copy peers, and the second lap goes by single copy`, async () => {
+  it(`a ring of ${EAGER_SINGLE_COPY_PEERS + 3} ranks: only ranks that talked become single-copy peers, and the second lap goes by single copy`, async () => {
     const np = EAGER_SINGLE_COPY_PEERS + 3;
     const r = await runJob("single-copy-lazy.ts", np);
     expect(r.code, r.stderr).toBe(0);
     for (let rank = 0; rank < np; rank++) {
       const lines = linesOf(r.stdout, rank);
-      const peers = Number(lines.find((l) => l.startsWith("peers "))?.slice(6));
-      // Eagerly it would be every other rank (np - 1); on first contact the ring's two neighbours.
-      expect(peers, `rank ${rank}'s single-copy peers\n${r.stdout}`).toBeLessThanOrEqual(2);
+      const peers = Number(lines.find((l) => l.startsWith("peers "))?.split(" ")[1]);
+      // Eagerly every other rank (np - 1). On first contact: the ring's two neighbours, and those a
+      // faster rank's finalize barrier already reached (dissemination: a few more).
+      expect(peers, `rank ${rank}'s single-copy peers\n${r.stdout}`).toBeLessThan(np - 1);
       const stats = JSON.parse(lines.find((l) => l.startsWith("stats "))!.slice(6)) as { single: number };
       expect(stats.single, `rank ${rank} received nothing by single copy`).toBeGreaterThan(0);
     }
