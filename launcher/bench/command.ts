@@ -2,6 +2,8 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ALL_BENCHMARKS, DEFAULT_BATCHES, parseBenchmarks, parseSize, parseSizeList, type BenchmarkName, type CollectiveTiming } from "./plan.js";
 import { runBench } from "./run.js";
+import { repoRoot } from "./anchors.js";
+import { runStartup } from "./startup.js";
 import { positiveInt } from "../args.js";
 
 function nonNegativeInt(v: string): number {
@@ -41,6 +43,14 @@ interface BenchCliOptions {
   compareAnchors?: boolean;
   anchors?: string;
   timeout?: number;
+  startup?: number[];
+  startupPairs: number;
+  startupSrun?: boolean;
+}
+
+/** "8,32,64" → [8, 32, 64]. */
+function rankList(v: string): number[] {
+  return v.split(",").map((x) => positiveInt(x.trim()));
 }
 
 /** Builds the `bench` command; `setStatus` receives the exit status. */
@@ -73,7 +83,14 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
     .option("--compare-anchors", "compare with ../shared/anchors/results.json (Open MPI, mpi4py, gloo on this machine)")
     .option("--anchors <path>", "anchors file for --compare-anchors")
     .option("--timeout <S>", "stop the job after S seconds", positiveInt, 3600)
+    .option("--startup <list>", "instead: time start-up of an init/finalize hello at these rank counts (e.g. 8,32,64) against mpirun of mpi4py, pair by pair", rankList)
+    .option("--startup-pairs <N>", "--startup: zmpi/mpirun pairs per rank count", positiveInt, 3)
+    .option("--startup-srun", "--startup: start zmpi with srun -N2 -O (the local Slurm cluster) instead of zmpi launch")
     .action(async (o: BenchCliOptions) => {
+      if (o.startup) {
+        setStatus(await runStartup({ ranks: o.startup, pairs: o.startupPairs, srun: o.startupSrun, root: repoRoot(), out: o.out }));
+        return;
+      }
       const outcome = await runBench({
         np: o.np,
         sizes: o.sizes,

@@ -15,10 +15,11 @@ import { statfsSync } from "node:fs";
 import { availableParallelism, cpus, freemem, hostname, loadavg, totalmem } from "node:os";
 import { dirname, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import Table from "cli-table3";
+import type CliTable from "cli-table3";
 import type { EngineCounters } from "../comm/engine.js";
 import type { Communicator } from "../groups/communicator.js";
 import type { TransportStats } from "../transport/transport.js";
+import { lazyModule } from "../env/lazy-module.js";
 import { writeFileAtomic } from "./atomic.js";
 
 /** One rank's numbers. Times are ms; bytes are payload bytes. */
@@ -225,12 +226,16 @@ export function writeMetrics(path: string, report: MetricsReport): void {
   writeFileAtomic(path, `${JSON.stringify(report, null, 2)}\n`);
 }
 
+/** cli-table3 loads with the first table, not with every rank. */
+const tableClass = lazyModule<typeof CliTable>("cli-table3");
+
 function mib(b: number): string {
   return (b / 1048576).toFixed(1);
 }
 
 /** One table, a row per rank, for the terminal. */
 export function formatMetricsTable(ranks: readonly RankMetrics[]): string {
+  const Table = tableClass();
   const table = new Table({
     head: ["rank", "host", "pid", "wall s", "coll ms (n)", "p2p ms (n)", "sent MiB (msgs)", "recv MiB (msgs)", "sent self/node/remote MiB", "peak RSS MiB", "CPU %", "node CPU %"],
     style: { head: [], border: [] },

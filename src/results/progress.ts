@@ -3,7 +3,11 @@
  * <task>` lines otherwise, which read well in CI logs and Slurm output files, where a redrawn bar
  * would be thousands of carriage returns.
  */
-import cliProgress from "cli-progress";
+import type CliProgress from "cli-progress";
+import { lazyModule } from "../env/lazy-module.js";
+
+/** cli-progress loads with the first live bar, not with every rank. */
+const cliProgressModule = lazyModule<typeof CliProgress>("cli-progress");
 
 /** How progress is shown: `auto` picks `bar` on a TTY (stderr), `lines` otherwise. */
 export type ProgressMode = "auto" | "bar" | "lines" | "none";
@@ -41,9 +45,9 @@ class LineProgress implements Progress {
 }
 
 class BarProgress implements Progress {
-  private readonly bar = new cliProgress.SingleBar(
+  private readonly bar = new (cliProgressModule().SingleBar)(
     { format: "tasks |{bar}| {value}/{total} {last}", hideCursor: true, clearOnComplete: false, stopOnComplete: false },
-    cliProgress.Presets.shades_classic,
+    cliProgressModule().Presets.shades_classic,
   );
   private started = false;
   private failed = 0;

@@ -12,7 +12,9 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ByteWriter, ParquetWriter, schemaFromColumnData, type ColumnSource } from "hyparquet-writer";
+import type { ByteWriter, ColumnSource, ParquetWriter } from "hyparquet-writer";
+import type * as HyparquetWriter from "hyparquet-writer";
+import { lazyModule } from "../env/lazy-module.js";
 import { fsyncDir, replaceWithDir, snapshotDirAtomic, tmpPathFor, writeAll } from "./atomic.js";
 import type { ColumnType, Columns, Row } from "./schema.js";
 import type { Staged } from "./text-file.js";
@@ -39,21 +41,32 @@ export function encodeColumnar(rows: readonly Row[], columns: Columns, rank: num
   return { n: rows.length, cols };
 }
 
+/** hyparquet-writer (51 modules) loads with the first Parquet table, not with every rank (lazy-module.ts). */
+const hyparquetWriter = lazyModule<typeof HyparquetWriter>("hyparquet-writer");
+
 /** A ByteWriter that spills to a file descriptor whenever hyparquet-writer flushes a row group. */
-class FdWriter extends ByteWriter {
-  constructor(private readonly fd: number) {
-    super(1 << 16);
-  }
+type FdWriter = ByteWriter & { flush(): void };
 
-  /** Writes what is buffered and empties the buffer. */
-  flush(): void {
-    writeAll(this.fd, new Uint8Array(this.buffer, 0, this.index));
-    this.index = 0;
-  }
+let fdWriterClass: (new (fd: number) => FdWriter) | undefined;
 
-  override finish(): void {
-    this.flush();
-  }
+/** A new {@link FdWriter}; its class extends hyparquet-writer's, so it is made at the first use. */
+function newFdWriter(fd: number): FdWriter {
+  fdWriterClass ??= class extends hyparquetWriter().ByteWriter {
+    constructor(private readonly fd: number) {
+      super(1 << 16);
+    }
+
+    /** Writes what is buffered and empties the buffer. */
+    flush(): void {
+      writeAll(this.fd, new Uint8Array(this.buffer, 0, this.index));
+      this.index = 0;
+    }
+
+    override finish(): void {
+      this.flush();
+    }
+  };
+  return new fdWriterClass(fd);
 }
 
 /** Parquet type of a column whose values were all null so far. */
@@ -81,7 +94,7 @@ interface OpenPart {
 export class ParquetDataset {
   readonly #path: string;
   readonly #types: Map<string, ColumnType>;
-  readonly #schema: ReturnType<typeof schemaFromColumnData>;
+  readonly #schema: ReturnType<typeof HyparquetWriter.schemaFromColumnData>;
   readonly #codec: "SNAPPY" | "UNCOMPRESSED";
   /** Published parts and their total bytes. */
   #parts = 0;
@@ -92,7 +105,7 @@ export class ParquetDataset {
     this.#path = path;
     this.#codec = codec;
     this.#types = new Map(columns.map(([n, t]) => [n, t ?? NULL_COLUMN_TYPE]));
-    this.#schema = schemaFromColumnData({
+    this.#schema = hyparquetWriter().schemaFromColumnData({
       columnData: [...this.#types].map(([name, type]) => ({ name, data: [], type, nullable: true })),
     });
   }
@@ -194,8 +207,8 @@ export class ParquetDataset {
     let fd = -1;
     try {
       fd = openSync(tmp, "w");
-      const sink = new FdWriter(fd);
-      const pw = new ParquetWriter({ writer: sink, schema: this.#schema, codec: this.#codec, createdBy: "zmpi" });
+      const sink = newFdWriter(fd);
+      const pw = new (hyparquetWriter().ParquetWriter)({ writer: sink, schema: this.#schema, codec: this.#codec, createdBy: "zmpi" });
       this.#open = { tmp, freshDir, fd, sink, pw, bytes: null };
       sink.flush();
       return this.#open;

@@ -227,6 +227,7 @@ export class ZmqTransport implements Transport {
   }
 
   private dispatch(env: Envelope, payload: Buffer | null, via: Via): void {
+    if (via === "stream") this.single.contact(env.src);
     if (env.kind === Kind.CONTROL) {
       this.controlHandler(env, payload);
       return;

@@ -3,7 +3,7 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { parseSize, resourcesFrom, runAdvise } from "../../launcher/advise.js";
-import { program } from "../../launcher/cli.js";
+import { program } from "../../launcher/program.js";
 import { advise, detectResources, evenAlternatives, type Resources } from "../../src/ensemble/index.js";
 import { UsageError } from "../../src/errors.js";
 
