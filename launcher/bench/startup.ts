@@ -92,11 +92,11 @@ function timesSeconds(s: string): number {
 /** Runs `cmd` through `sh` (its output into `log`), with a deadline; wall and CPU time. */
 function timeRun(cmd: Cmd, log: string, timeoutSec: number): Promise<StartupRun> {
   // `times` prints the shell's own times, then its children's: user and system.
-  const script = '"$@" >"$ZMPI_STARTUP_LOG" 2>&1; s=$?; times; exit $s';
+  const script = '"$@" >"$BENCH_STARTUP_LOG" 2>&1; s=$?; times; exit $s';
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const child = spawn("sh", ["-c", script, "sh", ...cmd.argv], {
-      env: { ...process.env, ...cmd.env, ZMPI_STARTUP_LOG: log },
+      env: { ...process.env, ...cmd.env, BENCH_STARTUP_LOG: log },
       stdio: ["ignore", "pipe", "ignore"],
       detached: true,
     });
