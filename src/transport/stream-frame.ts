@@ -43,6 +43,11 @@ export class FrameParser {
     private readonly check: (header: Buffer, payloadBytes: number) => string | null = () => null,
   ) {}
 
+  /** True while a message has begun but not ended. */
+  get midFrame(): boolean {
+    return this.payload !== null || this.rest !== null;
+  }
+
   /** Feeds bytes; returns an error for a stream that cannot be ours (the caller drops the connection). */
   push(chunk: Buffer): string | null {
     if (this.payload) {

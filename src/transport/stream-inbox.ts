@@ -1,6 +1,8 @@
 /**
- * The listening side of the same-machine stream channel: a Unix socket in this process's private
- * directory (private-dir.ts). A connection must first pass the challenge-response handshake
+ * The listening side of the stream channel: a Unix socket in this process's private directory
+ * (private-dir.ts) for ranks on the same machine, and a TCP port on the node's address for ranks
+ * on other nodes (the data path across nodes, see stream-link.ts). A connection must first pass
+ * the challenge-response handshake
  * (auth-handshake.ts) as some rank of the job, with the key only that rank and this one share;
  * then every message is validated exactly as ZeroMQ's are (frame.ts) and must come from the rank
  * the handshake proved. Anything else closes the connection and is counted.
@@ -43,11 +45,24 @@ export interface StreamInboxOptions {
   refusals: Refusals;
   /** Receives each message, with the rank its connection proved. */
   handler: InboxHandler;
+  /** Told when an authenticated connection ends in the middle of a message (the sender died mid-transfer). */
+  onCut?: (rank: number) => void;
 }
 
-/** A bound Unix-socket server feeding the transport's message handler. */
+/** The TCP data path across nodes: `ZMPI_TCP_LINK=0` turns it off (everything across nodes then goes over ZeroMQ with CURVE, encrypted). */
+export function tcpLinkEnabled(): boolean {
+  return process.env.ZMPI_TCP_LINK !== "0";
+}
+
+/** `tcp://host:port` → connect options, or null. */
+export function parseTcpEndpoint(ep: string): { host: string; port: number } | null {
+  const m = /^tcp:\/\/(.+):(\d+)$/.exec(ep);
+  return m ? { host: m[1]!.replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) } : null;
+}
+
+/** Bound stream servers (a Unix socket, a TCP port, or both) feeding the transport's message handler. */
 export class StreamInbox {
-  private readonly server: Server;
+  private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
   private closed = false;
   private pending = 0;
@@ -58,42 +73,57 @@ export class StreamInbox {
   /** The last reason something was dropped, for diagnostics. */
   lastMalformed = "";
 
-  private constructor(
-    readonly path: string,
-    private readonly opts: StreamInboxOptions,
-  ) {
-    this.server = createServer((s) => this.accept(s));
-  }
+  /** Path of the Unix socket, or null. */
+  path: string | null = null;
+  /** `tcp://host:port` of the TCP data port, or null. */
+  tcpEndpoint: string | null = null;
+
+  constructor(private readonly opts: StreamInboxOptions) {}
 
   /** Listens on `path` (in a directory of this process's own; a stale file there is replaced). */
-  static async listen(path: string, opts: StreamInboxOptions): Promise<StreamInbox> {
-    const inbox = new StreamInbox(path, opts);
+  async listenUnix(path: string): Promise<void> {
     try {
       unlinkSync(path);
     } catch {
       // none there
     }
+    await this.serve(`its Unix socket ${path}`, false, { path, readableAll: false, writableAll: false });
+    this.path = path;
+  }
+
+  /** Listens on a free TCP port of `host` (the node's address, as the ZeroMQ inbox). */
+  async listenTcp(host: string): Promise<void> {
+    const server = await this.serve(`its TCP data port on ${host}`, true, { host, port: 0 });
+    const a = server.address();
+    if (!a || typeof a === "string") throw new Error(`no TCP address for the data port on ${host}`);
+    this.tcpEndpoint = `tcp://${host.includes(":") ? `[${host}]` : host}:${a.port}`;
+  }
+
+  private async serve(where: string, tcp: boolean, how: { path: string; readableAll: boolean; writableAll: boolean } | { host: string; port: number }): Promise<Server> {
+    const server = createServer((s) => this.accept(s, where, tcp));
     await new Promise<void>((resolve, reject) => {
-      inbox.server.once("error", reject);
-      inbox.server.listen({ path, readableAll: false, writableAll: false }, () => {
-        inbox.server.off("error", reject);
+      server.once("error", reject);
+      server.listen(how, () => {
+        server.off("error", reject);
         resolve();
       });
     });
-    return inbox;
+    this.servers.push(server);
+    return server;
   }
 
-  private refuse(socket: Socket, why: string): void {
+  private refuse(socket: Socket, where: string, why: string): void {
     this.refused++;
     this.lastMalformed = why;
-    this.opts.refusals.refuse(`its Unix socket ${this.path}`, why);
+    this.opts.refusals.refuse(where, why);
     socket.destroy();
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket, where: string, tcp: boolean): void {
     socket.on("error", () => {});
     if (this.closed) return void socket.destroy();
-    if (this.pending >= MAX_PENDING_HANDSHAKES) return this.refuse(socket, `more than ${MAX_PENDING_HANDSHAKES} connections in their handshake`);
+    if (this.pending >= MAX_PENDING_HANDSHAKES) return this.refuse(socket, where, `more than ${MAX_PENDING_HANDSHAKES} connections in their handshake`);
+    if (tcp) socket.setNoDelay(true);
     this.pending++;
     this.sockets.add(socket);
     socket.on("close", () => this.sockets.delete(socket));
@@ -109,16 +139,16 @@ export class StreamInbox {
     acceptHandshake(socket, { me: streamIdentity(this.opts.rank), keyFor, deadlineMs }).then(
       ({ peer, rest }) => {
         this.pending--;
-        this.serve(socket, Number(peer.slice("rank ".length)), rest);
+        this.read(socket, Number(peer.slice("rank ".length)), rest);
       },
       (e: unknown) => {
         this.pending--;
-        this.refuse(socket, e instanceof HandshakeError ? e.message : String(e));
+        this.refuse(socket, where, e instanceof HandshakeError ? e.message : String(e));
       },
     );
   }
 
-  private serve(socket: Socket, from: number, rest: Buffer): void {
+  private read(socket: Socket, from: number, rest: Buffer): void {
     const drop = (why: string) => {
       this.malformed++;
       this.lastMalformed = why;
@@ -152,6 +182,9 @@ export class StreamInbox {
     };
     if (rest.length > 0) feed(rest);
     socket.on("data", feed);
+    socket.on("close", () => {
+      if (!this.closed && parser.midFrame) this.opts.onCut?.(from);
+    });
     socket.resume();
   }
 
@@ -159,8 +192,9 @@ export class StreamInbox {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.server.close();
+    for (const server of this.servers) server.close();
     for (const s of this.sockets) s.destroy();
+    if (this.path === null) return;
     try {
       unlinkSync(this.path);
     } catch {

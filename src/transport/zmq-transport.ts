@@ -27,7 +27,7 @@ import { PeerTable, type PeerEndpoint } from "./peer-table.js";
 import type { Refusals } from "./refusals.js";
 import { SingleCopyPeers } from "./single-copy-peers.js";
 import { remotePayload } from "./single-copy.js";
-import { StreamInbox } from "./stream-inbox.js";
+import { parseTcpEndpoint, StreamInbox, tcpLinkEnabled } from "./stream-inbox.js";
 import { StreamLink, type PeerLink } from "./stream-link.js";
 import { copyStats, countTraffic, emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
 import type { ZapHandler } from "./zap.js";
@@ -62,6 +62,11 @@ export interface ZmqTransportOptions {
   cma?: boolean;
   /** Talk to same-machine peers over a Unix socket instead of ZeroMQ ipc (default true; ZMPI_STREAM=0 also turns it off). */
   stream?: boolean;
+  /**
+   * Send data to ranks on other nodes over an authenticated, unencrypted TCP connection per pair
+   * instead of ZeroMQ with CURVE (default true; ZMPI_TCP_LINK=0 also turns it off: README, Security).
+   */
+  tcpLink?: boolean;
   /** Called when the inbox cannot accept connections any more (descriptors exhausted). */
   onExhausted?: (why: string) => void;
 }
@@ -99,6 +104,10 @@ export class ZmqTransport implements Transport {
   /** Path of the same-machine stream socket, or null. */
   get streamPath(): string | null {
     return this.stream?.path ?? null;
+  }
+  /** `tcp://host:port` of the TCP data port for ranks on other nodes, or null. */
+  get streamTcp(): string | null {
+    return this.stream?.tcpEndpoint ?? null;
   }
   /** This rank's published single-copy token, or null when it offers none. */
   get cmaToken(): CmaToken | null {
@@ -141,25 +150,29 @@ export class ZmqTransport implements Transport {
   static async open(opts: ZmqTransportOptions): Promise<ZmqTransport> {
     const t = new ZmqTransport(opts.rank, opts.size, opts);
     t.tcpEndpoint = await t.inbox.bind(`tcp://${opts.bindAddress}:*`);
+    const inbox = new StreamInbox({
+      rank: opts.rank,
+      worldSize: opts.size,
+      keyFor: async (r) => {
+        await t.tableKnown;
+        return t.table.pairKey(r);
+      },
+      tableKnown: () => t.table.known,
+      refusals: opts.refusals,
+      handler: (env, payload) => t.dispatch(env, payload, "stream"),
+      onCut: (r) => t.lost(r, "disconnected"),
+    });
+    const streams = opts.stream !== false && process.env.ZMPI_STREAM !== "0" && process.platform !== "win32";
     if (opts.ipcDir !== null) {
       // Unix socket paths are limited to ~107 bytes; fall back to tcp rather than fail.
       const path = `${opts.ipcDir}/r${opts.rank}.zmq`;
       if (path.length < 100) t.ipcEndpoint = await t.inbox.bind(`ipc://${path}`);
       const streamPath = `${opts.ipcDir}/r${opts.rank}.sock`;
-      if (opts.stream !== false && process.env.ZMPI_STREAM !== "0" && process.platform !== "win32" && streamPath.length < 100) {
-        t.stream = await StreamInbox.listen(streamPath, {
-          rank: opts.rank,
-          worldSize: opts.size,
-          keyFor: async (r) => {
-            await t.tableKnown;
-            return t.table.pairKey(r);
-          },
-          tableKnown: () => t.table.known,
-          refusals: opts.refusals,
-          handler: (env, payload) => t.dispatch(env, payload, "stream"),
-        });
-      }
+      if (streams && streamPath.length < 100) await inbox.listenUnix(streamPath);
     }
+    const host = parseTcpEndpoint(t.tcpEndpoint)?.host;
+    if (opts.tcpLink !== false && tcpLinkEnabled() && host) await inbox.listenTcp(host);
+    if (inbox.path !== null || inbox.tcpEndpoint !== null) t.stream = inbox;
     t.inbox.start();
     return t;
   }
@@ -300,9 +313,14 @@ export class ZmqTransport implements Transport {
     const ep = this.table.endpointOf(rank);
     if (!ep) return undefined;
     const zmqLink = () => new Link(ep, { keys: this.keys, serverKey: this.table.get(rank)!.key }, (why) => this.lost(rank, why));
-    const path = this.table.get(rank)?.stream;
+    const p = this.table.get(rank)!;
     const key = this.table.pairKey(rank);
-    l = path && key && this.stream && this.table.sameMachine(rank) ? new StreamLink(path, this.rank, rank, key, (why) => this.lost(rank, why), zmqLink) : zmqLink();
+    const lost = (why: LinkFailure) => this.lost(rank, why);
+    const same = this.table.sameMachine(rank);
+    // Same machine: the Unix socket. Another node: the TCP data port, when both ends offer one.
+    const tcp = !same && p.streamTcp && this.stream?.tcpEndpoint ? parseTcpEndpoint(p.streamTcp) : null;
+    const target = same && p.stream && this.stream?.path ? { path: p.stream } : tcp;
+    l = target && key ? new StreamLink(target, this.rank, rank, key, lost, zmqLink) : zmqLink();
     this.links.set(rank, l);
     return l;
   }
