@@ -17,7 +17,7 @@
  * rank it names. Each peer's data is delivered in send order whatever way it came (in-order.ts).
  */
 import { RankFailedError, UsageError } from "../errors.js";
-import { addressOf, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
+import { addressOf, CMA_EAGER_MIN_BYTES, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
 import { encodeHeader, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
 import { InOrder } from "./in-order.js";
@@ -394,25 +394,37 @@ export class ZmqTransport implements Transport {
     // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
     // closure below until the receipt, so the array is neither freed nor (by contract) reused.
     // Only over an authenticated stream socket: the receiver honours the header from nowhere else.
+    // An eager send's payload is already a private copy of ours: it may go by single copy too,
+    // kept alive until the receipt while the send itself resolves at once.
     const single =
-      zeroCopy &&
       payload !== null &&
-      payload.byteLength >= CMA_MIN_BYTES &&
+      payload.byteLength >= (zeroCopy ? CMA_MIN_BYTES : CMA_EAGER_MIN_BYTES) &&
       isTypedCode(env.dtype) &&
       link instanceof StreamLink &&
       link.authenticated &&
       this.single.peerReads(dest);
-    if (single) full.cma = addressOf(payload);
+    if (single) {
+      full.cma = addressOf(payload);
+      full.ack = 1;
+    }
     const header = encodeHeader(full);
     const withPayload = payload !== null && env.dtype !== DType.NONE && !single;
     const frames = withPayload ? [header, payload] : [header];
-    if (!zeroCopy) return link.send(frames);
-    const acked = new Promise<void>((resolve, reject) => {
+    if (!zeroCopy && !single) return link.send(frames);
+    const acked = this.receipt(dest, seq).then(() => keepAlive(payload));
+    if (zeroCopy) return link.send(frames).then(() => acked);
+    // Our own copy: the receipt only frees it (a peer that dies meanwhile is reported elsewhere).
+    acked.catch(() => {});
+    return link.send(frames);
+  }
+
+  /** Resolves when `dest` acknowledges message `seq`; rejects when it is found dead. */
+  private receipt(dest: number, seq: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       let m = this.acks.get(dest);
       if (!m) this.acks.set(dest, (m = new Map()));
       m.set(seq, { resolve, reject });
     });
-    return link.send(frames).then(() => acked.then(() => keepAlive(payload)));
   }
 
   private sendSelf(env: Envelope, payload: Uint8Array | null): Promise<void> {
