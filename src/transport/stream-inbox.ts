@@ -21,7 +21,7 @@ import type { InboxHandler } from "./zmq-inbox.js";
 import { HANDSHAKE_MS } from "./zmq-security.js";
 
 /** Connections still in their handshake, at most; one per peer rank is all a job needs at once. */
-export const MAX_PENDING_HANDSHAKES = 64;
+const MAX_PENDING_HANDSHAKES = 64;
 /**
  * Deadline of a handshake with a peer that may be waiting for the other side's endpoint table, ms:
  * a server's handshakes begun before it had the table, and every client's (it cannot tell).
@@ -34,7 +34,7 @@ export function streamIdentity(rank: number): string {
 }
 
 /** What a stream inbox needs. */
-export interface StreamInboxOptions {
+interface StreamInboxOptions {
   /** This rank. */
   rank: number;
   worldSize: number;
@@ -122,7 +122,7 @@ export class StreamInbox {
   private accept(socket: Socket, where: string, tcp: boolean): void {
     socket.on("error", () => {});
     if (this.closed) return void socket.destroy();
-    if (this.pending >= MAX_PENDING_HANDSHAKES) return this.refuse(socket, where, `more than ${MAX_PENDING_HANDSHAKES} connections in their handshake`);
+    if (this.pending >= MAX_PENDING_HANDSHAKES) return void this.refuse(socket, where, `more than ${MAX_PENDING_HANDSHAKES} connections in their handshake`);
     if (tcp) socket.setNoDelay(true);
     this.pending++;
     this.sockets.add(socket);

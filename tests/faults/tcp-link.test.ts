@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { linesOf, runJob } from "../helpers/run.js";
 import { memoryOf, ROOT, startJob, statsOf } from "./helpers/job.js";
-import { resultsOf, runAsSelf } from "./helpers/users.js";
+import { runAsSelf, strangerResult } from "./helpers/users.js";
 
 const ATTACKER = join(ROOT, "tests", "faults", "helpers", "attacker.mjs");
 const MiB = 1024 * 1024;
@@ -29,18 +29,14 @@ describe.skipIf(process.platform !== "linux")("the TCP data port across nodes", 
     const end = await job.done;
     const text = job.text();
     expect(end.code, text).toBe(0);
-    const r = (x: { stdout: string; stderr: string }) => {
-      const res = resultsOf(x.stdout)[0];
-      expect(res, x.stderr).toBeDefined();
-      return res as Record<string, number & string & number[]>;
-    };
+    const r = strangerResult;
     expect(r(tries).admitted).toBe(0);
     expect(r(tries).unreachable).toBe("");
     const s1 = statsOf(text, 1);
     expect(s1.refused).toBeGreaterThanOrEqual(r(tries).attempts);
     for (const rank of [0, 1]) expect(statsOf(text, rank).malformed).toBe(0);
     expect(text).toMatch(/rank 1 refused \d+ more connections from its TCP data port/);
-    const closed = r(idle).closedMs as number[];
+    const closed = r(idle).closedMs;
     expect(
       closed.every((ms) => ms > 0 && ms < 20_000),
       `${closed}`,
