@@ -26,6 +26,7 @@ function asArg<T>(parse: (v: string) => T): (v: string) => T {
 /** Parsed options. */
 interface BenchCliOptions {
   np: number;
+  nodes?: number;
   sizes?: number[];
   minSize?: number;
   maxSize?: number;
@@ -36,7 +37,7 @@ interface BenchCliOptions {
   benchmarks: BenchmarkName[];
   algorithm?: string;
   raw: boolean;
-  rawTransport: "ipc" | "tcp";
+  rawTransport?: "ipc" | "tcp";
   batches: number;
   out: string;
   name?: string;
@@ -58,6 +59,7 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
   return new Command(name)
     .description("OSU-style benchmarks: latency, bw (vs bare zeromq.js), allreduce, bcast, reduce, allgather, alltoall, barrier")
     .option("-n, --np <N>", "number of ranks", positiveInt, 2)
+    .option("--nodes <K>", "spread the ranks over K pretend nodes (in blocks, as Slurm does; TCP between them)", positiveInt)
     .option("--sizes <list>", "message sizes, e.g. 8,1K,1M,64M (K/M/G are binary)", asArg(parseSizeList))
     .option("--min-size <size>", "smallest size of the power-of-two sweep (default 8)", asArg(parseSize))
     .option("--max-size <size>", "largest size of the sweep (default 16M for latency/bw, 64M for collectives)", asArg(parseSize))
@@ -76,7 +78,7 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
     )
     .option("--algorithm <name>", "force a collective algorithm: passed to every rank as ZMPI_ALGORITHM")
     .option("--no-raw", "skip the bare zeromq.js baseline for latency and bw")
-    .addOption(new Option("--raw-transport <t>", "transport of the bare zeromq.js pair").choices(["ipc", "tcp"]).default("ipc"))
+    .addOption(new Option("--raw-transport <t>", "transport of the bare zeromq.js pair (default ipc; tcp with --nodes)").choices(["ipc", "tcp"]))
     .option("--batches <N>", "timed batches per size; min/max are over batches", positiveInt, DEFAULT_BATCHES)
     .option("--out <dir>", "output folder", "bench-results")
     .option("--name <base>", "file base name (default osu-np<N>)")
@@ -93,6 +95,7 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
       }
       const outcome = await runBench({
         np: o.np,
+        nodes: o.nodes,
         sizes: o.sizes,
         minSize: o.minSize,
         maxSize: o.maxSize,

@@ -17,6 +17,8 @@ import { LINE_MARK, type BenchEvent, type BenchRecord, type BenchReport, type Be
 export interface BenchOptions extends PlanOptions {
   /** Ranks (default 2). */
   np?: number;
+  /** Pretend nodes the ranks are spread over (default 1): ranks 0 and 1 are then on different nodes when np = nodes = 2. */
+  nodes?: number;
   /** Output folder (default `bench-results` in the current directory). */
   out?: string;
   /** File base name (default `osu-np<N>`). */
@@ -111,7 +113,8 @@ class LineSplitter extends Writable {
 /** Runs the benchmarks; never throws for a failing job (the outcome's code says it). */
 export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
   const np = o.np ?? 2;
-  const plan = makePlan(o);
+  // Across pretend nodes the bare pair goes over tcp too, like zmpi's ranks there.
+  const plan = makePlan({ ...o, rawTransport: o.rawTransport ?? ((o.nodes ?? 1) > 1 ? "tcp" : "ipc") });
   const out = o.stdout ?? process.stdout;
   const err = o.stderr ?? process.stderr;
   const records: BenchRecord[] = [];
@@ -148,7 +151,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
   const env: Record<string, string> = { ZMPI_BENCH_PLAN: JSON.stringify(plan) };
   if (o.algorithm) env.ZMPI_ALGORITHM = o.algorithm;
   const t0 = Date.now();
-  const code = await launch({ np, script: rankScript(), env, timeoutSec: o.timeoutSec ?? 3600, stdout: stdoutLines, stderr: err });
+  const code = await launch({ np, nodes: o.nodes, script: rankScript(), env, timeoutSec: o.timeoutSec ?? 3600, stdout: stdoutLines, stderr: err });
   await new Promise<void>((res) => stdoutLines.end(res));
   const wallSeconds = (Date.now() - t0) / 1000;
 
@@ -159,6 +162,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
     meta: {
       ...machineInfo(),
       np,
+      nodes: o.nodes ?? 1,
       command: o.command ?? "",
       algorithm: o.algorithm ?? null,
       rawTransport: plan.raw ? plan.rawTransport : null,
@@ -184,7 +188,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
 
   const dir = resolve(o.out ?? "bench-results");
   mkdirSync(dir, { recursive: true });
-  const base = o.name ?? `osu-np${np}`;
+  const base = o.name ?? `osu-np${np}${(o.nodes ?? 1) > 1 ? `-nodes${o.nodes}` : ""}`;
   const csvPath = join(dir, `${base}.csv`);
   const jsonPath = join(dir, `${base}.json`);
   writeFileSync(csvPath, toCsv(records));

@@ -73,6 +73,8 @@ export interface MachineInfo {
 export interface BenchReport {
   meta: MachineInfo & {
     np: number;
+    /** Pretend nodes (1: all ranks on this machine as one node; absent in reports from before `--nodes`). */
+    nodes?: number;
     command: string;
     algorithm: string | null;
     rawTransport: "ipc" | "tcp" | null;

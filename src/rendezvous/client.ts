@@ -168,6 +168,7 @@ export async function joinJob(transport: ZmqTransport, opts: JoinOptions, onCoor
     key: transport.keys.publicZ85,
     cma: transport.cmaToken,
     stream: transport.streamPath,
+    streamTcp: transport.streamTcp,
   };
   link.send(controlFrames(opts.hello.rank, hello)).catch(() => {});
   // The coordinator has the same deadline and then names the missing ranks; wait a little longer

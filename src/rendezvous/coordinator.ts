@@ -160,7 +160,18 @@ export class Coordinator {
     let coordinatorRank = 0;
     for (let r = 0; r < this.opts.size; r++) {
       const h = this.hellos.get(r)!;
-      peers.push({ rank: r, tcp: h.tcp, ipc: h.ipc, nodeName: h.nodeName, hostname: h.hostname, pid: h.pid, key: h.key, cma: h.cma ?? null, stream: h.stream ?? null });
+      peers.push({
+        rank: r,
+        tcp: h.tcp,
+        ipc: h.ipc,
+        nodeName: h.nodeName,
+        hostname: h.hostname,
+        pid: h.pid,
+        key: h.key,
+        cma: h.cma ?? null,
+        stream: h.stream ?? null,
+        streamTcp: h.streamTcp ?? null,
+      });
       if (h.pid === process.pid && h.hostname === this.opts.hostname) coordinatorRank = r;
     }
     this.tableSent = true;

@@ -31,6 +31,8 @@ export interface HelloMsg {
   cma?: CmaToken | null;
   /** Same-machine stream socket path, or null. */
   stream?: string | null;
+  /** TCP data port for ranks on other nodes (`tcp://host:port`), or null. */
+  streamTcp?: string | null;
 }
 
 /** Everyone is here: the endpoint table. */
@@ -111,6 +113,7 @@ export function decodeControl(payload: Buffer | null): ControlMsg | null {
     if (typeof h.hostname !== "string" || !(h.ipc === null || typeof h.ipc === "string")) return null;
     if (h.cma != null && (typeof h.cma !== "object" || !Number.isSafeInteger(h.cma.address) || typeof h.cma.token !== "string")) return null;
     if (h.stream != null && typeof h.stream !== "string") return null;
+    if (h.streamTcp != null && typeof h.streamTcp !== "string") return null;
     return v as HelloMsg;
   }
   if (t === "table") return Array.isArray((v as TableMsg).peers) ? (v as TableMsg) : null;

@@ -31,6 +31,15 @@ import { fileURLToPath } from "node:url";
  * the receipt.
  */
 export const CMA_MIN_BYTES = 64 * 1024;
+/**
+ * Arrays below the eager limit reach the transport as private copies; from this size they too go
+ * by single copy (the copy stays alive until the receipt; the send does not wait for it). Through
+ * the socket, a 64 KiB array took longer than a 1 MiB one by single copy, the one-node "cliff" of
+ * issue 12 (unloaded, one node: 64 KiB ping-pong 333–380 µs over the socket, 1 MiB by single
+ * copy 220–310 µs). Below 32 KiB the bytes through the socket cost about what the syscall and
+ * the receipt do; on this shared machine same-session A/B figures were within noise (load 20–28).
+ */
+export const CMA_EAGER_MIN_BYTES = 32 * 1024;
 
 interface NativeCma {
   setPtracer(pid: number): boolean;

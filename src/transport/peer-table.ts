@@ -27,6 +27,8 @@ export interface PeerEndpoint {
   cma?: CmaToken | null;
   /** Path of the rank's same-machine stream socket (Unix socket), or null/absent. */
   stream?: string | null;
+  /** `tcp://host:port` of the rank's TCP data port for ranks on other nodes, or null/absent. */
+  streamTcp?: string | null;
 }
 
 /** A rank's view of the table. */

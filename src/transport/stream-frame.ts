@@ -38,10 +38,36 @@ export class FrameParser {
    * @param check looks at a header and its payload length before anything is buffered for it: an
    *   error string ends the stream (a claim its own header does not back, a sender it cannot be)
    */
+  /**
+   * @param reused the chunks given to {@link push} are views of one buffer that the next read
+   *   overwrites: whatever outlives the call (a payload, a partial frame) is copied first
+   */
   constructor(
     private readonly onFrame: (header: Buffer, payload: Buffer | null) => void,
     private readonly check: (header: Buffer, payloadBytes: number) => string | null = () => null,
+    private readonly reused = false,
   ) {}
+
+  /** Where the next bytes should be read to: the rest of the payload being gathered, or null (anywhere). */
+  pendingTarget(): Buffer | null {
+    return this.payload ? this.payload.subarray(this.filled) : null;
+  }
+
+  /** `n` bytes were read straight into {@link pendingTarget}. */
+  wrote(n: number): void {
+    this.filled += n;
+    if (this.filled < this.payload!.length) return;
+    const h = this.header!;
+    const p = this.payload!;
+    this.header = this.payload = null;
+    this.filled = 0;
+    this.onFrame(h, p);
+  }
+
+  /** True while a message has begun but not ended. */
+  get midFrame(): boolean {
+    return this.payload !== null || this.rest !== null;
+  }
 
   /** Feeds bytes; returns an error for a stream that cannot be ours (the caller drops the connection). */
   push(chunk: Buffer): string | null {
@@ -78,7 +104,8 @@ export class FrameParser {
       }
       if (buf.length - start >= pLen) {
         off = start + pLen;
-        this.onFrame(header, buf.subarray(start, off));
+        const p = buf.subarray(start, off);
+        this.onFrame(header, this.reused ? Buffer.from(p) : p);
         continue;
       }
       try {
@@ -90,7 +117,7 @@ export class FrameParser {
       this.filled = buf.copy(this.payload, 0, start);
       return null;
     }
-    if (off < buf.length) this.rest = buf.subarray(off);
+    if (off < buf.length) this.rest = this.reused ? Buffer.from(buf.subarray(off)) : buf.subarray(off);
     return null;
   }
 }

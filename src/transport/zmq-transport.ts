@@ -17,7 +17,7 @@
  * rank it names. Each peer's data is delivered in send order whatever way it came (in-order.ts).
  */
 import { RankFailedError, UsageError } from "../errors.js";
-import { addressOf, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
+import { addressOf, CMA_EAGER_MIN_BYTES, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
 import { encodeHeader, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
 import { InOrder } from "./in-order.js";
@@ -27,7 +27,7 @@ import { PeerTable, type PeerEndpoint } from "./peer-table.js";
 import type { Refusals } from "./refusals.js";
 import { SingleCopyPeers } from "./single-copy-peers.js";
 import { remotePayload } from "./single-copy.js";
-import { StreamInbox } from "./stream-inbox.js";
+import { parseTcpEndpoint, StreamInbox } from "./stream-inbox.js";
 import { StreamLink, type PeerLink } from "./stream-link.js";
 import { copyStats, countTraffic, emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
 import type { ZapHandler } from "./zap.js";
@@ -62,6 +62,11 @@ interface ZmqTransportOptions {
   cma?: boolean;
   /** Talk to same-machine peers over a Unix socket instead of ZeroMQ ipc (default true; init() passes ZMPI_STREAM). */
   stream?: boolean;
+  /**
+   * Send data to ranks on other nodes over an authenticated, unencrypted TCP connection per pair
+   * instead of ZeroMQ with CURVE (default true; init() passes ZMPI_TCP_LINK: README, Security).
+   */
+  tcpLink?: boolean;
   /** Called when the inbox cannot accept connections any more (descriptors exhausted). */
   onExhausted?: (why: string) => void;
 }
@@ -99,6 +104,10 @@ export class ZmqTransport implements Transport {
   /** Path of the same-machine stream socket, or null. */
   get streamPath(): string | null {
     return this.stream?.path ?? null;
+  }
+  /** `tcp://host:port` of the TCP data port for ranks on other nodes, or null. */
+  get streamTcp(): string | null {
+    return this.stream?.tcpEndpoint ?? null;
   }
   /** This rank's published single-copy token, or null when it offers none. */
   get cmaToken(): CmaToken | null {
@@ -141,25 +150,29 @@ export class ZmqTransport implements Transport {
   static async open(opts: ZmqTransportOptions): Promise<ZmqTransport> {
     const t = new ZmqTransport(opts.rank, opts.size, opts);
     t.tcpEndpoint = await t.inbox.bind(`tcp://${opts.bindAddress}:*`);
+    const inbox = new StreamInbox({
+      rank: opts.rank,
+      worldSize: opts.size,
+      keyFor: async (r) => {
+        await t.tableKnown;
+        return t.table.pairKey(r);
+      },
+      tableKnown: () => t.table.known,
+      refusals: opts.refusals,
+      handler: (env, payload) => t.dispatch(env, payload, "stream"),
+      onCut: (r) => t.lost(r, "disconnected"),
+    });
+    const streams = opts.stream !== false && process.platform !== "win32";
     if (opts.ipcDir !== null) {
       // Unix socket paths are limited to ~107 bytes; fall back to tcp rather than fail.
       const path = `${opts.ipcDir}/r${opts.rank}.zmq`;
       if (path.length < 100) t.ipcEndpoint = await t.inbox.bind(`ipc://${path}`);
       const streamPath = `${opts.ipcDir}/r${opts.rank}.sock`;
-      if (opts.stream !== false && process.platform !== "win32" && streamPath.length < 100) {
-        t.stream = await StreamInbox.listen(streamPath, {
-          rank: opts.rank,
-          worldSize: opts.size,
-          keyFor: async (r) => {
-            await t.tableKnown;
-            return t.table.pairKey(r);
-          },
-          tableKnown: () => t.table.known,
-          refusals: opts.refusals,
-          handler: (env, payload) => t.dispatch(env, payload, "stream"),
-        });
-      }
+      if (streams && streamPath.length < 100) await inbox.listenUnix(streamPath);
     }
+    const host = parseTcpEndpoint(t.tcpEndpoint)?.host;
+    if (opts.tcpLink !== false && host) await inbox.listenTcp(host);
+    if (inbox.path !== null || inbox.tcpEndpoint !== null) t.stream = inbox;
     t.inbox.start();
     return t;
   }
@@ -301,9 +314,14 @@ export class ZmqTransport implements Transport {
     const ep = this.table.endpointOf(rank);
     if (!ep) return undefined;
     const zmqLink = () => new Link(ep, { keys: this.keys, serverKey: this.table.get(rank)!.key }, (why) => this.lost(rank, why));
-    const path = this.table.get(rank)?.stream;
+    const p = this.table.get(rank)!;
     const key = this.table.pairKey(rank);
-    l = path && key && this.stream && this.table.sameMachine(rank) ? new StreamLink(path, this.rank, rank, key, (why) => this.lost(rank, why), zmqLink) : zmqLink();
+    const lost = (why: LinkFailure) => this.lost(rank, why);
+    const same = this.table.sameMachine(rank);
+    // Same machine: the Unix socket. Another node: the TCP data port, when both ends offer one.
+    const tcp = !same && p.streamTcp && this.stream?.tcpEndpoint ? parseTcpEndpoint(p.streamTcp) : null;
+    const target = same && p.stream && this.stream?.path ? { path: p.stream } : tcp;
+    l = target && key ? new StreamLink(target, this.rank, rank, key, lost, zmqLink) : zmqLink();
     this.links.set(rank, l);
     return l;
   }
@@ -377,20 +395,33 @@ export class ZmqTransport implements Transport {
     // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
     // closure below until the receipt, so the array is neither freed nor (by contract) reused.
     // Only over an authenticated stream socket: the receiver honours the header from nowhere else.
+    // An eager send's payload is already a private copy of ours: it may go by single copy too,
+    // kept alive until the receipt while the send itself resolves at once.
     const single =
-      zeroCopy &&
       payload !== null &&
-      payload.byteLength >= CMA_MIN_BYTES &&
+      payload.byteLength >= (zeroCopy ? CMA_MIN_BYTES : CMA_EAGER_MIN_BYTES) &&
       isTypedCode(env.dtype) &&
       link instanceof StreamLink &&
       link.authenticated &&
       this.single.peerReads(dest);
-    if (single) full.cma = addressOf(payload);
+    if (single) {
+      full.cma = addressOf(payload);
+      full.ack = 1;
+    }
     const header = encodeHeader(full);
     const withPayload = payload !== null && env.dtype !== DType.NONE && !single;
     const frames = withPayload ? [header, payload] : [header];
-    if (!zeroCopy) return link.send(frames);
-    const acked = new Promise<void>((resolve, reject) => {
+    if (!zeroCopy && !single) return link.send(frames);
+    const acked = this.receipt(dest, seq).then(() => keepAlive(payload));
+    if (zeroCopy) return link.send(frames).then(() => acked);
+    // Our own copy: the receipt only frees it (a peer that dies meanwhile is reported elsewhere).
+    acked.catch(() => {});
+    return link.send(frames);
+  }
+
+  /** Resolves when `dest` acknowledges message `seq`; rejects when it is found dead. */
+  private receipt(dest: number, seq: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       let m = this.acks.get(dest);
       if (!m) {
         m = new Map();
@@ -398,7 +429,6 @@ export class ZmqTransport implements Transport {
       }
       m.set(seq, { resolve, reject });
     });
-    return link.send(frames).then(() => acked.then(() => keepAlive(payload)));
   }
 
   private sendSelf(env: Envelope, payload: Uint8Array | null): Promise<void> {

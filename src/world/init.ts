@@ -137,6 +137,7 @@ async function initDistributed(
       refusals: new Refusals(`rank ${env.rank}`, warn),
       warn,
       stream: settings.stream,
+      tcpLink: settings.tcpLink,
       cma: settings.cma,
       onExhausted: (why) => exhausted(`rank ${env.rank} ${why}`),
     });

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryOf, ROOT, startJob, statsOf } from "./helpers/job.js";
-import { makeOtherUser, resultsOf, runAsSelf, type OtherUser } from "./helpers/users.js";
+import { makeOtherUser, resultsOf, runAsSelf, strangerResult, type OtherUser } from "./helpers/users.js";
 
 const ATTACKER = join(ROOT, "tests", "faults", "helpers", "attacker.mjs");
 const MiB = 1024 * 1024;
@@ -63,19 +63,7 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     const text = job.text();
     expect(end.code, text).toBe(0);
 
-    // What the stranger scripts print (each prints the fields of its own kind).
-    interface StrangerResult {
-      attempts: number;
-      admitted: number;
-      unreachable: string;
-      closedMs: number[];
-      sentBytes: number;
-    }
-    const r = (x: { stdout: string; stderr: string }) => {
-      const res = resultsOf(x.stdout)[0];
-      expect(res, x.stderr).toBeDefined();
-      return res as unknown as StrangerResult;
-    };
+    const r = strangerResult;
     const zmqAttempts = r(onRank).attempts + r(onCoord).attempts;
     const admitted = r(onRank).admitted + r(onCoord).admitted + r(onUnix).admitted;
     expect(r(onRank).admitted).toBe(0);

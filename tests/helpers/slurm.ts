@@ -1,5 +1,7 @@
 /** Shared by the Slurm tests: whether srun/sbatch are here, and an environment free of other jobs. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 
 /** Why the Slurm tests skip, or null when srun and sbatch are on PATH. */
 export function slurmSkipReason(): string | null {
@@ -18,4 +20,20 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
     env[k] = v;
   }
   return { ...env, ...extra };
+}
+
+/** Runs `srun args` from the repository root with a fresh job secret; output is stdout and stderr together. Killed at `timeoutMs`. */
+export function srunCapture(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+  const root = fileURLToPath(new URL("../../", import.meta.url));
+  return new Promise((resolve) => {
+    const child = spawn("srun", args, { cwd: root, env: cleanEnv({ ZMPI_SECRET: randomBytes(24).toString("hex"), ...env }), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
 }

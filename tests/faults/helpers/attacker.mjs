@@ -6,7 +6,7 @@
 //   node attacker.mjs strangers <tcp endpoint> <rounds> [secret]
 //   node attacker.mjs claim <tcp endpoint> <claim bytes> <max bytes to send>
 //   node attacker.mjs flood <tcp endpoint> <connections> <hold ms>
-//   node attacker.mjs unix <socket path> <rounds> [secret]
+//   node attacker.mjs unix <socket path or tcp endpoint of a data port> <rounds> [secret]
 //   node attacker.mjs idle <socket path or tcp endpoint> <connections> <max ms>
 //   node attacker.mjs squat-port <port>           (listens; prints what connecting ranks sent)
 //   node attacker.mjs squat-dir <dir>             (creates dir 0777 before the victim)
@@ -140,9 +140,11 @@ async function flood(ep, n, holdMs) {
 function unixTry(path, chunks, waitMs = 13_000) {
   return new Promise((resolve) => {
     let err = "";
-    const s = connect({ path }, () => {
+    const send = () => {
       for (const ch of chunks) s.write(ch);
-    });
+    };
+    // A Unix socket path, or a rank's TCP data port (tcp://host:port).
+    const s = path.startsWith("tcp://") ? connect(hostPort(path).port, hostPort(path).host, send) : connect({ path }, send);
     s.on("data", () => {}); // read, so the server's hang-up is seen
     s.on("error", (e) => (err = e.code ?? e.message));
     const t = setTimeout(() => {

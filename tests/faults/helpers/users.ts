@@ -68,6 +68,22 @@ function runProcess(cmd: string, args: string[], opts: RunOptions): Running {
 }
 
 /** The `result {...}` lines a command printed. */
+/** What the stranger scripts print (each prints the fields of its own kind). */
+export interface StrangerResult {
+  attempts: number;
+  admitted: number;
+  unreachable: string;
+  closedMs: number[];
+  sentBytes: number;
+}
+
+/** The first result line of an attacker run; fails the test (with its stderr) when there is none. */
+export function strangerResult(x: { stdout: string; stderr: string }): StrangerResult {
+  const res = resultsOf(x.stdout)[0];
+  if (!res) throw new Error(`the attacker printed no result: ${x.stderr}`);
+  return res as unknown as StrangerResult;
+}
+
 export function resultsOf(stdout: string): Array<Record<string, unknown>> {
   return stdout
     .split("\n")

@@ -1,0 +1,37 @@
+// The data path across nodes: an authenticated TCP connection per rank pair (stream-link.ts) by
+// default, ZeroMQ with CURVE with ZMPI_TCP_LINK=0. Real processes on two pretend nodes.
+import { describe, expect, it } from "vitest";
+import { linesOf, runJob } from "../helpers/run.js";
+
+describe("TCP data path across nodes", () => {
+  it("carries arrays from 8 B to 16 MiB both ways, in order, over the TCP link", async () => {
+    const r = await runJob("tcp-link.ts", 2, { nodes: 2 });
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1]) {
+      expect(linesOf(r.stdout, rank)).toContain("ok exchange");
+      expect(linesOf(r.stdout, rank).join("\n")).toMatch(/via tcp-stream tcp:\/\//);
+    }
+  });
+
+  it("with ZMPI_TCP_LINK=0 the same traffic goes over ZeroMQ (CURVE)", async () => {
+    const r = await runJob("tcp-link.ts", 2, { nodes: 2, env: { ZMPI_TCP_LINK: "0" } });
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1]) {
+      expect(linesOf(r.stdout, rank)).toContain("ok exchange");
+      expect(linesOf(r.stdout, rank)).toContain("via zmq ");
+    }
+  });
+
+  for (const link of ["1", "0"]) {
+    it(`ZMPI_TCP_LINK=${link}: the point-to-point suite passes across nodes`, async () => {
+      const p2p = await runJob("p2p-suite.ts", 4, { nodes: 2, env: { ZMPI_TCP_LINK: link } });
+      expect(p2p.code, p2p.stderr).toBe(0);
+    }, 180_000);
+
+    it(`ZMPI_TCP_LINK=${link}: the collective suite passes across nodes`, async () => {
+      const coll = await runJob("coll-suite.ts", 4, { nodes: 2, env: { ZMPI_TCP_LINK: link } });
+      expect(coll.code, coll.stderr).toBe(0);
+      for (const rank of [0, 1, 2, 3]) expect(linesOf(coll.stdout, rank)).toContain("ok finalize");
+    }, 180_000);
+  }
+});
