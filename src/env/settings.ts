@@ -129,7 +129,12 @@ export const SETTINGS = {
   ),
   cma: flag("ZMPI_CMA", true, "user", "single-copy transfers between ranks on one machine (0: large arrays go over the socket)"),
   stream: flag("ZMPI_STREAM", true, "user", "ranks on one machine talk over their own Unix socket per pair (0: ZeroMQ ipc with CURVE)"),
-  tcpLink: flag("ZMPI_TCP_LINK", true, "user", "ranks on different nodes send data over one authenticated, unencrypted TCP connection per pair (0: ZeroMQ with CURVE, encrypted; see Security)"),
+  tcpLink: flag(
+    "ZMPI_TCP_LINK",
+    true,
+    "user",
+    "ranks on different nodes send data over one authenticated, unencrypted TCP connection per pair (0: ZeroMQ with CURVE, encrypted; see Security)",
+  ),
   metrics: flag("ZMPI_METRICS", false, "user", "print the per-rank metrics table on rank 0 at finalize"),
   metricsDir: text("ZMPI_METRICS_DIR", "a directory", "user", "where `metrics.json` goes (else each results output's directory)"),
   mesh: text("ZMPI_MESH", "`dim:size,…` (`pp:2,dp:1,tp:2`)", "zmpi sbatch", 'the mesh `world.mesh("env")` builds'),
