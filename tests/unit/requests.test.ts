@@ -9,14 +9,19 @@ import { Request, testAll, testAny, testSome, TimeoutError, UNDEFINED, waitAll, 
 import { onEveryComm } from "../helpers/p2p-comms.js";
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
-/** Polls `f` until it gives a truthy value (bounded: a bug fails, never hangs). */
+/**
+ * Polls `f` until it gives a truthy value, for at most 5 s (bounded: a bug fails, never hangs).
+ * Bounded by time, not by a count of event-loop turns: a condition that waits on a 20 ms timer
+ * must not lose to 10,000 turns that a quiet machine runs in less than 20 ms.
+ */
 async function until<T>(f: () => T): Promise<T> {
-  for (let i = 0; i < 10_000; i++) {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
     const v = f();
     if (v) return v;
     await tick();
   }
-  throw new Error("condition never became true");
+  throw new Error("condition never became true within 5 s");
 }
 const messages: unknown[] = [null, true, -7, 0, 2.5, "mpi4py", [1, "two"], { k0: 1, k1: [null] }];
 const SIZES = [1, 2, 3];
