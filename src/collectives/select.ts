@@ -32,10 +32,10 @@ export const RING_SEGMENT_BYTES = 1024 * 1024;
 
 /** The algorithms each collective knows. */
 export const ALGORITHMS = {
-  barrier: ["dissemination"],
-  bcast: ["binomial", "scatter-allgather"],
+  barrier: ["dissemination", "hierarchical"],
+  bcast: ["binomial", "scatter-allgather", "hierarchical"],
   reduce: ["binomial", "reduce-scatter-gather"],
-  allreduce: ["recursive-doubling", "ring"],
+  allreduce: ["recursive-doubling", "ring", "hierarchical"],
   allgather: ["ring", "recursive-doubling", "bruck"],
   alltoall: ["linear", "pairwise"],
   reduceScatter: ["ring", "reduce-scatterv"],

@@ -15,6 +15,7 @@ import type { CollectiveMismatchError, ZmpiError } from "../errors.js";
 import { DType } from "../transport/dtype.js";
 import type { CollectiveOptions } from "./args.js";
 import { Coll, collTag, mismatchError, type CollHost } from "./coll.js";
+import { nodeLayout, type NodeLayout } from "./layout.js";
 
 /** The neighbour check's token: no payload. */
 const TOKEN: Encoded = { dtype: DType.NONE, count: 0, bytes: null, zeroCopy: false };
@@ -54,6 +55,16 @@ export class CollectiveSequence implements CollHost {
   /** Bytes above which a typed payload is sent without a copy. */
   get eagerLimit(): number {
     return this.comm.engine.config.eagerLimit;
+  }
+
+  #layout: NodeLayout | null = null;
+  /** Where this communicator's ranks run (the same on every rank: from the rendezvous table). */
+  get layout(): NodeLayout {
+    if (!this.#layout) {
+      const nodes = this.comm.engine.nodes;
+      this.#layout = nodeLayout(this.comm.group.map((w) => nodes?.[w] ?? ""));
+    }
+    return this.#layout;
   }
 
   /**
