@@ -1,5 +1,9 @@
 /** Shared by the Slurm tests: whether srun/sbatch are here, and an environment free of other jobs. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Why the Slurm tests skip, or null when srun and sbatch are on PATH. */
 export function slurmSkipReason(): string | null {
@@ -18,4 +22,22 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
     env[k] = v;
   }
   return { ...env, ...extra };
+}
+
+/**
+ * Runs `srun args` from the repository root with a fresh job secret and a clean environment, to
+ * completion or its deadline (then SIGKILL); stdout and stderr interleaved in `out`.
+ */
+export function srunJob(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("srun", args, { cwd: ROOT, env: cleanEnv({ ZMPI_SECRET: randomBytes(24).toString("hex") }), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
 }

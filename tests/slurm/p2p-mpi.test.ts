@@ -1,30 +1,12 @@
 // The MPI point-to-point semantics fixture under real srun on the local cluster: two nodes, tcp
 // between them, the stream socket and single copy inside n1 (layout 3,1).
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { cleanEnv, slurmSkipReason } from "../helpers/slurm.js";
+import { slurmSkipReason, srunJob as srun } from "../helpers/slurm.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const skipReason = slurmSkipReason();
 if (skipReason) console.warn(`skipped: ${skipReason}`);
 
 const CHECKS = ["bad-input", "proc-null", "issend-ring", "ssend-ordering", "sendrecv-replace", "requests", "free", "values", "finalize"];
-
-function srun(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("srun", args, { cwd: ROOT, env: cleanEnv({ ZMPI_SECRET: randomBytes(24).toString("hex") }), stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
 
 describe.skipIf(skipReason !== null)("point-to-point semantics under srun", () => {
   it("srun -N2 -n4: every check on every task, ssend and send deadlines across nodes", async () => {
