@@ -9,7 +9,7 @@ export const SIGMA = 0.3; // noise sd (known)
 export const PRIOR_SD = 2; // each coefficient ~ N(0, PRIOR_SD²)
 const LOG_2PI = 1.8378770664093453;
 const LOG_SIGMA = -1.2039728043259361; // ln 0.3
-const LOG_PRIOR_SD = 0.6931471805599453; // ln 2
+const LOG_PRIOR_SD = Math.LN2;
 
 /** x in [-1, 1], y = 0.5 - 1.2x + 0.8x² + noise. */
 export const data = (() => {

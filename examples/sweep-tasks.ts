@@ -2,7 +2,7 @@
 // task and calls an export by name: functions are never shipped as source.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TaskContext } from "zmpi";
+import { createRng, type TaskContext } from "zmpi";
 
 /** What building a target produces: a 1-D Gaussian mixture the samplers explore. */
 export interface Target {
@@ -11,22 +11,10 @@ export interface Target {
   sigma: number;
 }
 
-/** A small deterministic PRNG (mulberry32), so runs are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Stage 1: "build" a target (here: place the mixture's modes). */
 export async function buildTarget(spec: { name: string; modes: number; seed: number }, ctx: TaskContext): Promise<Target> {
-  const r = rng(spec.seed);
-  const means = Array.from({ length: spec.modes }, () => Math.round((r() * 20 - 10) * 100) / 100);
+  const r = createRng(spec.seed, "target", spec.name);
+  const means = Array.from({ length: spec.modes }, () => Math.round(r.uniform(-10, 10) * 100) / 100);
   ctx.log(`target ${spec.name}: ${spec.modes} modes at ${means.join(", ")} (rank ${ctx.rank})`);
   await new Promise((res) => setTimeout(res, 100));
   return { name: spec.name, means, sigma: 1 };
@@ -42,14 +30,14 @@ function logDensity(t: Target, x: number): number {
 export function writeTargetFile(dir: string, t: Target): void {
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${t.name}.json.tmp`);
-  writeFileSync(tmp, JSON.stringify(t) + "\n");
+  writeFileSync(tmp, `${JSON.stringify(t)}\n`);
   renameSync(tmp, join(dir, `${t.name}.json`));
 }
 
 /** Stage 2: a random-walk Metropolis sampler on a target: `spec.target`, else the built one (`ctx.inputs[0]`). */
 export async function runSampler(spec: { sampler: number; steps: number; step: number; target?: Target }, ctx: TaskContext): Promise<Record<string, unknown>> {
   const target = spec.target ?? (ctx.inputs[0] as Target);
-  const r = rng(1000 * spec.sampler + target.means.length);
+  const r = createRng(spec.sampler, "sampler", target.name);
   const t0 = performance.now();
   let x = 0;
   let lp = logDensity(target, x);
@@ -57,9 +45,9 @@ export async function runSampler(spec: { sampler: number; steps: number; step: n
   let sum = 0;
   let sumSq = 0;
   for (let i = 0; i < spec.steps; i++) {
-    const y = x + (r() * 2 - 1) * spec.step;
+    const y = x + r.uniform(-spec.step, spec.step);
     const lq = logDensity(target, y);
-    if (Math.log(r()) < lq - lp) {
+    if (Math.log(r.uniform()) < lq - lp) {
       x = y;
       lp = lq;
       accepted++;

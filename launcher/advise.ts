@@ -19,7 +19,7 @@ export function parseSize(v: string): number {
 }
 
 /** Options as commander gives them: the problem, and an allocation to request. */
-export interface AdviseFlags extends Problem {
+interface AdviseFlags extends Problem {
   nodes?: number;
   ntasksPerNode?: number;
   cpusPerTask?: number;
@@ -41,7 +41,7 @@ function size(bytes: number): string {
 }
 
 /** The advice as text. */
-export function formatAdvice(a: Advice): string {
+function formatAdvice(a: Advice): string {
   const r = a.resources;
   const l = a.layout;
   const from =
@@ -74,7 +74,7 @@ export function formatAdvice(a: Advice): string {
 /** Runs the advice for `f`; writes it and returns the exit status (2 when refused). */
 export function runAdvise(f: AdviseFlags, out: NodeJS.WritableStream = process.stdout, env: Record<string, string | undefined> = process.env): number {
   const a = advise(f, resourcesFrom(f, env));
-  out.write((f.json ? JSON.stringify(a, null, 2) : formatAdvice(a)) + "\n");
+  out.write(`${f.json ? JSON.stringify(a, null, 2) : formatAdvice(a)}\n`);
   return a.ok ? 0 : 2;
 }
 

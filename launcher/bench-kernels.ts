@@ -18,8 +18,8 @@ import { benchEnsemble, type BenchRow } from "./bench-ensemble.js";
 
 type Row = BenchRow;
 
-const REPS = Number(process.env["BENCH_REPS"] ?? 9);
-const QUICK = process.env["BENCH_QUICK"] === "1";
+const REPS = Number(process.env.BENCH_REPS ?? 9);
+const QUICK = process.env.BENCH_QUICK === "1";
 const rows: Row[] = [];
 
 function stats(xs: number[]): { median: number; min: number; max: number } {
@@ -164,7 +164,6 @@ for dt in ("float32", "float64"):
     out["gemm_" + dt] = 2 * m**3 / med(lambda: A @ B, ${REPS}) / 1e9
 print(json.dumps(out))
 `;
-  let res: { reduce: number; gemm_float32: number; gemm_float64: number };
   try {
     execFileSync("python3", ["-c", "import numpy"], { stdio: "ignore" });
   } catch {
@@ -173,7 +172,7 @@ print(json.dumps(out))
   }
   // Single-threaded BLAS for a like-for-like single-thread comparison.
   const env = { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
-  res = JSON.parse(execFileSync("python3", ["-c", py], { encoding: "utf8", env }).trim()) as typeof res;
+  const res = JSON.parse(execFileSync("python3", ["-c", py], { encoding: "utf8", env }).trim()) as { reduce: number; gemm_float32: number; gemm_float64: number };
   const ver = execFileSync("python3", ["-c", "import numpy; print(numpy.__version__)"], { encoding: "utf8" }).trim();
   const ours = (bench: string, backend: string): number => rows.find((r) => r.bench === bench && r.backend === backend)?.median ?? NaN;
   const add = (bench: string, np: number, mine: number, unit: string): void => {
@@ -222,7 +221,7 @@ async function main(): Promise<void> {
     "bench,backend,size,unit,median,min,max,target,note",
     ...rows.map((r) => [r.bench, r.backend, r.size, r.unit, fmt(r.median), fmt(r.min), fmt(r.max), r.target, r.note].map(esc).join(",")),
   ];
-  writeFileSync(join(dir, "kernels.csv"), csv.join("\n") + "\n");
+  writeFileSync(join(dir, "kernels.csv"), `${csv.join("\n")}\n`);
   console.log(`wrote ${join(dir, "kernels.csv")}`);
 }
 

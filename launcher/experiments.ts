@@ -33,7 +33,7 @@ const progressMode = (v: string): WaitProgress => {
 };
 
 /** The manifest as a table for the terminal. */
-export function formatRun(m: RunManifestData, dir: string): string {
+function formatRun(m: RunManifestData, dir: string): string {
   const t = new Table({ head: ["job", "id", "state", "exit", "elapsed s", "nodes", "via", "collected"], style: { head: [], border: [] } });
   for (const j of m.jobs) {
     t.push([
@@ -153,7 +153,7 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
     .option("--json", "print the manifest")
     .action(async (run: string, o: { json?: boolean }) => {
       const m = await status(run);
-      process.stdout.write(o.json ? JSON.stringify(m.data, null, 2) + "\n" : formatRun(m.data, m.dir) + "\n");
+      process.stdout.write(o.json ? `${JSON.stringify(m.data, null, 2)}\n` : `${formatRun(m.data, m.dir)}\n`);
       setStatus(0);
     });
 
@@ -166,7 +166,7 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
     .action(async (run: string, o: { interval: number; timeout?: number; progress: WaitProgress }) => {
       try {
         const m = await wait(run, { intervalSec: o.interval, timeoutSec: o.timeout, progress: o.progress });
-        process.stdout.write(formatRun(m.data, m.dir) + "\n");
+        process.stdout.write(`${formatRun(m.data, m.dir)}\n`);
         setStatus(m.data.jobs.every((j) => j.state === "COMPLETED") ? 0 : 1);
       } catch (e) {
         if ((e as Error).name !== "TimeoutError") throw e;
@@ -192,7 +192,7 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
       .argument("[run]", "run directory, or an output root (its newest run)", "runs"),
   ).action(async (run: string, o: SummaryFlags) => {
     const s = await summarize(run, summaryOptions(o));
-    process.stdout.write(formatSummary(s) + "\n");
+    process.stdout.write(`${formatSummary(s)}\n`);
     setStatus(s.matched === s.compared ? 0 : 1);
   });
 
@@ -232,7 +232,7 @@ export function experimentCommands(setStatus: (s: number) => void): Command[] {
       return setStatus(collected ? 0 : 1);
     }
     const s = await summarize(m.dir, summaryOptions(o));
-    process.stdout.write(formatSummary(s) + "\n");
+    process.stdout.write(`${formatSummary(s)}\n`);
     setStatus(s.matched === s.compared && collected ? 0 : 1);
   });
 

@@ -33,12 +33,12 @@ function singleCopyRow(): string {
 export function info(json: boolean, out: NodeJS.WritableStream = process.stdout): number {
   const env = detectEnvironment(process.env);
   if (json) {
-    out.write(JSON.stringify(env, null, 2) + "\n");
+    out.write(`${JSON.stringify(env, null, 2)}\n`);
     return 0;
   }
   const table = new Table({ head: ["zmpi", "detected"], style: { head: [], border: [] } });
   for (const row of infoRows(env)) table.push(row);
-  out.write(table.toString() + "\n");
+  out.write(`${table.toString()}\n`);
   for (const w of env.warnings) out.write(`warning: ${w}\n`);
   return 0;
 }

@@ -86,7 +86,7 @@ function portIsFree(port: number): Promise<boolean> {
  * where every rank's `tcp://addr:*` data socket lands, so another job's ranks cannot take it
  * between this check and the coordinator's bind (an ephemeral pick could, and did under load).
  */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   const span = 65536 - COORD_PORT_BASE;
   const start = randomBytes(2).readUInt16BE(0) % span;
   for (let i = 0; i < 64; i++) {
@@ -171,7 +171,7 @@ function rankEnv(opts: LaunchOptions, rank: number, layout: number[], names: str
 }
 
 /** The glibc tunable that makes malloc madvise its large mappings for transparent huge pages. */
-export const HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1";
+const HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1";
 
 /**
  * Adds {@link HUGE_PAGES_TUNABLE} to `GLIBC_TUNABLES` unless it already says something about
@@ -203,7 +203,7 @@ function cleanEnv(): Record<string, string> {
 function pipeLines(src: NodeJS.ReadableStream, dst: NodeJS.WritableStream, prefix: string): Promise<void> {
   return new Promise((resolve) => {
     const rl = createInterface({ input: src, crlfDelay: Infinity });
-    rl.on("line", (line) => dst.write(prefix + line + "\n"));
+    rl.on("line", (line) => dst.write(`${prefix + line}\n`));
     rl.on("close", () => resolve());
   });
 }

@@ -7,6 +7,13 @@
  * world.log.info(`rank ${world.rank} of ${world.size}`);
  * await world.finalize();
  * ```
+ *
+ * This module exports what programs name: `init` and the `World`, communicators and meshes, their
+ * option and result types, reduction ops, requests, errors, and what `world.pool()`,
+ * `world.farm()`, `world.results()`, `world.rng()` and `world.ensemble()` hand back. The layers
+ * under them are not exported. Subpaths: `zmpi/env` (launcher detection, Slurm hostlists, the
+ * settings table), `zmpi/testing` (in-process worlds and real local jobs for users' tests),
+ * `zmpi/experiments` (experiment configs and runs).
  * @packageDocumentation
  */
 export { init, type InitOptions } from "./world/init.js";
@@ -15,20 +22,17 @@ export { Logger, type LogLevel } from "./world/logger.js";
 export { Communicator, UNDEFINED } from "./groups/communicator.js";
 export { Mesh, type MeshOptions } from "./groups/mesh.js";
 export { meshFromEnv, meshSpecFromEnv, type MeshSpec, type MeshEnvOptions, type Placement, type ObservedPlacement } from "./groups/mesh-env.js";
-export { memoryWorld, type MemoryWorldOptions } from "./groups/memory-world.js";
 export { Op, type ReduceFn, type OpOptions } from "./collectives/op.js";
 export { ALGORITHMS, THRESHOLDS, type CollectiveName, type Threshold } from "./collectives/select.js";
 export type { CollectiveOptions, OutOptions } from "./collectives/collective-communicator.js";
-export { CollectiveCommunicator } from "./collectives/collective-communicator.js";
-export {
-  BaseCommunicator,
-  type SendOptions,
-  type RecvOptions,
-  type ProbeOptions,
-  type SendrecvOptions,
-  type SendrecvReplaceOptions,
-  type Status,
-  type Received,
+export type {
+  SendOptions,
+  RecvOptions,
+  ProbeOptions,
+  SendrecvOptions,
+  SendrecvReplaceOptions,
+  Status,
+  Received,
 } from "./comm/communicator.js";
 export { Request, waitAll, waitAny, waitSome, testAll, testAny, testSome, type TestResult, type AnyResult, type TestAnyResult, type SomeResult } from "./comm/request.js";
 export { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./comm/matching.js";
@@ -45,15 +49,11 @@ export {
   RendezvousError,
   type ErrorContext,
 } from "./errors.js";
-export { detectEnvironment } from "./env/detect.js";
-export { expandHostlist, compressHostlist } from "./env/hostlist.js";
-export { parseTasksPerNode } from "./env/tasks-per-node.js";
-export { deriveCoordinatorPort } from "./env/coord-port.js";
 export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./env/types.js";
 export type { MetricsOptions } from "./world/world.js";
 export type { DiskSpace } from "./results/metrics.js";
 export { Rng, createRng, type RngState, type RngKey, type RngSeed } from "./rng/index.js";
-export type { ComputePool, MapOptions, PoolOptions } from "./compute/pool.js";
+export { WorkerExitedError, type ComputePool, type MapOptions, type PoolOptions } from "./compute/pool.js";
 export { Ensemble, StateContext, type EnsembleOptions } from "./ensemble/index.js";
 export { advise, detectResources, type Advice, type Check, type Layout, type Problem, type Resources } from "./ensemble/index.js";
 export { ParticleSet, Svgd, selectKth, shardCounts, type ParticleSetOptions, type SvgdOptions, type SvgdStepInfo, type GradTask } from "./particles/index.js";

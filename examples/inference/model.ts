@@ -1,6 +1,7 @@
 // The model of the inference example: a small residual MLP (a transformer block's feed-forward
 // half, stacked), weights generated from a seed so every rank and the baseline build the same
 // numbers without shipping them. Shared by serve.ts (parallel) and baseline.ts (one process).
+import { createRng } from "zmpi";
 
 /** Model and workload sizes (every rank and the baseline parse the same arguments). */
 export interface ModelSpec {
@@ -32,18 +33,6 @@ export function parseSpec(argv: readonly string[]): ModelSpec {
   };
 }
 
-/** mulberry32: a small deterministic PRNG, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** One layer: y = x + W2 · gelu(W1 · x + b1) + b2, W1 [ffn x hidden], W2 [hidden x ffn], row-major. */
 export interface Layer {
   w1: Float64Array;
@@ -54,15 +43,15 @@ export interface Layer {
 
 /** Layer `l`'s weights, from (seed, l) alone, so each pipeline stage builds only its own layers. */
 export function layerWeights(spec: ModelSpec, l: number): Layer {
-  const r = rng(spec.seed * 1000 + l + 1);
-  const u = (n: number, scale: number) => Float64Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+  const r = createRng(spec.seed, "layer", l);
+  const u = (n: number, scale: number) => Float64Array.from({ length: n }, () => r.uniform(-scale, scale));
   return { w1: u(spec.ffn * spec.hidden, 1 / Math.sqrt(spec.hidden)), b1: u(spec.ffn, 0.1), w2: u(spec.hidden * spec.ffn, 1 / Math.sqrt(spec.ffn)), b2: u(spec.hidden, 0.1) };
 }
 
 /** The input of prompt `p`: its "embedding", from (seed, p). */
 export function promptInput(spec: ModelSpec, p: number): Float64Array {
-  const r = rng(spec.seed * 7919 + 100_003 * (p + 1));
-  return Float64Array.from({ length: spec.hidden }, () => r() * 2 - 1);
+  const r = createRng(spec.seed, "prompt", p);
+  return Float64Array.from({ length: spec.hidden }, () => r.uniform(-1, 1));
 }
 
 /** GELU (tanh form, as GPT-2). */

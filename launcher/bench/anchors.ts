@@ -104,7 +104,7 @@ export function formatAnchors(rows: readonly AnchorRow[], np: number, path: stri
     `# zmpi vs anchors, np=${np} (${path})`,
     "# medians over batches on both sides; ratio = zmpi time / anchor time (> 1 means zmpi is slower)",
     "# the anchors ran on a 2-vCPU shared VM too: treat single cells as +-40%",
-    "# " + "Measurement".padEnd(L - 2) + "zmpi".padStart(W) + rows[0]!.anchors.map((a) => a.stack.padStart(W + 4) + "ratio".padStart(8)).join(""),
+    `# ${"Measurement".padEnd(L - 2)}${"zmpi".padStart(W)}${rows[0]!.anchors.map((a) => a.stack.padStart(W + 4) + "ratio".padStart(8)).join("")}`,
   ];
   for (const r of rows) {
     const cells = r.anchors.map((a) => fmt(a.value ?? undefined).padStart(W + 4) + (a.ratio === null ? "-" : `${fmt(a.ratio, 1)}x`).padStart(8));

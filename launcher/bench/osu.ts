@@ -31,7 +31,7 @@ interface MaybeCollectives {
 }
 
 function emit(world: World, ev: BenchEvent): void {
-  if (world.rank === 0) process.stdout.write(LINE_MARK + JSON.stringify(ev) + "\n");
+  if (world.rank === 0) process.stdout.write(`${LINE_MARK + JSON.stringify(ev)}\n`);
 }
 
 /** Runs `fn(n)` once per batch and returns each batch's elapsed µs. */
@@ -146,7 +146,7 @@ async function runP2p(world: World, name: "latency" | "bw", steps: PlanStep[], p
 /** The call a collective benchmark times, or why it cannot run in this build. */
 function collectiveCall(world: World, name: BenchmarkName, size: number): (() => Promise<unknown>) | string {
   const c = world as unknown as MaybeCollectives;
-  const Op = (zmpi as unknown as Record<string, { SUM?: unknown } | undefined>)["Op"];
+  const Op = (zmpi as unknown as Record<string, { SUM?: unknown } | undefined>).Op;
   const n = Math.floor(size / 8);
   const needsOp = name === "allreduce" || name === "reduce";
   if (name !== "barrier" && typeof (c as Record<string, unknown>)[name] !== "function") return "not implemented in this build";
@@ -257,7 +257,7 @@ async function openRaw(world: World, plan: BenchPlan): Promise<RawPair | null> {
  */
 async function jitWarmup(world: World, raw: RawPair | null, ms: number): Promise<void> {
   if (ms <= 0) return;
-  const Op = (zmpi as unknown as Record<string, { SUM?: unknown } | undefined>)["Op"];
+  const Op = (zmpi as unknown as Record<string, { SUM?: unknown } | undefined>).Op;
   const c = world as unknown as MaybeCollectives;
   const x = new Float64Array(1);
   const out = new Float64Array(1);

@@ -147,7 +147,7 @@ export function toCsv(records: readonly BenchRecord[]): string {
       ].join(","),
     );
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** Parses a CSV written by {@link toCsv} back into plain rows (tests, and re-reading a run). */
@@ -159,5 +159,5 @@ export function parseCsv(text: string): Array<Record<string, string>> {
 
 /** The JSON file's text. */
 export function toJson(report: BenchReport): string {
-  return JSON.stringify(report, null, 2) + "\n";
+  return `${JSON.stringify(report, null, 2)}\n`;
 }

@@ -124,15 +124,15 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
       case "begin":
         rawShown.set(ev.benchmark, ev.raw);
         status.set(ev.benchmark, { name: ev.benchmark, status: "failed", reason: "did not finish" });
-        out.write(tableHeader(ev.benchmark, ev.np, ev.raw && plan.rawTransport, o.algorithm, ev.singleCopy, ev.timing) + "\n");
+        out.write(`${tableHeader(ev.benchmark, ev.np, ev.raw && plan.rawTransport, o.algorithm, ev.singleCopy, ev.timing)}\n`);
         break;
       case "row":
         records.push(ev.record);
-        out.write(tableRow(ev.record, rawShown.get(ev.record.benchmark) ?? false) + "\n");
+        out.write(`${tableRow(ev.record, rawShown.get(ev.record.benchmark) ?? false)}\n`);
         break;
       case "skip":
         status.set(ev.benchmark, { name: ev.benchmark, status: "skipped", reason: ev.reason });
-        out.write(skipLine(ev.benchmark, ev.reason) + "\n\n");
+        out.write(`${skipLine(ev.benchmark, ev.reason)}\n\n`);
         break;
       case "end":
         status.set(ev.benchmark, { name: ev.benchmark, status: "ok" });
@@ -142,7 +142,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
   };
   const stdoutLines = new LineSplitter((line) => {
     if (line.startsWith(mark)) onEvent(JSON.parse(line.slice(mark.length)) as BenchEvent);
-    else out.write(line + "\n");
+    else out.write(`${line}\n`);
   });
 
   const env: Record<string, string> = { ZMPI_BENCH_PLAN: JSON.stringify(plan) };
@@ -178,7 +178,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
       const rows = compareAnchors(records, anchors, np);
       report.anchors = { path, rows };
       if (!anchors.some((a) => a.np === np)) out.write(`# --compare-anchors: the anchors have no np=${np} rows (they cover np=2 and np=4)\n`);
-      else out.write(formatAnchors(rows, np, path) + "\n\n");
+      else out.write(`${formatAnchors(rows, np, path)}\n\n`);
     }
   }
 

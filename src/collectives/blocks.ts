@@ -74,13 +74,6 @@ export function offsetsOf(counts: readonly number[]): number[] {
   return out;
 }
 
-/** Largest power of two ≤ p. */
-export function pof2Below(p: number): number {
-  let x = 1;
-  while (x * 2 <= p) x *= 2;
-  return x;
-}
-
 /** Splits `[0, n)` into segments of at most `seg` elements (at least one, possibly empty). */
 export function segments(n: number, seg: number): Array<[number, number]> {
   if (n === 0) return [[0, 0]];

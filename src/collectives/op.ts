@@ -47,8 +47,6 @@ const SCALAR: Record<string, ReduceFn> = {
   MAXLOC: minmaxLoc(false),
 };
 
-const KERNEL: Record<string, ReduceOp> = { SUM: "sum", PROD: "prod", MIN: "min", MAX: "max", LAND: "land", LOR: "lor", BAND: "band", BOR: "bor", BXOR: "bxor" };
-
 /** A reduction operation. */
 export class Op {
   /** Sum. Typed arrays element-wise; numbers and bigints as such. */

@@ -26,7 +26,7 @@ function segElems(a: TypedArray): number {
  * large). Marked handled at once: the caller awaits it after its receives, and a failure there
  * must not surface as an unhandled rejection.
  */
-function sendBlock(c: Coll, dest: number, buf: TypedArray, off: number, n: number): Promise<void[]> {
+function sendBlock(c: Coll, dest: number, buf: TypedArray, off: number, n: number): Promise<unknown[]> {
   const p = Promise.all(segments(n, segElems(buf)).map(([s, len]) => c.send(dest, buf.subarray(off + s, off + s + len))));
   p.catch(() => {});
   return p;

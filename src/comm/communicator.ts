@@ -102,7 +102,7 @@ export class BaseCommunicator {
     return this.ctx.name;
   }
 
-  /** Context id on the wire (unique among this process's communicators). */
+  /** @internal Context id on the wire (unique among this process's communicators). */
   get contextId(): number {
     return this.ctx.id;
   }

@@ -3,7 +3,7 @@
  * queue, holds messages for communicators this rank has not created yet, keeps the deadlines, and
  * turns a failure anywhere into a rejection of every pending operation.
  */
-import { RankFailedError, TimeoutError, UsageError, ZmpiError } from "../errors.js";
+import { RankFailedError, type TimeoutError, UsageError, ZmpiError } from "../errors.js";
 import { DType } from "../transport/dtype.js";
 import { Kind, type Envelope } from "../transport/frame.js";
 import type { RemotePayload, Transport } from "../transport/transport.js";
@@ -184,7 +184,10 @@ export class Engine {
         return;
       }
       let q = this.early.get(env.comm);
-      if (!q) this.early.set(env.comm, (q = []));
+      if (!q) {
+        q = [];
+        this.early.set(env.comm, q);
+      }
       // Held messages are copied out now: the sender must not wait on a communicator not yet made here.
       q.push([env, remote ? materialize(remote) : payload]);
       return;

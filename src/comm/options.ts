@@ -30,8 +30,8 @@ export interface RecvArgs {
 }
 
 /** The option names each call accepts. */
-export const SEND_KEYS = ["tag", "timeoutMs"] as const;
-export const RECV_KEYS = ["source", "tag", "out", "timeoutMs"] as const;
+const SEND_KEYS = ["tag", "timeoutMs"] as const;
+const RECV_KEYS = ["source", "tag", "out", "timeoutMs"] as const;
 export const PROBE_KEYS = ["source", "tag", "timeoutMs"] as const;
 export const IPROBE_KEYS = ["source", "tag"] as const;
 export const SENDRECV_KEYS = ["source", "tag", "out", "timeoutMs", "sendTag"] as const;
@@ -42,7 +42,7 @@ function fail(w: Where, op: string, message: string, ranks?: number[]): never {
 }
 
 /** The options object itself: undefined, or a plain object with only the `allowed` names. */
-export function optionsOf(w: Where, op: string, opts: unknown, allowed: readonly string[]): Record<string, unknown> {
+function optionsOf(w: Where, op: string, opts: unknown, allowed: readonly string[]): Record<string, unknown> {
   if (opts === undefined) return {};
   if (opts === null || typeof opts !== "object" || Array.isArray(opts) || isTypedArray(opts)) {
     fail(w, op, `options must be an object like { ${allowed.join(", ")} }, got ${describe(opts)}`);
@@ -81,7 +81,7 @@ export function checkDest(w: Where, op: string, dest: unknown): asserts dest is 
 }
 
 /** A source: a rank, ANY_SOURCE or PROC_NULL (undefined: ANY_SOURCE). */
-export function checkSource(w: Where, op: string, source: unknown): number {
+function checkSource(w: Where, op: string, source: unknown): number {
   if (source === undefined) return ANY_SOURCE;
   if (source === ANY_SOURCE || source === PROC_NULL || isRank(w, source)) return source as number;
   fail(w, op, `source ${describe(source)} is not a rank of this communicator (0..${w.size - 1}), ANY_SOURCE or PROC_NULL`, typeof source === "number" ? [source] : []);
@@ -96,7 +96,7 @@ export function checkTag(w: Where, op: string, tag: unknown, dflt: number, wildc
 }
 
 /** A deadline in ms: a positive finite number, or undefined for the default (`ZMPI_TIMEOUT`). */
-export function checkTimeout(w: Where, op: string, ms: unknown): number | undefined {
+function checkTimeout(w: Where, op: string, ms: unknown): number | undefined {
   if (ms === undefined) return undefined;
   if (typeof ms === "number" && ms > 0 && Number.isFinite(ms)) return ms;
   fail(w, op, `timeoutMs ${describe(ms)} is invalid: a deadline is a positive, finite number of milliseconds (leave it out for ZMPI_TIMEOUT)`);

@@ -22,7 +22,10 @@ export class SyncLedger {
     const n = this.sent.get(dest) ?? 0;
     this.sent.set(dest, n + 1);
     let m = this.waiting.get(dest);
-    if (!m) this.waiting.set(dest, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.waiting.set(dest, m);
+    }
     const byN = m;
     const matched = new Promise<void>((resolve, reject) => byN.set(n, { resolve, reject }));
     return { n, matched, forget: () => byN.delete(n) };

@@ -24,7 +24,7 @@ let active: KernelsInfo | undefined;
 
 /** Which backend `ZMPI_KERNELS` asks for: "js", "wasm" or "auto" (default). */
 export function requestedBackend(env: NodeJS.ProcessEnv = process.env): "js" | "wasm" | "auto" {
-  const v = (env["ZMPI_KERNELS"] ?? "").trim().toLowerCase();
+  const v = (env.ZMPI_KERNELS ?? "").trim().toLowerCase();
   if (v === "" || v === "auto") return "auto";
   if (v === "js") return "js";
   if (v === "wasm" || v === "wasm-simd") return "wasm";
@@ -38,15 +38,20 @@ export function requestedBackend(env: NodeJS.ProcessEnv = process.env): "js" | "
 export function kernels(): KernelsInfo {
   if (active) return active;
   const want = requestedBackend();
-  if (want === "js") return (active = { backend: jsKernels, name: "js", reason: "ZMPI_KERNELS=js" });
+  if (want === "js") {
+    active = { backend: jsKernels, name: "js", reason: "ZMPI_KERNELS=js" };
+    return active;
+  }
   const loaded = loadKernelModule();
   if (loaded.module === null) {
     if (want === "wasm") throw new UsageError(`ZMPI_KERNELS=wasm but ${loaded.reason}`, { op: "kernels" });
-    return (active = { backend: jsKernels, name: "js", reason: loaded.reason });
+    active = { backend: jsKernels, name: "js", reason: loaded.reason };
+    return active;
   }
   const mem = computeMemory();
   const backend = new WasmKernels(instantiateKernels(loaded.module, mem.memory), mem);
-  return (active = { backend, name: "wasm-simd", reason: null });
+  active = { backend, name: "wasm-simd", reason: null };
+  return active;
 }
 
 /** The JS backend (always available; tests use it to compare both backends). */

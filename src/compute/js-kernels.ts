@@ -29,26 +29,26 @@ export function reduceIntoNumbers(op: ReduceOp, d: NumArray, s: NumArray, isFloa
   const n = d.length;
   switch (op) {
     case "sum":
-      for (let i = 0; i < n; i++) d[i] = d[i] + s[i];
+      for (let i = 0; i < n; i++) d[i] = d[i]! + s[i]!;
       return;
     case "prod":
-      if (isFloat) for (let i = 0; i < n; i++) d[i] = d[i] * s[i];
-      else for (let i = 0; i < n; i++) d[i] = Math.imul(d[i], s[i]);
+      if (isFloat) for (let i = 0; i < n; i++) d[i] = d[i]! * s[i]!;
+      else for (let i = 0; i < n; i++) d[i] = Math.imul(d[i]!, s[i]!);
       return;
     case "min":
-      for (let i = 0; i < n; i++) d[i] = Math.min(d[i], s[i]);
+      for (let i = 0; i < n; i++) d[i] = Math.min(d[i]!, s[i]!);
       return;
     case "max":
-      for (let i = 0; i < n; i++) d[i] = Math.max(d[i], s[i]);
+      for (let i = 0; i < n; i++) d[i] = Math.max(d[i]!, s[i]!);
       return;
     case "band":
-      for (let i = 0; i < n; i++) d[i] = d[i] & s[i];
+      for (let i = 0; i < n; i++) d[i] = d[i]! & s[i]!;
       return;
     case "bor":
-      for (let i = 0; i < n; i++) d[i] = d[i] | s[i];
+      for (let i = 0; i < n; i++) d[i] = d[i]! | s[i]!;
       return;
     case "bxor":
-      for (let i = 0; i < n; i++) d[i] = d[i] ^ s[i];
+      for (let i = 0; i < n; i++) d[i] = d[i]! ^ s[i]!;
       return;
     case "land":
       for (let i = 0; i < n; i++) d[i] = d[i] !== 0 && s[i] !== 0 ? 1 : 0;

@@ -20,16 +20,23 @@ function real(path: string): string | null {
 let mainPath: string | null | undefined;
 
 /** The main script's real path (`process.argv[1]`, with Node's extension lookup), or null. */
-export function mainScriptPath(): string | null {
+function mainScriptPath(): string | null {
   if (mainPath !== undefined) return mainPath;
   const arg = process.argv[1];
-  if (!arg) return (mainPath = null);
+  if (!arg) {
+    mainPath = null;
+    return mainPath;
+  }
   const candidates = extname(arg) ? [arg] : [arg, `${arg}.js`, `${arg}.mjs`, `${arg}.cjs`, `${arg}.ts`];
   for (const c of candidates) {
     const r = real(c);
-    if (r) return (mainPath = r);
+    if (r) {
+      mainPath = r;
+      return mainPath;
+    }
   }
-  return (mainPath = null);
+  mainPath = null;
+  return mainPath;
 }
 
 /** True when `href` (a `file:` URL) names the running main script. */

@@ -12,7 +12,7 @@ import { wasm, type WasmMemory } from "./wasm-api.js";
 
 const PAGE = 65536;
 /** 4 GiB: the wasm32 limit; only address space is reserved up front, pages are committed on grow. */
-export const MAX_PAGES = 65536;
+const MAX_PAGES = 65536;
 /** Allocation granularity: a cache line, and a multiple of every v128 and element size. */
 const ALIGN = 64;
 /** The first page is never handed out, so pointer 0 means "none". */

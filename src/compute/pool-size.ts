@@ -25,7 +25,7 @@ export function resolvePoolSize(opts: PoolSizeOptions = {}, env: NodeJS.ProcessE
   if (opts.size !== undefined) return positiveInt("size", opts.size);
   let perTask = opts.cpusPerTask;
   if (perTask === undefined) {
-    const raw = env["SLURM_CPUS_PER_TASK"];
+    const raw = env.SLURM_CPUS_PER_TASK;
     if (raw !== undefined && raw.trim() !== "") {
       const v = Number(raw);
       if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`SLURM_CPUS_PER_TASK must be a positive integer, got ${JSON.stringify(raw)}`, { op: "createPool" });

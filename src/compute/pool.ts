@@ -222,7 +222,14 @@ export class ComputePool {
     for (let o = 0; o < items.length; o += chunkSize) {
       const arg: ChunkTask = { url, name: exportName, items: items.slice(o, o + chunkSize) };
       const p = this.submit({ t: "call", id: 0, url: CHUNK_RUNNER, name: "runChunk", arg }, `${exportName} from ${url} (items ${o}..${o + arg.items.length - 1})`) as Promise<R[]>;
-      chunks.push(ordered ? p : p.then((rs) => (finished.push(...rs), rs)));
+      chunks.push(
+        ordered
+          ? p
+          : p.then((rs) => {
+              finished.push(...rs);
+              return rs;
+            }),
+      );
     }
     return Promise.all(chunks).then((parts) => (ordered ? parts.flat() : finished));
   }

@@ -12,7 +12,7 @@ function typeName(x: unknown): string {
 }
 
 /** True for the typed arrays reduceInto accepts. */
-export function isReducible(x: unknown): x is ReducibleArray {
+function isReducible(x: unknown): x is ReducibleArray {
   return (
     (x instanceof Float64Array ||
       x instanceof Float32Array ||
@@ -33,7 +33,7 @@ export function isKernelArray(x: unknown): x is KernelArray {
   return x instanceof Float64Array || x instanceof Float32Array || x instanceof Int32Array;
 }
 
-export function isFloatArray(x: unknown): x is FloatArray {
+function isFloatArray(x: unknown): x is FloatArray {
   return x instanceof Float64Array || x instanceof Float32Array;
 }
 

@@ -13,7 +13,7 @@ import type { ComputeMemory } from "./memory.js";
 import type { FloatArray, FoldOp, KernelArray, KernelBackend, ReduceOp } from "./types.js";
 import type { KernelExports } from "./wasm-loader.js";
 
-type Fn = (...args: number[]) => number | void;
+type Fn = (...args: number[]) => number | undefined;
 
 /** Bytes per stage: two stages plus the kernel's working set stay inside a 1 MiB L2. */
 const STAGE_BYTES = 256 * 1024;

@@ -17,11 +17,11 @@ import { wasm, wasmApi, type WasmMemory, type WasmModule } from "./wasm-api.js";
 
 /** Exports of kernels.wasm (all pointers are byte offsets into the imported memory). */
 export interface KernelExports {
-  [name: string]: (...args: number[]) => number | void;
+  [name: string]: (...args: number[]) => number | undefined;
 }
 
 /** Why the WASM backend is not used, or null when it is available. */
-export interface WasmLoadResult {
+interface WasmLoadResult {
   module: WasmModule | null;
   reason: string | null;
   path: string | null;
@@ -39,7 +39,7 @@ export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url
 }
 
 /** Where kernels.wasm lives: next to this module if a build copied it there, else src/compute/ under the package root. */
-export function wasmPath(): string {
+function wasmPath(): string {
   const here = join(dirname(fileURLToPath(import.meta.url)), "kernels.wasm");
   if (existsSync(here)) return here;
   return join(packageRoot(), "src", "compute", "kernels.wasm");
@@ -49,9 +49,9 @@ export function wasmPath(): string {
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
 
 /** True when this runtime validates WASM SIMD (v128). */
-export function simdSupported(): boolean {
+function simdSupported(): boolean {
   try {
-    return wasmApi !== undefined && wasmApi.validate(SIMD_PROBE);
+    return wasmApi?.validate(SIMD_PROBE) ?? false;
   } catch {
     return false;
   }
@@ -80,16 +80,24 @@ let cached: WasmLoadResult | undefined;
 /** Compile kernels.wasm once per thread (eagerly optimised). Never throws: failures give a reason. */
 export function loadKernelModule(): WasmLoadResult {
   if (cached) return cached;
-  if (!simdSupported()) return (cached = { module: null, reason: "WebAssembly SIMD is not supported by this runtime", path: null });
+  if (!simdSupported()) {
+    cached = { module: null, reason: "WebAssembly SIMD is not supported by this runtime", path: null };
+    return cached;
+  }
   let path: string | null = null;
   try {
     path = wasmPath();
-    if (!existsSync(path)) return (cached = { module: null, reason: `${path} is missing (run npm run build:wasm)`, path });
+    if (!existsSync(path)) {
+      cached = { module: null, reason: `${path} is missing (run npm run build:wasm)`, path };
+      return cached;
+    }
     const bytes = readFileSync(path);
     const module = withEagerTurbofan(() => new (wasm().Module)(bytes));
-    return (cached = { module, reason: null, path });
+    cached = { module, reason: null, path };
+    return cached;
   } catch (e) {
-    return (cached = { module: null, reason: `cannot compile ${path ?? "kernels.wasm"}: ${(e as Error).message}`, path });
+    cached = { module: null, reason: `cannot compile ${path ?? "kernels.wasm"}: ${(e as Error).message}`, path };
+    return cached;
   }
 }
 

@@ -87,10 +87,10 @@ export interface Advice {
 /** The share of available memory above which a layout is refused. */
 export const MEMORY_LIMIT = 0.8;
 /** Estimated memory of a rank's Node runtime and of each pool thread, bytes (RSS measured here: ~60 MB and ~10 MB). */
-export const RANK_OVERHEAD_BYTES = 64 * 2 ** 20;
-export const THREAD_OVERHEAD_BYTES = 16 * 2 ** 20;
+const RANK_OVERHEAD_BYTES = 64 * 2 ** 20;
+const THREAD_OVERHEAD_BYTES = 16 * 2 ** 20;
 /** A machine whose load average is above this share of its cores is reported as busy. */
-export const BUSY_LOAD = 0.5;
+const BUSY_LOAD = 0.5;
 
 function count(name: string, v: number | undefined): number | undefined {
   if (v === undefined) return undefined;

@@ -9,10 +9,10 @@ import { UsageError } from "../errors.js";
 export const COORD_PORT_BASE = 61440;
 
 /** Distinct step slots per job; steps `s` and `s + 16` of one job share a port. */
-export const COORD_PORT_STEPS = 16;
+const COORD_PORT_STEPS = 16;
 
 /** Distinct job slots; jobs whose ids differ by a multiple of this share a port range. */
-export const COORD_PORT_JOBS = 256;
+const COORD_PORT_JOBS = 256;
 
 /**
  * FNV-1a, 32 bits, over the UTF-8 bytes of `text`. Used to turn non-numeric ids (a launcher's

@@ -30,7 +30,7 @@ export interface DetectOptions {
  * `ZMPI_COORD_ADDR` = `127.0.0.1`, `ZMPI_COORD_PORT` = derived from the job id). The coordinator
  * runs on rank 0.
  */
-export const ZMPI_ENV = {
+const ZMPI_ENV = {
   /** Force a launch method: `slurm`, `zmpi`, `torchrun`, `ompi`, `single` (or `auto`/empty). */
   LAUNCHER: "ZMPI_LAUNCHER",
   RANK: "ZMPI_RANK",
@@ -208,7 +208,7 @@ function fromSlurmStep(v: Vars, hostname: string): Draft {
     rank,
     size,
     localRank,
-    localSize: tasksPerNode[nodeIndex],
+    localSize: tasksPerNode[nodeIndex]!, // nodeIndex < numNodes === tasksPerNode.length (checked above)
     nodeIndex,
     numNodes,
     nodeName: v.str(ZMPI_ENV.NODE_NAME) ?? v.str("SLURMD_NODENAME") ?? hostname,
@@ -219,7 +219,7 @@ function fromSlurmStep(v: Vars, hostname: string): Draft {
     cpusPerTask: v.int("SLURM_CPUS_PER_TASK", 1) ?? null,
     // Task 0 of the first node, not rank 0: with an arbitrary distribution rank 0 may sit on
     // another node, but the coordinator address is nodeList[0].
-    coordinator: coordinator(v.str(ZMPI_ENV.COORD_ADDR) ?? nodeList[0], port, source, nodeIndex === 0 && localRank === 0),
+    coordinator: coordinator(v.str(ZMPI_ENV.COORD_ADDR) ?? nodeList[0]!, port, source, nodeIndex === 0 && localRank === 0),
     warnings,
   };
 }

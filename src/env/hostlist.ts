@@ -122,7 +122,7 @@ function countOf(parts: Part[]): number {
  */
 function slurmGroupOrder(groups: number[]): number[] {
   if (groups.length <= 1) return groups;
-  return [...groups.slice(0, -1).reverse(), groups[groups.length - 1]];
+  return [...groups.slice(0, -1).reverse(), groups[groups.length - 1]!];
 }
 
 function expandParts(parts: Part[], out: string[]): void {
@@ -137,9 +137,11 @@ function expandParts(parts: Part[], out: string[]): void {
   const index = new Array<number>(choices.length).fill(0);
   // Odometer over the groups in Slurm's order; the last entry of `order` turns fastest.
   for (;;) {
-    out.push(choices.map((c, i) => c[index[i]]).join(""));
+    // Every index below is in range: `index` and `choices` have one entry per part, `order`
+    // holds part numbers, and k stays in 0..order.length-1 inside the loop.
+    out.push(choices.map((c, i) => c[index[i]!]).join(""));
     let k = order.length - 1;
-    while (k >= 0 && ++index[order[k]] === choices[order[k]].length) index[order[k--]] = 0;
+    while (k >= 0 && ++index[order[k]!]! === choices[order[k]!]!.length) index[order[k--]!] = 0;
     if (k < 0) return;
   }
 }
@@ -186,7 +188,8 @@ function checkHostName(host: string): void {
 }
 
 function formatRuns(prefix: string, runs: Run[]): string {
-  if (runs.length === 1 && runs[0].lo === runs[0].hi) return prefix + runs[0].loDigits;
+  const [first] = runs;
+  if (runs.length === 1 && first!.lo === first!.hi) return prefix + first!.loDigits;
   const items = runs.map((r) => (r.lo === r.hi ? r.loDigits : `${r.loDigits}-${pad(r.hi, r.width)}`));
   return `${prefix}[${items.join(",")}]`;
 }
@@ -222,7 +225,9 @@ export function compressHostlist(hosts: readonly string[]): string {
       out.push(host);
       continue;
     }
-    const [, hostPrefix, digits] = m;
+    // Both groups of SPLIT_NUMBER always take part in a match.
+    const hostPrefix = m[1]!;
+    const digits = m[2]!;
     if (hostPrefix !== prefix) {
       flush();
       prefix = hostPrefix;

@@ -14,10 +14,10 @@ import { UsageError } from "../errors.js";
 import type { LaunchMethod } from "./types.js";
 
 /** Shortest secret accepted from `ZMPI_SECRET` or a secret file. */
-export const MIN_SECRET_LENGTH = 16;
+const MIN_SECRET_LENGTH = 16;
 
 /** A resolved secret and where it came from. */
-export interface ResolvedSecret {
+interface ResolvedSecret {
   /** The secret (empty when `source` is `"none"`). */
   secret: string;
   /** `ZMPI_SECRET`, the per-user secret file, or none (a world of size 1 talks to no one). */
@@ -25,7 +25,7 @@ export interface ResolvedSecret {
 }
 
 /** Options of {@link resolveSecret}. */
-export interface SecretOptions {
+interface SecretOptions {
   /** Home directory holding `.zmpi/secret` (default `os.homedir()`). */
   home?: string;
 }
@@ -119,7 +119,7 @@ export async function resolveSecret(env: Record<string, string | undefined>, met
 }
 
 /** Bytes in a job key. */
-export const JOB_KEY_BYTES = 32;
+const JOB_KEY_BYTES = 32;
 
 /**
  * The key one job step authenticates with: HKDF-SHA256 of the secret, salted with a fixed label

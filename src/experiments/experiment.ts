@@ -104,7 +104,7 @@ export async function readConfigFile(path: string): Promise<unknown> {
 }
 
 /** Defaults with a strategy on top: `env` and `results` merged key by key, the rest replaced. */
-export function mergeJob(defaults: Record<string, unknown>, own: Record<string, unknown>): Record<string, unknown> {
+function mergeJob(defaults: Record<string, unknown>, own: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...defaults, ...own };
   for (const k of ["env", "results"]) {
     const a = defaults[k];
@@ -179,7 +179,7 @@ export function parseExperiment(data: unknown, source = "experiment"): Experimen
 }
 
 /** True if the data looks like an experiment (has `strategies`) rather than one job. */
-export function isExperiment(data: unknown): boolean {
+function isExperiment(data: unknown): boolean {
   return data !== null && typeof data === "object" && "strategies" in data;
 }
 

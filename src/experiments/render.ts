@@ -64,12 +64,12 @@ export interface Rendered {
 }
 
 /** Shell-quotes a word (left bare when it is plainly safe). */
-export function shq(s: string): string {
+function shq(s: string): string {
   return /^[A-Za-z0-9_/.,:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** zmpi's own `launcher/bin.mjs`, found from this module (src/ under tsx, dist/src/ when built). */
-export function zmpiBinPath(): string {
+function zmpiBinPath(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const bin = join(dir, "launcher", "bin.mjs");
@@ -154,7 +154,9 @@ function meshLines(job: JobConfig, o: RenderOptions): string[] {
       "# The shape must fill the allocation exactly (sbatch -N / --ntasks-per-node may differ from the",
       "# config), and each dimension must sit on the nodes as its placement says (block distribution:",
       "# rank r on node floor(r / tasks per node)).",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion in the generated script
       'NTASKS="${SLURM_NTASKS:?not inside a Slurm job}"',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion in the generated script
       'PER_NODE="${SLURM_NTASKS_PER_NODE:-$(( NTASKS / SLURM_JOB_NUM_NODES ))}"',
     );
   }
@@ -198,7 +200,7 @@ function meshLines(job: JobConfig, o: RenderOptions): string[] {
   return lines;
 }
 
-function runtimeLines(job: JobConfig, o: RenderOptions): string[] {
+function runtimeLines(job: JobConfig, _o: RenderOptions): string[] {
   const lines = [
     "",
     "# One secret per job, shared by every rank through the environment: srun copies this shell's",
@@ -211,6 +213,7 @@ function runtimeLines(job: JobConfig, o: RenderOptions): string[] {
     lines.push(
       "# Transparent huge pages for Node's large arrays (glibc): fewer page faults, faster same-node",
       "# copies (zmpi launch sets the same; remove to keep the system default).",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion in the generated script
       'export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1"',
     );
   }
@@ -288,11 +291,11 @@ export function renderJob(job: JobConfig, o: RenderOptions = {}): Rendered {
       );
     }
   }
-  if (job.modules.length && executor === "slurm") lines.push("", "module load " + job.modules.map(shq).join(" "));
+  if (job.modules.length && executor === "slurm") lines.push("", `module load ${job.modules.map(shq).join(" ")}`);
   lines.push(...meshLines(job, opts), ...runtimeLines(job, opts), ...launchLines(job, opts));
   const scriptName = executor === "local" ? "job.local.sh" : "job.sbatch";
   return {
-    script: lines.join("\n") + "\n",
+    script: `${lines.join("\n")}\n`,
     scriptName,
     config: {
       version: 1,
@@ -315,6 +318,6 @@ export function writeRendered(jobDir: string, r: Rendered): { scriptPath: string
   const scriptPath = join(jobDir, r.scriptName);
   writeFileSync(scriptPath, r.script, { mode: 0o755 });
   const configPath = join(jobDir, "exp_config.json");
-  writeFileAtomic(configPath, JSON.stringify(r.config, null, 2) + "\n");
+  writeFileAtomic(configPath, `${JSON.stringify(r.config, null, 2)}\n`);
   return { scriptPath, configPath };
 }

@@ -6,7 +6,7 @@
  * complete manifest and the next `zmpi status` picks the run up from it.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { writeFileAtomic } from "../results/atomic.js";
 import type { Executor } from "./render.js";
@@ -63,7 +63,7 @@ export interface RunManifestData {
 }
 
 /** File name of the manifest in a run directory. */
-export const MANIFEST = "manifest.json";
+const MANIFEST = "manifest.json";
 
 /** A run's manifest: read it, change it, save it (atomically). */
 export class RunManifest {
@@ -121,7 +121,7 @@ export class RunManifest {
   /** Saves the whole manifest atomically. */
   save(): void {
     this.data.updatedAt = new Date().toISOString();
-    writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + "\n");
+    writeFileAtomic(this.path, `${JSON.stringify(this.data, null, 2)}\n`);
   }
 
   /** Absolute directory of a job. */
@@ -159,6 +159,3 @@ export function findRun(pathOrRoot = "runs"): string {
   if (runs.length === 0) throw new UsageError(`no run under ${abs} (no run_*/${MANIFEST}); submit one with "zmpi submit <config>"`, { op: "status" });
   return join(abs, runs[0]!.n);
 }
-
-/** `basename` of a run directory, for messages. */
-export const runName = (dir: string) => basename(dir);

@@ -68,7 +68,7 @@ export function run(
 export const EXIT_MARKER = "job.exit";
 
 /** Reads a job directory's exit marker, if the script got that far. */
-export function readExitMarker(jobDir: string): { code: number; endedAt: string | null } | null {
+function readExitMarker(jobDir: string): { code: number; endedAt: string | null } | null {
   const p = join(jobDir, EXIT_MARKER);
   if (!existsSync(p)) return null;
   const m = /^(\d+)(?:\s+(\S+))?/.exec(readFileSync(p, "utf8").trim());
@@ -76,7 +76,7 @@ export function readExitMarker(jobDir: string): { code: number; endedAt: string 
 }
 
 /** Options of {@link submitSlurm}. */
-export interface SlurmSubmitOptions {
+interface SlurmSubmitOptions {
   /** Job ids this one waits for (`--dependency=afterok:…`). */
   afterOk?: readonly string[];
   /** Directory sbatch runs in (the job's working directory unless the script says --chdir). */
@@ -132,7 +132,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 let sacctWorks: boolean | null = null;
 
 /** True when `sacct` exists and the cluster keeps accounting (checked once per process). */
-export async function hasAccounting(): Promise<boolean> {
+async function hasAccounting(): Promise<boolean> {
   if (sacctWorks === null) {
     const r = await run("sacct", ["-n", "-X", "-P", "-o", "JobID", "-S", "now"], { timeoutMs: 15_000 });
     sacctWorks = r.code === 0 && !/disabled|not running|error/i.test(r.stderr);
@@ -216,7 +216,7 @@ async function viaSqueue(id: string): Promise<JobInfo | null> {
 }
 
 /** Where a job's answer can come from when the scheduler has none: its directory's marker. */
-export interface JobRef {
+interface JobRef {
   jobId: string;
   dir: string;
 }
@@ -274,17 +274,4 @@ export async function queryJobs(refs: readonly JobRef[]): Promise<Map<string, Jo
     out.set(r.jobId, info ?? { state: "LOST", exitCode: null, elapsedSec: null, startedAt: null, endedAt: null, nodeList: null, via: "scontrol" });
   }
   return out;
-}
-
-/** `scancel` the given Slurm jobs (local ones: SIGTERM to their process group). */
-export async function cancelJobs(ids: readonly string[]): Promise<void> {
-  const slurm = ids.filter((i) => !i.startsWith("local-"));
-  if (slurm.length) await run("scancel", slurm, { timeoutMs: 20_000 });
-  for (const id of ids.filter((i) => i.startsWith("local-"))) {
-    try {
-      process.kill(-Number(id.slice(6)), "SIGTERM");
-    } catch {
-      // already gone
-    }
-  }
 }

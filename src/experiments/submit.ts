@@ -156,7 +156,7 @@ export interface WaitOptions {
 }
 
 /** True when every job of the manifest is in a final state. */
-export function allFinal(m: RunManifestData): boolean {
+function allFinal(m: RunManifestData): boolean {
   return m.jobs.every((j) => FINAL_STATES.has(j.state));
 }
 

@@ -30,22 +30,46 @@ export function parseCsv(text: string): string[][] {
   while (i < text.length) {
     const c = text[i]!;
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), (i += 2);
-      else if (c === '"') (quoted = false), i++;
-      else (field += c), i++;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 2;
+      } else if (c === '"') {
+        quoted = false;
+        i++;
+      } else {
+        field += c;
+        i++;
+      }
       continue;
     }
-    if (c === '"' && field === "") (quoted = true), (any = true), i++;
-    else if (c === ",") rec.push(field), (field = ""), (any = true), i++;
-    else if (c === "\n" || c === "\r") {
-      if (any || field !== "") rec.push(field), out.push(rec);
+    if (c === '"' && field === "") {
+      quoted = true;
+      any = true;
+      i++;
+    } else if (c === ",") {
+      rec.push(field);
+      field = "";
+      any = true;
+      i++;
+    } else if (c === "\n" || c === "\r") {
+      if (any || field !== "") {
+        rec.push(field);
+        out.push(rec);
+      }
       rec = [];
       field = "";
       any = false;
       i += c === "\r" && text[i + 1] === "\n" ? 2 : 1;
-    } else (field += c), (any = true), i++;
+    } else {
+      field += c;
+      any = true;
+      i++;
+    }
   }
-  if (any || field !== "") rec.push(field), out.push(rec);
+  if (any || field !== "") {
+    rec.push(field);
+    out.push(rec);
+  }
   return out;
 }
 

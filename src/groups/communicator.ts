@@ -49,7 +49,7 @@ export class Communicator extends CollectiveCommunicator {
       seen.add(r);
     }
     const at = ranks.indexOf(this.rank);
-    return this.split(at < 0 ? UNDEFINED : 0, at < 0 ? 0 : at, name ?? `${this.name}.subgroup([${ranks.join(",")}])`);
+    return this.split(at < 0 ? UNDEFINED : 0, Math.max(at, 0), name ?? `${this.name}.subgroup([${ranks.join(",")}])`);
   }
 
   /** A copy with the same ranks and a separate message space. Collective. */

@@ -30,9 +30,9 @@ export interface MeshSpec {
 }
 
 /** Environment variable holding the mesh shape, `pp:2,dp:2,tp:2`. */
-export const MESH_ENV = "ZMPI_MESH";
+const MESH_ENV = "ZMPI_MESH";
 /** Environment variable holding the placement, `pp:across-nodes,tp:inside-nodes`. */
-export const PLACEMENT_ENV = "ZMPI_MESH_PLACEMENT";
+const PLACEMENT_ENV = "ZMPI_MESH_PLACEMENT";
 
 const PLACEMENTS: readonly Placement[] = ["inside-nodes", "across-nodes", "any"];
 const DIM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

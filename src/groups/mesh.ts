@@ -8,7 +8,7 @@ import { UsageError } from "../errors.js";
 import { observePlacement, placementProblems, type ObservedPlacement, type Placement } from "./mesh-env.js";
 
 /** What a mesh needs from its parent communicator. */
-export interface MeshParent<C> {
+interface MeshParent<C> {
   readonly rank: number;
   readonly size: number;
   readonly name: string;
@@ -204,6 +204,6 @@ export class Mesh<C> {
     const spanning = this.dims.filter((d, i) => this.shape[i]! > 1 && fits(i) && !this.nodeLocal(d));
     if (spanning.length === 0) return;
     const msg = `zmpi: mesh { ${this.dims.map((d, i) => `${d}: ${this.shape[i]}`).join(", ")} }: ${spanning.join(", ")} group(s) span nodes although they would fit in one (${minPerNode} ranks per node); put the dimension that talks most last, and make ranks per node a multiple of it`;
-    (opts.warn ?? ((m: string) => process.stderr.write(m + "\n")))(msg);
+    (opts.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(msg);
   }
 }

@@ -59,7 +59,7 @@ export interface PhiTask extends DistanceTask {
 export function distances(t: DistanceTask): void {
   const { X, D, n, dim, row0, rows } = t;
   const k = wasmOn(t.memory);
-  if (k) return k.dist(X.byteOffset, D.byteOffset, n, dim, row0, rows);
+  if (k) return void k.dist(X.byteOffset, D.byteOffset, n, dim, row0, rows);
   for (let r = 0; r < rows; r++) {
     const xi = (row0 + r) * dim;
     const out = r * n;
@@ -78,7 +78,7 @@ export function distances(t: DistanceTask): void {
 export function phiRows(t: PhiTask): void {
   const { X, G, D, Phi, n, dim, row0, rows, h } = t;
   const k = wasmOn(t.memory);
-  if (k && t.acc && t.acc.length >= 2 * dim) return k.phi(X.byteOffset, G.byteOffset, D.byteOffset, Phi.byteOffset, n, dim, row0, rows, h, t.acc.byteOffset);
+  if (k && t.acc && t.acc.length >= 2 * dim) return void k.phi(X.byteOffset, G.byteOffset, D.byteOffset, Phi.byteOffset, n, dim, row0, rows, h, t.acc.byteOffset);
   const twoOverH = 2 / h;
   const even = new Float64Array(dim);
   const odd = new Float64Array(dim);

@@ -16,10 +16,10 @@ import { controlFrames, decodeControl, PROTOCOL_VERSION, type AbortMsg, type Hel
 const COORDINATOR_HANDSHAKE_DROPS = 3;
 
 /** What a rank sends in its hello, minus the endpoints the transport knows. */
-export type HelloFields = Omit<HelloMsg, "type" | "version" | "tcp" | "ipc" | "key">;
+type HelloFields = Omit<HelloMsg, "type" | "version" | "tcp" | "ipc" | "key">;
 
 /** Options of {@link joinJob}. */
-export interface JoinOptions {
+interface JoinOptions {
   /** `tcp://addr:port` of the coordinator. */
   coordinatorEndpoint: string;
   /** Host name of the coordinator, for messages. */

@@ -21,7 +21,7 @@ import type { PeerEndpoint } from "../transport/zmq-transport.js";
 import { controlFrames, decodeControl, PROTOCOL_VERSION, type ControlMsg, type HelloMsg } from "./protocol.js";
 
 /** Options of {@link Coordinator.start}. */
-export interface CoordinatorOptions {
+interface CoordinatorOptions {
   /** Address to bind (the first node's own address). */
   bindAddress: string;
   /** Host name ranks use to reach it, for messages. */
@@ -126,11 +126,11 @@ export class Coordinator {
   private handle(msg: ControlMsg): void {
     switch (msg.type) {
       case "hello":
-        return this.hello(msg);
+        return void this.hello(msg);
       case "bye":
-        return this.bye(msg.rank);
+        return void this.bye(msg.rank);
       case "fail":
-        return this.abort({ type: "abort", rank: msg.rank, reason: msg.reason, errorName: msg.errorName, ranks: msg.ranks });
+        return void this.abort({ type: "abort", rank: msg.rank, reason: msg.reason, errorName: msg.errorName, ranks: msg.ranks });
       default:
         return;
     }
@@ -138,16 +138,16 @@ export class Coordinator {
 
   private hello(h: HelloMsg): void {
     const { size, jobId } = this.opts;
-    if (h.version !== PROTOCOL_VERSION) return this.refuse(h, `protocol version ${h.version}, coordinator speaks ${PROTOCOL_VERSION}`);
-    if (h.job !== jobId) return this.refuse(h, `job mismatch: rank ${h.rank} says job "${h.job}", the coordinator serves job "${jobId}"`);
-    if (h.size !== size) return this.refuse(h, `size mismatch: rank ${h.rank} believes the world has ${h.size} ranks, the coordinator expects ${size}`);
-    if (h.rank < 0 || h.rank >= size) return this.refuse(h, `rank ${h.rank} is out of range for a world of ${size}`);
+    if (h.version !== PROTOCOL_VERSION) return void this.refuse(h, `protocol version ${h.version}, coordinator speaks ${PROTOCOL_VERSION}`);
+    if (h.job !== jobId) return void this.refuse(h, `job mismatch: rank ${h.rank} says job "${h.job}", the coordinator serves job "${jobId}"`);
+    if (h.size !== size) return void this.refuse(h, `size mismatch: rank ${h.rank} believes the world has ${h.size} ranks, the coordinator expects ${size}`);
+    if (h.rank < 0 || h.rank >= size) return void this.refuse(h, `rank ${h.rank} is out of range for a world of ${size}`);
     const prev = this.hellos.get(h.rank);
     if (prev) {
       if (prev.pid === h.pid && prev.hostname === h.hostname) return; // a repeated hello
-      return this.refuse(h, `duplicate rank ${h.rank}: already registered by pid ${prev.pid} on ${prev.nodeName} (this is pid ${h.pid} on ${h.nodeName})`);
+      return void this.refuse(h, `duplicate rank ${h.rank}: already registered by pid ${prev.pid} on ${prev.nodeName} (this is pid ${h.pid} on ${h.nodeName})`);
     }
-    if (this.tableSent || this.aborted) return this.refuse(h, "the job has already started (or aborted) without this rank");
+    if (this.tableSent || this.aborted) return void this.refuse(h, "the job has already started (or aborted) without this rank");
     this.hellos.set(h.rank, h);
     this.links.set(h.rank, this.linkTo(h));
     if (this.hellos.size === size) this.sendTable();
@@ -228,7 +228,7 @@ export class Coordinator {
 }
 
 /** `[0,1,2,5]` → `"0-2, 5"`. */
-export function formatRanks(ranks: number[]): string {
+function formatRanks(ranks: number[]): string {
   const out: string[] = [];
   let i = 0;
   while (i < ranks.length) {

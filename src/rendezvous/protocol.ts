@@ -34,7 +34,7 @@ export interface HelloMsg {
 }
 
 /** Everyone is here: the endpoint table. */
-export interface TableMsg {
+interface TableMsg {
   type: "table";
   peers: PeerEndpoint[];
   /** World rank whose process hosts the coordinator. */
@@ -42,7 +42,7 @@ export interface TableMsg {
 }
 
 /** The coordinator refuses this rank (duplicate, size or job mismatch). */
-export interface RejectMsg {
+interface RejectMsg {
   type: "reject";
   reason: string;
 }
@@ -62,7 +62,7 @@ export interface AbortMsg {
  * A rank reports a failure it saw: to the coordinator, which spreads it to everyone, and straight
  * to its peers (the coordinator may be what failed), so no rank blames the messenger.
  */
-export interface FailMsg {
+interface FailMsg {
   type: "fail";
   rank: number;
   reason: string;
@@ -71,13 +71,13 @@ export interface FailMsg {
 }
 
 /** A rank has entered finalize. */
-export interface ByeMsg {
+interface ByeMsg {
   type: "bye";
   rank: number;
 }
 
 /** Every rank said bye: close now. */
-export interface FinMsg {
+interface FinMsg {
   type: "fin";
 }
 

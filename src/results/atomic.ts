@@ -39,20 +39,13 @@ function fsyncOpened(path: string, flags: string): void {
 }
 
 /** Syncs a file's data to disk (so the rename cannot overtake the data after a power loss). */
-export function fsyncPath(path: string): void {
+function fsyncPath(path: string): void {
   fsyncOpened(path, "r+");
 }
 
 /** Syncs a directory, so the names created, renamed or removed in it are on disk. */
 export function fsyncDir(dir: string): void {
   fsyncOpened(dir, "r");
-}
-
-/** Moves a finished temporary file into place, atomically and durably (fsync, rename, fsync dir). */
-export function commitTmp(tmp: string, target: string): void {
-  fsyncPath(tmp);
-  renameSync(tmp, target);
-  fsyncDir(dirname(target));
 }
 
 /**

@@ -99,7 +99,10 @@ export class Manifest {
   /** The manifest for `dir`, created on first use in this process. */
   static for(dir: string, ranks: number, host: string): Manifest {
     let m = open.get(dir);
-    if (!m) open.set(dir, (m = new Manifest(dir, ranks, host)));
+    if (!m) {
+      m = new Manifest(dir, ranks, host);
+      open.set(dir, m);
+    }
     return m;
   }
 
@@ -160,7 +163,7 @@ export class Manifest {
 
   /** Writes `manifest.json` atomically. */
   save(syncDir = true): void {
-    writeFileAtomic(this.path, JSON.stringify(this.data, null, 2) + "\n", syncDir);
+    writeFileAtomic(this.path, `${JSON.stringify(this.data, null, 2)}\n`, syncDir);
   }
 }
 

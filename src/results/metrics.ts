@@ -94,7 +94,7 @@ export interface MetricsSource {
   transport(): TransportStats;
 }
 
-export interface CpuTicks {
+interface CpuTicks {
   busy: number;
   total: number;
 }
@@ -222,7 +222,7 @@ function sum(rs: RankMetrics[], f: (r: RankMetrics) => number): number {
 
 /** Writes `metrics.json` atomically. */
 export function writeMetrics(path: string, report: MetricsReport): void {
-  writeFileAtomic(path, JSON.stringify(report, null, 2) + "\n");
+  writeFileAtomic(path, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 function mib(b: number): string {

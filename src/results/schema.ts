@@ -14,7 +14,7 @@ export type Row = Record<string, unknown>;
 export type Columns = Array<[name: string, type: ColumnType | null]>;
 
 /** The type a single value asks for, or null for null/undefined. */
-export function typeOfValue(v: unknown): ColumnType | null {
+function typeOfValue(v: unknown): ColumnType | null {
   if (v === null || v === undefined) return null;
   switch (typeof v) {
     case "boolean":

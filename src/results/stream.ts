@@ -23,7 +23,7 @@ export interface StreamOptions {
 }
 
 /** Number of chunks `n` rows make. */
-export function chunkCount(n: number, chunkRows: number): number {
+function chunkCount(n: number, chunkRows: number): number {
   return Math.ceil(n / chunkRows);
 }
 

@@ -21,7 +21,7 @@ export function csvField(v: unknown): string {
 
 /** The header line for `columns`. */
 export function csvHeader(columns: Columns): string {
-  return columns.map(([name]) => csvField(name)).join(",") + "\n";
+  return `${columns.map(([name]) => csvField(name)).join(",")}\n`;
 }
 
 /** Encodes rows as CSV lines in the order of `columns`; the `rank` column takes `rank` when given. */
@@ -35,7 +35,7 @@ export function encodeCsv(rows: readonly Row[], columns: Columns, rank: number |
       const v = n === "rank" && rank !== null && !(n in row) ? rank : row[n];
       line += (i ? "," : "") + csvField(v);
     }
-    out += line + "\n";
+    out += `${line}\n`;
   }
   return out;
 }

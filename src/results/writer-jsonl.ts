@@ -10,6 +10,6 @@ export function jsonReplacer(_key: string, v: unknown): unknown {
 /** Encodes rows as JSONL text; `rank` (if not null) is put first in each object. */
 export function encodeJsonl(rows: readonly Row[], rank: number | null): string {
   let out = "";
-  for (const row of rows) out += JSON.stringify(rank === null ? row : { rank, ...row }, jsonReplacer) + "\n";
+  for (const row of rows) out += `${JSON.stringify(rank === null ? row : { rank, ...row }, jsonReplacer)}\n`;
   return out;
 }

@@ -60,7 +60,7 @@ class FdWriter extends ByteWriter {
 const NULL_COLUMN_TYPE: ColumnType = "STRING";
 
 /** Name of the k-th part (zero-padded, so name order is flush order up to a million flushes). */
-export function partName(k: number): string {
+function partName(k: number): string {
   return `part-${String(k).padStart(6, "0")}.parquet`;
 }
 

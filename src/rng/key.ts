@@ -71,16 +71,11 @@ export function rootKey(seed: RngSeed): StreamKey {
 export function childKey(parent: StreamKey, path: readonly RngKey[], first = 0): StreamKey {
   let k = parent;
   for (const [i, x] of path.entries()) {
-    const parts: Buffer[] = [Buffer.from(DOMAIN + "/child", "utf8"), keyBytes(k)];
+    const parts: Buffer[] = [Buffer.from(`${DOMAIN}/child`, "utf8"), keyBytes(k)];
     encodeElement(x, `rng key element ${first + i}`, parts);
     k = digest(parts);
   }
   return k;
-}
-
-/** The Philox key and stream words of (seed, path). */
-export function streamKey(seed: RngSeed, path: readonly RngKey[]): StreamKey {
-  return childKey(rootKey(seed), path);
 }
 
 /**

@@ -61,20 +61,9 @@ export function philox4x32(ctr: readonly [number, number, number, number], key: 
   return [out[0]!, out[1]!, out[2]!, out[3]!];
 }
 
-/**
- * Blocks [first, first + n) of the stream, words in natural order, into `out` from `off`
- * (4 words per block). `first` may be any safe integer; the 32-bit counter carry is handled.
- */
-export function philoxBlocks(key: StreamKey, first: number, n: number, out: Uint32Array, off: number): void {
-  for (let i = 0; i < n; i++) {
-    const b = first + i;
-    philoxBlock(key, b % 4294967296, Math.floor(b / 4294967296), out, off + 4 * i);
-  }
-}
-
 /** 2^-52 and 2^-24: the spacing of f64 and f32 uniforms. */
-export const TWO_M52 = 2.220446049250313e-16;
-export const TWO_M24 = 5.9604644775390625e-8;
+const TWO_M52 = 2.220446049250313e-16;
+const TWO_M24 = 5.9604644775390625e-8;
 
 /** The f64 uniform of one 64-bit word (lo, hi): its top 52 bits times 2^-52, in [0, 1). */
 export function uniform52(lo: number, hi: number): number {

@@ -8,7 +8,7 @@ import { requestedBackend } from "../compute/backend.js";
 import { computeMemory, type ComputeMemory } from "../compute/memory.js";
 import { instantiateKernels, loadKernelModule } from "../compute/wasm-loader.js";
 
-type Fn = (...args: number[]) => number | void;
+type Fn = (...args: number[]) => number | undefined;
 
 /** Bytes of the staging region: 64 KiB stays in L2 between the kernel's store and the copy out. */
 export const STAGE_BYTES = 64 * 1024;
@@ -29,14 +29,23 @@ let cached: RngKernels | null | undefined;
 /** The kernels of this thread, or null (then use the JS path). */
 export function rngKernels(): RngKernels | null {
   if (cached !== undefined) return cached;
-  if (requestedBackend() === "js") return (cached = null);
+  if (requestedBackend() === "js") {
+    cached = null;
+    return cached;
+  }
   const loaded = loadKernelModule();
-  if (!loaded.module) return (cached = null);
+  if (!loaded.module) {
+    cached = null;
+    return cached;
+  }
   const mem = computeMemory();
   const ex = instantiateKernels(loaded.module, mem.memory) as Record<string, Fn>;
-  const fill = ex["philox_fill"];
-  const normal = ex["normal_f64"];
-  if (typeof fill !== "function" || typeof normal !== "function") return (cached = null); // an old kernels.wasm
+  const fill = ex.philox_fill;
+  const normal = ex.normal_f64;
+  if (typeof fill !== "function" || typeof normal !== "function") {
+    cached = null; // an old kernels.wasm
+    return cached;
+  }
   let stagePtr = 0;
   cached = {
     mem,

@@ -27,12 +27,12 @@ const VERSION = 1;
 const NONCE = 32;
 const PROOF = 32;
 /** Longest identity a side may claim, bytes. */
-export const MAX_IDENTITY = 255;
+const MAX_IDENTITY = 255;
 /** Largest HELLO either side sends. */
 const MAX_HELLO = MAGIC.length + 2 + MAX_IDENTITY + NONCE + PROOF;
 
 /** Why a handshake did not complete. */
-export type HandshakeFailure = "timeout" | "closed" | "protocol" | "unknown-peer" | "bad-proof" | "wrong-peer";
+type HandshakeFailure = "timeout" | "closed" | "protocol" | "unknown-peer" | "bad-proof" | "wrong-peer";
 
 /** A handshake that did not complete: `reason` says how, the message says more. */
 export class HandshakeError extends Error {
@@ -46,7 +46,7 @@ export class HandshakeError extends Error {
 }
 
 /** What both sides need. */
-export interface HandshakeOptions {
+interface HandshakeOptions {
   /** This side's identity, at most {@link MAX_IDENTITY} bytes of UTF-8 (e.g. `"rank 3"`). */
   me: string;
   /**
@@ -59,7 +59,7 @@ export interface HandshakeOptions {
 }
 
 /** A completed handshake: who the peer proved to be, and any bytes that came after it. */
-export interface HandshakeResult {
+interface HandshakeResult {
   peer: string;
   /** Bytes that followed the handshake in the same read (the start of the peer's data). */
   rest: Buffer;

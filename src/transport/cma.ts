@@ -94,8 +94,6 @@ export function publishCmaToken(): CmaToken | null {
   return { address: n.addressOf(token), token: Buffer.from(token).toString("hex") };
 }
 
-let tracer: number | null = null;
-
 /**
  * Lets process `pid` and its descendants read this one where Yama asks for it
  * (PR_SET_PTRACER; a no-op without Yama). False if the kernel refused.
@@ -103,14 +101,7 @@ let tracer: number | null = null;
 export function allowReader(pid: number): boolean {
   const n = load();
   if (!n) return false;
-  const ok = n.setPtracer(pid);
-  if (ok) tracer = pid;
-  return ok;
-}
-
-/** The process last allowed to read this one by {@link allowReader}, or null (diagnostics and tests). */
-export function allowedReader(): number | null {
-  return tracer;
+  return n.setPtracer(pid);
 }
 
 /** Address of a view's first byte, for a peer to read it. */

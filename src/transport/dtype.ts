@@ -51,7 +51,7 @@ export const DType = {
 } as const;
 
 /** A wire dtype code. */
-export type DTypeCode = (typeof DType)[keyof typeof DType];
+type DTypeCode = (typeof DType)[keyof typeof DType];
 
 interface DTypeInfo {
   name: string;

@@ -30,9 +30,6 @@ export const Kind = {
   SYNC: 4,
 } as const;
 
-/** A message kind code. */
-export type KindCode = (typeof Kind)[keyof typeof Kind];
-
 /** The decoded header of one message. */
 export interface Envelope {
   /** Communicator context id (0 = world). */

@@ -18,7 +18,7 @@ export const MAX_HELD = 4096;
 export const MAX_HELD_BYTES = 256 * 1024 * 1024;
 
 /** What {@link InOrder.push} did with a message. */
-export type PushResult = "delivered" | "held" | "repeat" | "too-far" | "too-much";
+type PushResult = "delivered" | "held" | "repeat" | "too-far" | "too-much";
 
 interface Held<T> {
   items: Map<number, { item: T; bytes: number }>;
@@ -45,7 +45,10 @@ export class InOrder<T> {
       if (seq < want) return "repeat";
       if (seq - want > MAX_AHEAD) return "too-far";
       let h = this.held.get(src);
-      if (!h) this.held.set(src, (h = { items: new Map(), bytes: 0 }));
+      if (!h) {
+        h = { items: new Map(), bytes: 0 };
+        this.held.set(src, h);
+      }
       if (h.items.has(seq)) return "repeat";
       if (h.items.size >= MAX_HELD || h.bytes + bytes > MAX_HELD_BYTES) return "too-much";
       h.items.set(seq, { item: keep(item), bytes });

@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 
 /** The peer's process has ended, or has not but does not answer. */
-export type PeerState = "gone" | "silent";
+type PeerState = "gone" | "silent";
 
 const PROBE_MS = 1500;
 

@@ -26,7 +26,7 @@ export class MemoryNetwork {
 }
 
 /** One rank's end of a {@link MemoryNetwork}. */
-export class MemoryTransport implements Transport {
+class MemoryTransport implements Transport {
   private handler: MessageHandler = () => {};
   private failureHandler: FailureHandler = () => {};
   private readonly nextSeq: number[];

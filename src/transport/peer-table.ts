@@ -46,7 +46,7 @@ export class PeerTable {
   /** Installs the table; throws on a key that is not a CURVE public key. */
   set(peers: PeerEndpoint[]): void {
     const keys = peers.map((p) => z85Decode(p.key));
-    if (keys.some((k) => !k || k.length !== 32)) throw new Error("the endpoint table holds a malformed key");
+    if (keys.some((k) => k?.length !== 32)) throw new Error("the endpoint table holds a malformed key");
     this.peers = peers;
     this.keys = keys as Buffer[];
     this.me = peers[this.rank] ?? null;

@@ -8,7 +8,7 @@
  * -9) are removed by the next process of the same user on the same host.
  */
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, type Stats, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { UsageError } from "../errors.js";
@@ -40,7 +40,7 @@ function problemWith(path: string): string | null {
  */
 export function ensurePrivateDir(path: string): void {
   const parent = dirname(path);
-  let pst;
+  let pst: Stats;
   try {
     pst = lstatSync(parent);
   } catch (e) {
@@ -102,7 +102,7 @@ function boundUnixSockets(): Set<string> | null {
     const out = new Set<string>();
     for (const line of lines.slice(1)) {
       const path = line.trim().split(/\s+/)[7];
-      if (path && path.startsWith("/")) out.add(path);
+      if (path?.startsWith("/")) out.add(path);
     }
     return out;
   } catch {

@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 
 /** The parent of `pid` (Linux /proc), or null if unknown. */
-export function parentOf(pid: number): number | null {
+function parentOf(pid: number): number | null {
   if (pid === process.pid) return process.ppid;
   try {
     // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.

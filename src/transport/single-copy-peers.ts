@@ -13,7 +13,7 @@ import { chooseReader, type ReaderChoice } from "./ptrace-scope.js";
 const RETRY_MS = [50, 200, 1000, 2000];
 
 /** What the module needs to know of a peer. */
-export interface SingleCopyCandidate {
+interface SingleCopyCandidate {
   rank: number;
   pid: number;
   cma?: CmaToken | null;

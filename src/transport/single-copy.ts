@@ -8,7 +8,7 @@ import { readRemote } from "./cma.js";
 import type { RemotePayload } from "./transport.js";
 
 /** Where the bytes are and what to do when they have been read. */
-export interface RemoteSource {
+interface RemoteSource {
   /** Sender's world rank and process id. */
   src: number;
   pid: number;

@@ -19,7 +19,7 @@ import type { InboxHandler } from "./zmq-inbox.js";
 import { HANDSHAKE_MS } from "./zmq-security.js";
 
 /** Connections still in their handshake, at most; one per peer rank is all a job needs at once. */
-export const MAX_PENDING_HANDSHAKES = 64;
+const MAX_PENDING_HANDSHAKES = 64;
 /**
  * Deadline of a handshake with a peer that may be waiting for the other side's endpoint table, ms:
  * a server's handshakes begun before it had the table, and every client's (it cannot tell).
@@ -32,7 +32,7 @@ export function streamIdentity(rank: number): string {
 }
 
 /** What a stream inbox needs. */
-export interface StreamInboxOptions {
+interface StreamInboxOptions {
   /** This rank. */
   rank: number;
   worldSize: number;
@@ -93,7 +93,7 @@ export class StreamInbox {
   private accept(socket: Socket): void {
     socket.on("error", () => {});
     if (this.closed) return void socket.destroy();
-    if (this.pending >= MAX_PENDING_HANDSHAKES) return this.refuse(socket, `more than ${MAX_PENDING_HANDSHAKES} connections in their handshake`);
+    if (this.pending >= MAX_PENDING_HANDSHAKES) return void this.refuse(socket, `more than ${MAX_PENDING_HANDSHAKES} connections in their handshake`);
     this.pending++;
     this.sockets.add(socket);
     socket.on("close", () => this.sockets.delete(socket));

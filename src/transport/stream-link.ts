@@ -12,7 +12,7 @@
  * is is not a peer: that is reported as an authentication failure, never fallen back from.
  */
 import { connect, type Socket } from "node:net";
-import { HandshakeError, openHandshake } from "./auth-handshake.js";
+import { type HandshakeError, openHandshake } from "./auth-handshake.js";
 import { framePrefix } from "./stream-frame.js";
 import { PEER_HANDSHAKE_MS, streamIdentity } from "./stream-inbox.js";
 import type { LinkFailure } from "./zmq-link.js";
@@ -101,7 +101,8 @@ export class StreamLink implements PeerLink {
   }
 
   private useFallback(): void {
-    const fb = (this.fallback = this.makeFallback());
+    const fb = this.makeFallback();
+    this.fallback = fb;
     if (this.expectClose) fb.expectClose = true;
     for (const q of this.early.splice(0)) fb.send(q.frames).then(q.resolve, q.reject);
     if (this.closed) fb.close();

@@ -34,7 +34,7 @@ export type FailureHandler = (rank: number, reason: string) => void;
 export type PeerKind = "self" | "node" | "remote";
 
 /** Traffic with one kind of peer. */
-export interface TrafficCounters {
+interface TrafficCounters {
   messagesSent: number;
   bytesSent: number;
   messagesReceived: number;

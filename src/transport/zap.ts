@@ -19,10 +19,10 @@ const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
 const MAX_WAITING = 4096;
 
 /** What a domain says about a client key. */
-export type Admission = "admit" | "refuse" | "wait";
+type Admission = "admit" | "refuse" | "wait";
 
 /** A domain's rule and where its refusals are counted. */
-export interface ZapPolicy {
+interface ZapPolicy {
   decide(clientKey: Buffer): Admission;
   refusals: Refusals;
 }

@@ -28,7 +28,7 @@ const EXHAUSTED_FAIL_MS = HANDSHAKE_MS + 5000;
 const EPISODE_GAP_MS = 2000;
 
 /** How an inbox authenticates and reports. */
-export interface InboxOptions {
+interface InboxOptions {
   /** This socket's CURVE keypair. */
   keys: CurveKeyPair;
   /** ZAP domain whose policy admits clients. */

@@ -20,9 +20,9 @@ export const COORDINATOR_DOMAIN = "zmpi-coordinator";
  * Largest frame zmpi sends (payloads are cut into frames of this size). 256 KiB keeps the cost of
  * a stranger's claim small and the per-frame cost negligible: CURVE encrypts each frame anyway.
  */
-export const FRAME_BYTES = 256 * 1024;
+const FRAME_BYTES = 256 * 1024;
 /** What an inbound frame may claim: a full frame plus CURVE's framing (a 16-byte MAC, nonce, flags). */
-export const MAX_FRAME_BYTES = FRAME_BYTES + 1024;
+const MAX_FRAME_BYTES = FRAME_BYTES + 1024;
 /**
  * Time a connection has to complete the ZMTP/CURVE handshake, ZAP included, ms. A rank's inbox
  * holds back peers it does not know yet until the endpoint table arrives, which takes milliseconds

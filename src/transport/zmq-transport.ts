@@ -38,12 +38,12 @@ import { RANK_DOMAIN } from "./zmq-security.js";
 export type { PeerEndpoint } from "./peer-table.js";
 
 /** ACK tag by which a receiver tells a sender it has read the sender's token: CMA may be used. */
-export const ACK_TAG_CMA_READY = 1;
+const ACK_TAG_CMA_READY = 1;
 /** Failure notices go to every peer directly up to this world size; beyond it, to peers with an open link. */
 const NOTIFY_ALL_MAX = 64;
 
 /** Options of {@link ZmqTransport.open}. */
-export interface ZmqTransportOptions {
+interface ZmqTransportOptions {
   rank: number;
   size: number;
   /** Address to bind tcp on (the node's own address). */
@@ -244,7 +244,7 @@ export class ZmqTransport implements Transport {
       return;
     }
     if (env.src < 0) return; // data never comes from the coordinator service
-    if (env.cma !== undefined && via !== "stream") return this.violation(env.src, "a single-copy header over ZeroMQ (only the authenticated stream socket may carry one)");
+    if (env.cma !== undefined && via !== "stream") return void this.violation(env.src, "a single-copy header over ZeroMQ (only the authenticated stream socket may carry one)");
     // One peer's data may come over two connections: deliver it in the peer's send order.
     const r = this.order.push(env.src, env.seq, [env, payload], this.deliverNext, payload?.length ?? 0, keepPrivate);
     if (r === "repeat") this.counters.malformedDropped++;
@@ -314,9 +314,9 @@ export class ZmqTransport implements Transport {
     if (why === "auth") {
       const l = this.links.get(rank);
       const detail = l instanceof StreamLink && l.authError ? l.authError : "our keys do not match (a different job secret or job?)";
-      return this.report(rank, `${who} refused our connection or could not prove who it is: ${detail}`);
+      return void this.report(rank, `${who} refused our connection or could not prove who it is: ${detail}`);
     }
-    if (!p) return this.report(rank, lossReason(who, "gone", 0));
+    if (!p) return void this.report(rank, lossReason(who, "gone", 0));
     void probePeer(p, this.table.sameMachine(rank)).then((state) => this.report(rank, lossReason(who, state, HEARTBEAT_TIMEOUT_MS)));
   }
 
@@ -391,7 +391,10 @@ export class ZmqTransport implements Transport {
     if (!zeroCopy) return link.send(frames);
     const acked = new Promise<void>((resolve, reject) => {
       let m = this.acks.get(dest);
-      if (!m) this.acks.set(dest, (m = new Map()));
+      if (!m) {
+        m = new Map();
+        this.acks.set(dest, m);
+      }
       m.set(seq, { resolve, reject });
     });
     return link.send(frames).then(() => acked.then(() => keepAlive(payload)));

@@ -6,7 +6,7 @@ import { writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine, type EngineConfig } from "../comm/engine.js";
-import { RankFailedError, RendezvousError, UsageError, ZmpiError, CollectiveMismatchError, TimeoutError } from "../errors.js";
+import { RankFailedError, RendezvousError, UsageError, type ZmpiError, CollectiveMismatchError, TimeoutError } from "../errors.js";
 import { detectEnvironment } from "../env/detect.js";
 import { resolveHostAddress } from "../env/resolve.js";
 import { deriveJobKey, resolveSecret } from "../env/secret.js";

@@ -22,7 +22,7 @@ export class Logger {
     level: LogLevel = "info",
     /** False when something else (the `zmpi launch` output pipe) already prefixes each line. */
     private readonly prefix: boolean = true,
-    private readonly write: (line: string, stream: "out" | "err") => void = (line, s) => (s === "err" ? process.stderr : process.stdout).write(line + "\n"),
+    private readonly write: (line: string, stream: "out" | "err") => void = (line, s) => (s === "err" ? process.stderr : process.stdout).write(`${line}\n`),
   ) {
     this.threshold = ORDER[level];
   }

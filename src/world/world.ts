@@ -203,7 +203,7 @@ export class World extends Communicator {
       for (const d of dirs) writeMetrics(join(d, "metrics.json"), report);
       for (const m of openManifests()) if (dirs.some((d) => resolve(d) === dirname(m.path))) m.metrics("metrics.json");
     }
-    if (opts.print ?? process.env.ZMPI_METRICS === "1") process.stdout.write(formatMetricsTable(ranks) + "\n");
+    if (opts.print ?? process.env.ZMPI_METRICS === "1") process.stdout.write(`${formatMetricsTable(ranks)}\n`);
     return ranks;
   }
 

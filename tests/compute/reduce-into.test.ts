@@ -57,7 +57,7 @@ function refBig(op: ReduceOp, a: bigint, b: bigint): bigint {
 
 describe("reduceInto (the collectives' seam)", () => {
   it("uses the WASM SIMD backend here unless ZMPI_KERNELS=js", () => {
-    expect(kernels().name).toBe(process.env["ZMPI_KERNELS"] === "js" ? "js" : "wasm-simd");
+    expect(kernels().name).toBe(process.env.ZMPI_KERNELS === "js" ? "js" : "wasm-simd");
   });
 
   const small: AnyCtor[] = [Int8Array, Uint8Array, Int16Array, Uint16Array, Uint32Array, Int32Array];

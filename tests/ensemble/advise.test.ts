@@ -164,7 +164,10 @@ describe("zmpi advise (command line)", () => {
     let status = -1;
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
+    process.stdout.write = ((s: string) => {
+      out.push(String(s));
+      return true;
+    }) as typeof process.stdout.write;
     try {
       await program((s) => (status = s)).parseAsync([
         "node",

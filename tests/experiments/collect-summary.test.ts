@@ -37,7 +37,7 @@ function fakeRun(jobs: FakeJob[], summary?: unknown): string {
     writeFileSync(join(dir, "exp_config.json"), JSON.stringify({ job: { results: { table: file, ...j.promise } } }));
     if (j.table) {
       const base = join(dir, file.replace(/\.\w+$/, ""));
-      if (file.endsWith(".jsonl")) writeFileSync(join(dir, file), j.table.rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+      if (file.endsWith(".jsonl")) writeFileSync(join(dir, file), `${j.table.rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
       else writeTable(base, j.table);
     }
     if (j.metrics) writeFileSync(join(dir, "metrics.json"), JSON.stringify({ totals: j.metrics }));

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { Farm, memoryWorld, UsageError, type Row, type TaskFuture } from "../../src/index.js";
+import { Farm, UsageError, type Row, type TaskFuture } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 
 const tasks = new URL("./fixtures/farm-tasks.ts", import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), "zmpi-farm-options-"));

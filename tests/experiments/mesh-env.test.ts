@@ -2,7 +2,8 @@
 // the config check and world.mesh("env") share.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { memoryWorld, UsageError, type Communicator, type Mesh } from "../../src/index.js";
+import { UsageError, type Communicator, type Mesh } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { blockNodes, formatMeshShape, meshSpecFromEnv, observePlacement, parseMeshShape, parsePlacement, placementProblems, resolveShape } from "../../src/groups/mesh-env.js";
 import { meshFromEnv } from "../../src/groups/mesh-env.js";
 

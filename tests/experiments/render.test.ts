@@ -42,6 +42,7 @@ function fakeSrun(): string {
   spawnSync("mkdir", ["-p", bin]);
   writeFileSync(
     join(bin, "srun"),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion in the fake srun
     '#!/bin/bash\necho "srun $*"\necho "ZMPI_MESH=$ZMPI_MESH ZMPI_MESH_PLACEMENT=$ZMPI_MESH_PLACEMENT secret=${#ZMPI_SECRET} timeout=$ZMPI_TIMEOUT exp=$ZMPI_EXP_NAME"\n',
   );
   chmodSync(join(bin, "srun"), 0o755);

@@ -36,7 +36,7 @@ describe("kill -9 of rank 0 mid-flush", () => {
         expect([GOOD, GOOD + 1], `${rows.length} rows: whole flushes only (${when})`).toContain(flushes);
         expect(rows).toEqual(asRead(expectedRows(NP, ROWS * flushes, flushes), format));
         // The manifest describes exactly this version: its current one, or the pending one.
-        const matches = (v: Record<string, any> | undefined): boolean =>
+        const matches = (v: Record<string, unknown> | undefined): boolean =>
           v !== undefined && v.rows === rows.length && v.bytes === d.bytes && (format === "parquet" ? v.parts === tableFiles(path).length : v.sha256 === d.sha256);
         const current = matches(entry);
         const pending = matches(entry.pending);

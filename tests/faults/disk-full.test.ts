@@ -56,7 +56,7 @@ function keyCount(rows: Array<Record<string, unknown>>): number {
 }
 
 /** The manifest entry of `file` describes `path` exactly: rows, bytes, and checksum or parts. */
-async function expectManifestMatches(entry: Record<string, any>, path: string, format: string): Promise<void> {
+async function expectManifestMatches(entry: Record<string, unknown>, path: string, format: string): Promise<void> {
   const rows = await readTable(path, format);
   const d = digestTable(path);
   expect(entry.pending, "no flush left half-recorded").toBeUndefined();

@@ -63,10 +63,18 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     const text = job.text();
     expect(end.code, text).toBe(0);
 
+    // What the stranger scripts print (each prints the fields of its own kind).
+    interface StrangerResult {
+      attempts: number;
+      admitted: number;
+      unreachable: string;
+      closedMs: number[];
+      sentBytes: number;
+    }
     const r = (x: { stdout: string; stderr: string }) => {
       const res = resultsOf(x.stdout)[0];
       expect(res, x.stderr).toBeDefined();
-      return res as Record<string, number & string & number[]>;
+      return res as unknown as StrangerResult;
     };
     const zmqAttempts = r(onRank).attempts + r(onCoord).attempts;
     const admitted = r(onRank).admitted + r(onCoord).admitted + r(onUnix).admitted;
@@ -95,8 +103,8 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
     expect(peakGrowth).toBeLessThan(32 * MiB);
     expect(coordGrowth).toBeLessThan(32 * MiB);
     // A5: connections that never authenticate are closed at the handshake deadline (10 s), not kept.
-    const closedTcp = r(idleTcp).closedMs as number[];
-    const closedUnix = r(idleUnix).closedMs as number[];
+    const closedTcp = r(idleTcp).closedMs;
+    const closedUnix = r(idleUnix).closedMs;
     expect(
       closedTcp.every((ms) => ms > 0 && ms < 20_000),
       `tcp: ${closedTcp}`,
@@ -106,7 +114,7 @@ describe.skipIf(process.platform !== "linux")("strangers against a running job",
       `unix: ${closedUnix}`,
     ).toBe(true);
     // At most 64 handshakes pending on the Unix socket: the rest are closed at once.
-    const cap = r(pendingCap).closedMs as number[];
+    const cap = r(pendingCap).closedMs;
     expect(cap.filter((ms) => ms > 0 && ms < 1000).length).toBeGreaterThanOrEqual(80 - 64);
 
     console.log(

@@ -9,6 +9,8 @@ export interface JobResult {
   stdout: string;
   stderr: string;
   ms: number;
+  /** `Date.now()` when the job had ended. */
+  endedAt: number;
 }
 
 /** Absolute path of a fixture in tests/fixtures. */
@@ -29,7 +31,7 @@ export async function runJob(script: string, np: number, opts: Partial<LaunchOpt
   const err = sink();
   const t0 = Date.now();
   const code = await launch({ np, script: script.includes("/") ? script : fixture(script), timeoutSec: 90, ...opts, stdout: out.stream, stderr: err.stream });
-  return { code, stdout: out.text(), stderr: err.text(), ms: Date.now() - t0 };
+  return { code, stdout: out.text(), stderr: err.text(), ms: Date.now() - t0, endedAt: Date.now() };
 }
 
 /** Lines of `text` that `rank` printed (the launcher prefixes `[rank] `). */
@@ -39,4 +41,16 @@ export function linesOf(text: string, rank: number): string[] {
     .split("\n")
     .filter((l) => l.startsWith(p))
     .map((l) => l.slice(p.length));
+}
+
+/**
+ * Milliseconds from the moment a fixture's victim announced its death (`dying at <Date.now()>`,
+ * printed just before it kills itself) to `endedAt`, the end of the whole job. This is what a
+ * "survivors detect a death within N s" test bounds: unlike the job's total time it does not
+ * include the start-up of the ranks, which alone takes seconds on a loaded machine.
+ */
+export function msAfterDeath(stdout: string, endedAt: number): number {
+  const at = /dying at (\d+)/.exec(stdout)?.[1];
+  if (at === undefined) throw new Error(`the victim never printed "dying at <time>":\n${stdout}`);
+  return endedAt - Number(at);
 }

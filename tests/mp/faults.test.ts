@@ -2,7 +2,7 @@
 // rendezvous problems.
 import { createServer, type Server } from "node:net";
 import { describe, expect, it } from "vitest";
-import { linesOf, runJob } from "../helpers/run.js";
+import { linesOf, msAfterDeath, runJob } from "../helpers/run.js";
 
 describe("a rank that dies", () => {
   for (const mode of ["kill", "throw"]) {
@@ -10,7 +10,7 @@ describe("a rank that dies", () => {
       // killOnBadExit false: the ranks themselves must notice and exit, not the launcher.
       const r = await runJob("faults.ts", 3, { env: { MODE: mode }, killOnBadExit: false });
       expect(r.code).not.toBe(0);
-      expect(r.ms).toBeLessThan(10_000);
+      expect(msAfterDeath(r.stdout, r.endedAt)).toBeLessThan(10_000);
       for (const rank of [0, 1]) {
         const lines = linesOf(r.stdout, rank).join("\n");
         expect(lines).toMatch(/caught RankFailedError: recv on world: rank 2 \(pid \d+ on [^)]+\) closed its connection/);
@@ -22,7 +22,9 @@ describe("a rank that dies", () => {
   it("(frozen, SIGSTOP) is found by heartbeats: the others fail with RankFailedError naming it within ~12 s", async () => {
     const r = await runJob("faults.ts", 3, { env: { MODE: "freeze" } });
     expect(r.code).not.toBe(0);
-    expect(r.ms).toBeLessThan(25_000);
+    // Heartbeats declare a silent rank dead after ~12 s; the bound leaves room for a loaded machine
+    // but not for the 30-minute deadline that would apply without heartbeats.
+    expect(msAfterDeath(r.stdout, r.endedAt)).toBeLessThan(20_000);
     const out = [0, 1].map((rank) => linesOf(r.stdout, rank).join("\n")).join("\n");
     expect(out).toMatch(/caught RankFailedError: recv on world: rank 2 \(pid \d+ on [^)]+\)/);
     expect(out).not.toMatch(/ERROR/);
@@ -32,7 +34,7 @@ describe("a rank that dies", () => {
     const r = await runJob("faults.ts", 3, { env: { MODE: "kill" } });
     expect(r.code).toBe(137);
     expect(r.stderr).toMatch(/rank 2 exited with signal SIGKILL; stopping the other ranks/);
-    expect(r.ms).toBeLessThan(10_000);
+    expect(msAfterDeath(r.stdout, r.endedAt)).toBeLessThan(10_000);
   });
 });
 
@@ -68,7 +70,9 @@ describe("rendezvous problems name the ranks and the coordinator", () => {
   it("a missing rank is named at the deadline on every rank that is up", async () => {
     const r = await runJob("faults.ts", 3, { env: env("missing"), killOnBadExit: false });
     expect(r.code).not.toBe(0);
-    expect(r.ms).toBeLessThan(10_000);
+    // The rendezvous deadline is 3 s; the rest is the start-up of three Node processes, which
+    // takes up to ~8 s on this 2-core machine under load (measured in CI). No hang is the point.
+    expect(r.ms).toBeLessThan(20_000);
     for (const rank of [0, 1]) expect(linesOf(r.stderr, rank).join("\n")).toMatch(/RendezvousError: .*rank\(s\) 2 of 3 never said hello/);
   });
 

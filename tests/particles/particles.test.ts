@@ -29,7 +29,11 @@ describe("selectKth (exact, distributed)", () => {
       const world = memoryWorld(ranks);
       const counts = shardCounts(all.length, ranks);
       let o = 0;
-      const parts = counts.map((c) => all.slice(o, (o += c)));
+      const parts = counts.map((c) => {
+        const part = all.slice(o, o + c);
+        o += c;
+        return part;
+      });
       for (const k of [1, 2, 14, 15, 48, 49, 96, 97]) {
         const got = await Promise.all(world.map((c) => selectKth(c, parts[c.rank]!, k)));
         expect(got).toEqual(new Array(ranks).fill(sorted[k - 1]));

@@ -12,6 +12,7 @@ interface Timed {
   end: number;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the RESULT line is read field by field in each test
 function resultOf(stdout: string): Record<string, any> {
   const line = linesOf(stdout, 0).find((l) => l.startsWith("RESULT "));
   if (!line) throw new Error(`no RESULT line in:\n${stdout}`);

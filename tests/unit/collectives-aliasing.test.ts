@@ -2,7 +2,8 @@
 // the result is `out`, or `out.subarray(0, n)` when `out` is longer); the root of bcast and
 // scatter gets a copy; a 1-rank communicator returns copies.
 import { describe, expect, it } from "vitest";
-import { memoryWorld, Op, type Communicator, type TypedArray } from "../../src/index.js";
+import { Op, type Communicator, type TypedArray } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { arr } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));

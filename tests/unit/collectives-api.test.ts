@@ -1,7 +1,8 @@
 // The collective API's shape: reductions default to Op.SUM (as mpi4py and torch), the positional
 // forms still work, every i-form takes `out` in its type, scan/exscan write into `out`.
 import { describe, expect, it } from "vitest";
-import { memoryWorld, Op, UsageError, type Communicator, type Request } from "../../src/index.js";
+import { Op, UsageError, type Communicator, type Request } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { arr } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));

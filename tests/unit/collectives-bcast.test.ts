@@ -2,7 +2,8 @@
 // scatter-allgather threshold: every algorithm choice rests on facts all ranks share.
 import { describe, expect, it } from "vitest";
 import { BCAST_SCATTER_MIN_BYTES } from "../../src/collectives/select.js";
-import { CollectiveMismatchError, memoryWorld, type Communicator, type TypedArray } from "../../src/index.js";
+import { CollectiveMismatchError, type Communicator, type TypedArray } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { arr } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));

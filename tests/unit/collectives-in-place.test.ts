@@ -1,7 +1,8 @@
 // In-place collectives (`out` is the input itself): nothing may be overwritten before it is sent,
 // whatever the block size and algorithm.
 import { describe, expect, it } from "vitest";
-import { memoryWorld, Op, type Communicator } from "../../src/index.js";
+import { Op, type Communicator } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { arr } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));

@@ -1,7 +1,8 @@
 // MINLOC/MAXLOC on typed arrays: interleaved [value, index] pairs, never cut by a bandwidth
 // algorithm's blocks (ring allreduce, reduce-scatter-gather reduce, reduceScatter), counts in pairs.
 import { describe, expect, it } from "vitest";
-import { memoryWorld, Op, UsageError, type Communicator, type TypedArray } from "../../src/index.js";
+import { Op, UsageError, type Communicator, type TypedArray } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { arr } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));

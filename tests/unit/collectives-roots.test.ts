@@ -2,7 +2,8 @@
 // the call: ranks that disagree on the root all fail at that call with CollectiveMismatchError
 // naming both roots — never a silent wrong value, never a hang until the deadline.
 import { describe, expect, it } from "vitest";
-import { CollectiveMismatchError, memoryWorld, Op, type Communicator } from "../../src/index.js";
+import { CollectiveMismatchError, Op, type Communicator } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 
 type Call = (c: Communicator, root: number) => Promise<unknown>;
 const CALLS: Array<[string, Call]> = [

@@ -2,7 +2,8 @@
 // collectives (and the v-forms that exchange counts first) may be awaited in any order, with local
 // awaits between them, as long as every rank calls the same collectives in the same order.
 import { describe, expect, it } from "vitest";
-import { memoryWorld, Op, type Communicator } from "../../src/index.js";
+import { Op, type Communicator } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { arr } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));

@@ -2,7 +2,8 @@
 // 1–8 and 16, 17, 64, 256 ranks, with every algorithm forced at least once.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CollectiveMismatchError, memoryWorld, Op, UsageError, waitAll, type Communicator, type TypedArray } from "../../src/index.js";
+import { CollectiveMismatchError, Op, UsageError, waitAll, type Communicator, type TypedArray } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { arr, concat, dataFor, DTYPES, refReduce } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));

@@ -5,7 +5,8 @@
 // throughout), run over the world, a dup, a self communicator and a reversed split.
 import { describe, expect, it } from "vitest";
 import { Engine } from "../../src/comm/engine.js";
-import { ANY_SOURCE, ANY_TAG, Communicator, memoryWorld, Op, PROC_NULL, TimeoutError, UsageError, waitAll, type TransportStats } from "../../src/index.js";
+import { ANY_SOURCE, ANY_TAG, Communicator, Op, PROC_NULL, TimeoutError, UsageError, waitAll, type TransportStats } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import type { OutboundEnvelope, Transport } from "../../src/transport/transport.js";
 import { emptyStats } from "../../src/transport/transport.js";
 import { onEveryComm } from "../helpers/p2p-comms.js";

@@ -78,20 +78,26 @@ describe("resolveSecret", () => {
     const home = await tmpHome();
     const secretModule = fileURLToPath(new URL("../../src/env/secret.ts", import.meta.url));
     // Each child reports on stderr whether it tried to create the file, so the test can check
-    // that a race really happened (several creators), not only that the values agree.
+    // that a race really happened (several creators), not only that the values agree. The race is
+    // made certain rather than left to the scheduler: a child that found no file and reaches the
+    // create step (the hard link) waits there until every child has arrived, so all eight create
+    // at once whatever the machine's load.
     const script =
-      `const { promises: fsp } = await import("node:fs");` +
-      `const link = fsp.link; fsp.link = (a, b) => { process.stderr.write("CREATOR\\n"); return link(a, b); };` +
+      `const { promises: fsp, writeFileSync, readdirSync } = await import("node:fs");` +
+      `const sync = process.env.SYNC_DIR, n = Number(process.env.N);` +
+      `const link = fsp.link; fsp.link = async (a, b) => {` +
+      `  process.stderr.write("CREATOR\\n"); writeFileSync(sync + "/" + process.pid, "");` +
+      `  const until = Date.now() + 30000;` +
+      `  while (readdirSync(sync).length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 5));` +
+      `  return link(a, b); };` +
       `const { resolveSecret } = await import(${JSON.stringify(secretModule)});` +
-      // Start together, so that most of them find no file and race to create it.
-      `const go = Number(process.env.GO_AT); while (Date.now() < go) {}` +
       `const r = await resolveSecret(process.env, "slurm", { home: process.env.TEST_HOME });` +
       `process.stdout.write(r.secret);`;
-    const goAt = Date.now() + 2500;
+    const sync = await fs.mkdtemp(join(tmpdir(), "zmpi-secret-sync-"));
     const { ZMPI_SECRET: _unused, ZMPI_SECRET_FILE: _unused2, ...parentEnv } = process.env;
     const runs = Array.from({ length: 8 }, () => {
       const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-        env: { ...parentEnv, TEST_HOME: home, GO_AT: String(goAt) },
+        env: { ...parentEnv, TEST_HOME: home, SYNC_DIR: sync, N: "8" },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let out = "";
@@ -105,7 +111,8 @@ describe("resolveSecret", () => {
     const results = await Promise.all(runs);
     const secrets = results.map((r) => r.out);
     const creators = results.filter((r) => r.err.includes("CREATOR")).length;
-    expect(creators).toBeGreaterThanOrEqual(2);
+    await fs.rm(sync, { recursive: true, force: true });
+    expect(creators).toBe(8);
     expect(secrets).toHaveLength(8);
     expect(new Set(secrets).size).toBe(1);
     expect(secrets[0]).toMatch(/^[0-9a-f]{64}$/);

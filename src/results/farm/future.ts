@@ -45,6 +45,7 @@ export class TaskFuture<T = unknown> implements PromiseLike<T> {
   }
 
   /** Promise interface. */
+  // biome-ignore lint/suspicious/noThenProperty: a TaskFuture is a thenable on purpose (await works on it)
   then<A = T, B = never>(onFulfilled?: ((v: T) => A | PromiseLike<A>) | null, onRejected?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
     return this.promise.then(onFulfilled, onRejected);
   }

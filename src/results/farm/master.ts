@@ -41,7 +41,7 @@ export interface SubmitOptions {
 }
 
 /** Settings the scheduler needs. */
-export interface MasterSettings {
+interface MasterSettings {
   logDir: string;
   masterRuns: boolean;
   retries: number;
@@ -249,7 +249,7 @@ export class Master {
     if (this.fatal) return;
     const now = performance.now();
     const late = [...this.running].filter(([, t]) => now >= t.startedAt + t.timeoutMs);
-    if (late.length === 0) return this.armWatchdog();
+    if (late.length === 0) return void this.armWatchdog();
     const lines = late.map(
       ([r, t]) =>
         `task "${t.name}" on rank ${r} did not finish within its deadline of ${(t.timeoutMs / 1000).toFixed(1)} s (attempt ${t.attempt}; log: ${this.logPaths(t.name).logPath}); rank ${r} is still running it`,
@@ -308,9 +308,9 @@ export class Master {
     const t = this.tasks.get(done.id);
     this.running.delete(rank);
     this.armWatchdog();
-    if (!t || t.state !== "running" || t.attempt !== done.attempt) return;
+    if (t?.state !== "running" || t.attempt !== done.attempt) return;
     this.writeLogs(t, done, rank);
-    if (done.ok) return this.complete(t, done.value);
+    if (done.ok) return void this.complete(t, done.value);
     const e = done.error!;
     if (t.attempt <= t.retries) {
       process.stderr.write(`[zmpi farm] task "${t.name}" failed on rank ${rank} (attempt ${t.attempt} of ${t.retries + 1}): ${e.message}; retrying\n`);

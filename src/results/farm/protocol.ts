@@ -22,12 +22,12 @@ export interface TaskMsg {
 }
 
 /** No more tasks: leave the loop. */
-export interface StopMsg {
+interface StopMsg {
   t: "stop";
 }
 
 /** A worker asks for work (first message). */
-export interface ReadyMsg {
+interface ReadyMsg {
   t: "ready";
 }
 

@@ -23,9 +23,6 @@ export interface TaskContext {
   error(...args: unknown[]): void;
 }
 
-/** A task function: the submitted arguments, then the context. */
-export type TaskFn = (...args: never[]) => unknown;
-
 function toWire(e: unknown): WireError {
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack ?? `${e.name}: ${e.message}` };
   return { name: "Error", message: String(e), stack: String(e) };
@@ -40,8 +37,12 @@ export async function runTask(msg: TaskMsg, rank: number): Promise<DoneMsg> {
     rank,
     attempt: msg.attempt,
     inputs: msg.inputs,
-    log: (...a: unknown[]) => void (out += format(...a) + "\n"),
-    error: (...a: unknown[]) => void (err += format(...a) + "\n"),
+    log: (...a: unknown[]) => {
+      out += `${format(...a)}\n`;
+    },
+    error: (...a: unknown[]) => {
+      err += `${format(...a)}\n`;
+    },
   };
   const t0 = performance.now();
   try {
@@ -55,7 +56,7 @@ export async function runTask(msg: TaskMsg, rank: number): Promise<DoneMsg> {
     return { t: "done", id: msg.id, attempt: msg.attempt, ok: true, value: value === undefined ? null : value, out, err, ms: performance.now() - t0 };
   } catch (e) {
     const w = toWire(e);
-    err += w.stack + "\n";
+    err += `${w.stack}\n`;
     return { t: "done", id: msg.id, attempt: msg.attempt, ok: false, error: w, out, err, ms: performance.now() - t0 };
   }
 }

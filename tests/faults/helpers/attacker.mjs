@@ -29,7 +29,10 @@ function raw(ep, bytes) {
   return new Promise((resolve) => {
     const s = connect(port, host, () => s.write(bytes));
     const t = setTimeout(() => s.destroy(), 300);
-    s.on("close", () => (clearTimeout(t), resolve()));
+    s.on("close", () => {
+      clearTimeout(t);
+      resolve();
+    });
     s.on("error", () => {});
   });
 }
