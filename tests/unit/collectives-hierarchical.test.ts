@@ -8,7 +8,8 @@ import { chooseBarrier } from "../../src/collectives/barrier.js";
 import { chooseBcast } from "../../src/collectives/bcast.js";
 import { chooseHierarchicalShape } from "../../src/collectives/hierarchical.js";
 import { multiNode, nodeLayout } from "../../src/collectives/layout.js";
-import { memoryWorld, Op, type Communicator, type TypedArray } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
+import { Op, type Communicator, type TypedArray } from "../../src/index.js";
 import { arr, dataFor, refReduce } from "../helpers/coll-ref.js";
 
 const all = <T>(w: Communicator[], f: (c: Communicator) => Promise<T>) => Promise.all(w.map(f));
@@ -84,7 +85,7 @@ async function overComms(nodes: number[], body: (w: Communicator[], what: string
   await body(await all(world, (c) => c.dup()), "dup");
   const halves = await all(world, (c) => c.split(c.rank % 2));
   for (const color of [0, 1]) {
-    const part = halves.filter((c, r) => r % 2 === color) as Communicator[];
+    const part = halves.filter((_c, r) => r % 2 === color) as Communicator[];
     if (part.length > 1) await body(part, `split(${color})`);
   }
 }
