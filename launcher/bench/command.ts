@@ -40,6 +40,7 @@ interface BenchCliOptions {
   name?: string;
   compareAnchors?: boolean;
   anchors?: string;
+  liveAnchors: boolean;
   timeout?: number;
 }
 
@@ -72,6 +73,7 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
     .option("--name <base>", "file base name (default osu-np<N>)")
     .option("--compare-anchors", "compare with ../shared/anchors/results.json (Open MPI, mpi4py, gloo on this machine)")
     .option("--anchors <path>", "anchors file for --compare-anchors")
+    .option("--no-live-anchors", "with --compare-anchors: do not run Open MPI's mpi_bench.c now (it runs before and after ours when mpirun is here)")
     .option("--timeout <S>", "stop the job after S seconds", positiveInt, 3600)
     .action(async (o: BenchCliOptions) => {
       const outcome = await runBench({
@@ -92,6 +94,7 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
         name: o.name,
         compareAnchors: o.compareAnchors,
         anchorsPath: o.anchors,
+        liveAnchors: o.liveAnchors,
         timeoutSec: o.timeout,
         command: process.argv.slice(1).join(" "),
       });
