@@ -46,7 +46,16 @@ export function hierarchyKeepsOrder(f: AllreduceFacts): boolean {
   return f.commutative || (f.layout ?? oneNode(f.size)).contiguous;
 }
 
-/** The allreduce algorithm for these facts. */
+/**
+ * The allreduce algorithm for these facts. Across nodes with several ranks on a node: hierarchical
+ * at every size. Measured with launcher/bench/node-aware.ts (A/B in one job, order alternating) on
+ * 2 pretend nodes of the shared 2-core VM under load 26-77 (so wall times are noisy; CPU time
+ * summed over ranks is the steadier figure), hierarchical ÷ flat: 64 MiB vs ring, 4 ranks wall
+ * 0.65 and 0.57, CPU 0.85 and 0.70; 8 ranks wall 0.82, CPU 0.85. 8 B vs recursive doubling, 4 ranks
+ * CPU 0.86 and 0.84 but wall 1.09 and 2.17; 8 ranks CPU 0.91, wall 1.31: on block layouts recursive
+ * doubling already crosses nodes only in its last round, and the hierarchy adds a local hop, so
+ * the small-message crossover is not settled (see /work/coord/h12-coll-report.md).
+ */
 export function chooseAllreduce(f: AllreduceFacts): AllreduceAlgorithm {
   if (f.layout && multiNode(f.layout) && hierarchyKeepsOrder(f)) return "hierarchical";
   if (!f.typed || !f.commutative || f.units < f.size) return "recursive-doubling";

@@ -42,6 +42,8 @@ export interface BcastFacts {
 /**
  * The bcast algorithm for these facts (made on the root, announced to the others). The
  * hierarchical choice must not depend on `bytes`: non-roots make it from the layout alone.
+ * Measured (launcher/bench/node-aware.ts, 2 pretend nodes, load 26-77), 8 MiB hierarchical ÷
+ * scatter-allgather: 4 ranks wall 0.45 and 0.67, CPU 0.48 and 0.53; 8 ranks wall 0.50, CPU 0.32.
  */
 export function chooseBcast(f: BcastFacts): BcastAlgorithm {
   if (f.layout && multiNode(f.layout)) return "hierarchical";

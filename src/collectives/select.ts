@@ -74,7 +74,8 @@ export const THRESHOLDS: readonly Threshold[] = [
     collective: "allreduce",
     name: "ALLREDUCE_RING_MIN_BYTES_MANY",
     bytes: ALLREDUCE_RING_MIN_BYTES_MANY,
-    measure: "typed array bytes, 3+ ranks, commutative op: ring above, recursive doubling at or below",
+    measure:
+      "typed array bytes, 3+ ranks, commutative op: ring above, recursive doubling at or below; across nodes (hierarchical) the segments shape above on a uniform layout, the leaders shape at or below",
   },
   {
     collective: "allreduce",
