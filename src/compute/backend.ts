@@ -3,6 +3,7 @@
  * compiles, else the plain-JS kernels. `ZMPI_KERNELS=js` forces JS; `ZMPI_KERNELS=wasm` makes a
  * missing WASM backend an error instead of a silent fallback.
  */
+import { readSetting, SETTINGS } from "../env/settings.js";
 import { UsageError } from "../errors.js";
 import { jsKernels } from "./js-kernels.js";
 import { computeMemory } from "./memory.js";
@@ -24,11 +25,8 @@ let active: KernelsInfo | undefined;
 
 /** Which backend `ZMPI_KERNELS` asks for: "js", "wasm" or "auto" (default). */
 export function requestedBackend(env: NodeJS.ProcessEnv = process.env): "js" | "wasm" | "auto" {
-  const v = (env.ZMPI_KERNELS ?? "").trim().toLowerCase();
-  if (v === "" || v === "auto") return "auto";
-  if (v === "js") return "js";
-  if (v === "wasm" || v === "wasm-simd") return "wasm";
-  throw new UsageError(`ZMPI_KERNELS must be "js", "wasm" or "auto", not ${JSON.stringify(v)}`, { op: "kernels" });
+  const k = readSetting(SETTINGS.kernels, env);
+  return k === "wasm-simd" ? "wasm" : k;
 }
 
 /**

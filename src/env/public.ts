@@ -1,7 +1,7 @@
 /**
  * `zmpi/env`: the environment layer on its own, for tools and tests that look at a job without
  * joining it: which launcher started this process and where its coordinator is, Slurm hostlists
- * and task counts, the coordinator port a job step derives.
+ * and task counts, the coordinator port a job step derives, and the table of `ZMPI_*` settings.
  *
  * ```ts
  * import { detectEnvironment, expandHostlist } from "zmpi/env";
@@ -15,3 +15,4 @@ export { expandHostlist, compressHostlist, MAX_HOSTLIST_HOSTS } from "./hostlist
 export { parseTasksPerNode } from "./tasks-per-node.js";
 export { deriveCoordinatorPort } from "./coord-port.js";
 export type { RankEnvironment, LaunchMethod, CoordinatorInfo } from "./types.js";
+export { SETTINGS, OTHER_SETTINGS, readSettings, readSetting, type Settings, type SettingSpec, type SettingDoc, type SettingSource, type SettingsEnv } from "./settings.js";

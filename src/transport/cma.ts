@@ -17,6 +17,7 @@
  * machine (ptrace-scope.ts): normally the launcher or slurmstepd that started them all. With
  * ptrace_scope = 2 or 3 nobody may read, the token check fails, and large arrays are sent as bytes.
  */
+import { readSetting, SETTINGS } from "../env/settings.js";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -59,7 +60,7 @@ function load(): NativeCma | null {
     why = `cross-memory attach is Linux-only (this is ${process.platform})`;
     return null;
   }
-  if (process.env.ZMPI_CMA === "0") {
+  if (!readSetting(SETTINGS.cma)) {
     why = "turned off by ZMPI_CMA=0";
     return null;
   }

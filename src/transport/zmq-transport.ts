@@ -58,9 +58,9 @@ interface ZmqTransportOptions {
   refusals: Refusals;
   /** Reports protocol violations by authenticated peers (rate-limited by the caller's log). */
   warn?: (line: string) => void;
-  /** Offer and use cross-memory attach with same-machine peers (default true; ZMPI_CMA=0 also turns it off). */
+  /** Offer and use cross-memory attach with same-machine peers (default true; init() passes ZMPI_CMA). */
   cma?: boolean;
-  /** Talk to same-machine peers over a Unix socket instead of ZeroMQ ipc (default true; ZMPI_STREAM=0 also turns it off). */
+  /** Talk to same-machine peers over a Unix socket instead of ZeroMQ ipc (default true; init() passes ZMPI_STREAM). */
   stream?: boolean;
   /** Called when the inbox cannot accept connections any more (descriptors exhausted). */
   onExhausted?: (why: string) => void;
@@ -146,7 +146,7 @@ export class ZmqTransport implements Transport {
       const path = `${opts.ipcDir}/r${opts.rank}.zmq`;
       if (path.length < 100) t.ipcEndpoint = await t.inbox.bind(`ipc://${path}`);
       const streamPath = `${opts.ipcDir}/r${opts.rank}.sock`;
-      if (opts.stream !== false && process.env.ZMPI_STREAM !== "0" && process.platform !== "win32" && streamPath.length < 100) {
+      if (opts.stream !== false && process.platform !== "win32" && streamPath.length < 100) {
         t.stream = await StreamInbox.listen(streamPath, {
           rank: opts.rank,
           worldSize: opts.size,

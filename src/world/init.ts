@@ -6,10 +6,11 @@ import { writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine, type EngineConfig } from "../comm/engine.js";
-import { RankFailedError, RendezvousError, UsageError, type ZmpiError, CollectiveMismatchError, TimeoutError } from "../errors.js";
+import { RankFailedError, RendezvousError, type ZmpiError, CollectiveMismatchError, TimeoutError } from "../errors.js";
 import { detectEnvironment } from "../env/detect.js";
 import { resolveHostAddress } from "../env/resolve.js";
 import { deriveJobKey, resolveSecret } from "../env/secret.js";
+import { readSettings, type Settings } from "../env/settings.js";
 import type { RankEnvironment } from "../env/types.js";
 import { joinJob, type ControlChannel } from "../rendezvous/client.js";
 import { Coordinator } from "../rendezvous/coordinator.js";
@@ -21,7 +22,8 @@ import { Refusals } from "../transport/refusals.js";
 import { ZapHandler } from "../transport/zap.js";
 import { HEARTBEAT_TIMEOUT_MS } from "../transport/zmq-link.js";
 import { ZmqTransport } from "../transport/zmq-transport.js";
-import { installUncaughtReporter, Logger, parseLogLevel } from "./logger.js";
+import { checkAlgorithmSettings } from "./algorithm-settings.js";
+import { installUncaughtReporter, Logger } from "./logger.js";
 import { World, type WorldResources } from "./world.js";
 import { resolveSeed, type RngSeed } from "../rng/index.js";
 
@@ -48,14 +50,6 @@ const DEFAULT_OP_TIMEOUT_MS = 1800_000;
 const DEFAULT_RENDEZVOUS_TIMEOUT_MS = 120_000;
 const DEFAULT_EAGER_LIMIT = 64 * 1024;
 
-function timeoutFromEnv(env: Record<string, string | undefined>): number | undefined {
-  const v = env.ZMPI_TIMEOUT;
-  if (v === undefined || v === "") return undefined;
-  const s = Number(v);
-  if (!Number.isFinite(s) || s <= 0) throw new UsageError(`ZMPI_TIMEOUT="${v}" is not a positive number of seconds`);
-  return s * 1000;
-}
-
 function errorFromAbort(msg: AbortMsg): ZmpiError {
   const ctx = { ranks: msg.ranks ?? (msg.rank >= 0 ? [msg.rank] : []) };
   switch (msg.errorName) {
@@ -76,12 +70,15 @@ function errorFromAbort(msg: AbortMsg): ZmpiError {
  */
 export async function init(opts: InitOptions = {}): Promise<World> {
   const envVars = opts.env ?? process.env;
+  // Every ZMPI_* setting read and checked once, here (env/settings.ts); a bad one throws before anything starts.
+  const settings = readSettings(envVars);
+  checkAlgorithmSettings(envVars);
   const env = detectEnvironment(envVars);
-  const log = new Logger(env.rank, parseLogLevel(envVars.ZMPI_LOG), envVars.ZMPI_PREFIXED !== "1");
-  if (envVars.ZMPI_LOG_DIR) log.toDir(envVars.ZMPI_LOG_DIR);
+  const log = new Logger(env.rank, settings.log, !settings.prefixed);
+  if (settings.logDir) log.toDir(settings.logDir);
   installUncaughtReporter(env.rank, log);
   for (const w of env.warnings) process.stderr.write(`${w}\n`);
-  const envTimeout = timeoutFromEnv(envVars);
+  const envTimeout = settings.timeoutSec === undefined ? undefined : settings.timeoutSec * 1000;
   const seed = resolveSeed(opts.seed, envVars);
   const config: EngineConfig = {
     timeoutMs: opts.timeoutMs ?? envTimeout ?? DEFAULT_OP_TIMEOUT_MS,
@@ -94,15 +91,16 @@ export async function init(opts: InitOptions = {}): Promise<World> {
     const engine = new Engine(transport, config);
     engine.nodeName = env.nodeName;
     const ctx = engine.register(0, [0], "world");
-    const resources: WorldResources = { goodbye: async () => {}, close: async () => {} };
+    const resources: WorldResources = { goodbye: async () => {}, close: async () => {}, settings };
     return new World(engine, ctx, env, log, resources, seed);
   }
-  return initDistributed(env, envVars, config, rendezvousTimeoutMs, log, opts, seed);
+  return initDistributed(env, envVars, settings, config, rendezvousTimeoutMs, log, opts, seed);
 }
 
 async function initDistributed(
   env: RankEnvironment,
   envVars: Record<string, string | undefined>,
+  settings: Settings,
   config: EngineConfig,
   rendezvousTimeoutMs: number,
   log: Logger,
@@ -115,7 +113,7 @@ async function initDistributed(
   const jobKey = deriveJobKey(secret, job);
   const bindAddress = env.bindAddress ?? (await resolveHostAddress(env.nodeName));
   const coordAddress = await resolveHostAddress(env.coordinator.host);
-  const launcher = launcherChannel(envVars);
+  const launcher = launcherChannel(settings.launchFd);
   launcher.say(`rendezvous ${env.rank}`);
   const warn = (line: string) => process.stderr.write(`[zmpi rank ${env.rank}] ${line}\n`);
   const zap = await ZapHandler.acquire();
@@ -138,6 +136,8 @@ async function initDistributed(
       zap,
       refusals: new Refusals(`rank ${env.rank}`, warn),
       warn,
+      stream: settings.stream,
+      cma: settings.cma,
       onExhausted: (why) => exhausted(`rank ${env.rank} ${why}`),
     });
     cleanups.push(() => transport.close());
@@ -231,6 +231,7 @@ async function initDistributed(
     const resources: WorldResources = {
       goodbye: () => joined.control.bye(),
       close: closeAll,
+      settings,
     };
     return new World(eng, ctx, env, log, resources, seed);
   } catch (e) {
@@ -244,9 +245,8 @@ async function initDistributed(
  * exits before it has joined while another waits in rendezvous dooms the job, and the launcher
  * stops it at once instead of letting the others wait for the rendezvous deadline.
  */
-function launcherChannel(envVars: Record<string, string | undefined>): { say(line: string): void } {
-  const fd = Number(envVars.ZMPI_LAUNCH_FD);
-  if (!Number.isInteger(fd) || fd < 3) return { say: () => {} };
+function launcherChannel(fd: number | undefined): { say(line: string): void } {
+  if (fd === undefined) return { say: () => {} };
   return {
     say(line: string) {
       try {

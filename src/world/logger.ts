@@ -83,12 +83,6 @@ export class Logger {
   }
 }
 
-/** Parses `ZMPI_LOG`; unknown values fall back to "info". */
-export function parseLogLevel(v: string | undefined): LogLevel {
-  const l = (v ?? "info").toLowerCase();
-  return l in ORDER ? (l as LogLevel) : "info";
-}
-
 let uncaughtInstalled = false;
 
 /**

@@ -6,7 +6,10 @@ import { performance } from "node:perf_hooks";
 import { TimeoutError } from "../errors.js";
 import { runBarrier } from "../collectives/barrier.js";
 import { Communicator } from "../groups/communicator.js";
+import type { Mesh, MeshOptions } from "../groups/mesh.js";
+import type { MeshEnvOptions } from "../groups/mesh-env.js";
 import type { Engine, ContextState } from "../comm/engine.js";
+import { readSetting, SETTINGS, type Settings, type SettingSpec } from "../env/settings.js";
 import type { RankEnvironment } from "../env/types.js";
 import type { TransportStats } from "../transport/transport.js";
 import type { Logger } from "./logger.js";
@@ -32,6 +35,8 @@ export interface WorldResources {
   goodbye(): Promise<void>;
   /** Closes sockets, services, handlers. */
   close(): Promise<void>;
+  /** The settings `init()` read (a world made without `init()` reads `process.env` when it needs one). */
+  settings?: Settings;
 }
 
 /** Options of {@link World.finalize}. */
@@ -83,6 +88,26 @@ export class World extends Communicator {
     engine.onFailure(() => {
       this.#failedAt ??= performance.now();
     });
+  }
+
+  /**
+   * {@link Communicator.mesh}; with `"env"`, the shape and placement are `ZMPI_MESH` and
+   * `ZMPI_MESH_PLACEMENT` as `init()` read them (so `init({ env })` sets them too). Collective.
+   *
+   * ```ts
+   * const mesh = await world.mesh<"pp" | "tp">("env");   // ZMPI_MESH=pp:2,tp:2
+   * ```
+   */
+  override mesh<D extends string>(dims: Record<D, number> | "env", opts: MeshOptions & MeshEnvOptions = {}): Promise<Mesh<Communicator> & { readonly [K in D]: Communicator }> {
+    const s = this.resources.settings;
+    if (dims !== "env" || opts.env !== undefined || !s) return super.mesh(dims, opts);
+    return super.mesh(dims, { ...opts, env: { ZMPI_MESH: s.mesh, ZMPI_MESH_PLACEMENT: s.meshPlacement } });
+  }
+
+  /** A setting as `init()` read it; a world made without `init()` reads `process.env`. */
+  #setting<K extends keyof Settings>(key: K): Settings[K] {
+    const read = this.resources.settings;
+    return read ? read[key] : (readSetting(SETTINGS[key] as SettingSpec<unknown>) as Settings[K]);
   }
 
   /**
@@ -196,14 +221,14 @@ export class World extends Communicator {
   async metrics(opts: MetricsOptions = {}): Promise<RankMetrics[] | undefined> {
     const ranks = await gatherMetrics(this, { rank: this.rank, node: this.node, counters: this.engine.counters, transport: () => this.transportStats() });
     if (!ranks) return undefined;
-    const dirEnv = process.env.ZMPI_METRICS_DIR;
+    const dirEnv = this.#setting("metricsDir");
     const dirs = opts.dir !== undefined ? [opts.dir] : dirEnv ? [dirEnv] : [...new Set(this.outputs.map((o) => dirname(o.path)))];
     if (dirs.length > 0) {
       const report = buildReport(ranks, dirs);
       for (const d of dirs) writeMetrics(join(d, "metrics.json"), report);
       for (const m of openManifests()) if (dirs.some((d) => resolve(d) === dirname(m.path))) m.metrics("metrics.json");
     }
-    if (opts.print ?? process.env.ZMPI_METRICS === "1") process.stdout.write(`${formatMetricsTable(ranks)}\n`);
+    if (opts.print ?? this.#setting("metrics")) process.stdout.write(`${formatMetricsTable(ranks)}\n`);
     return ranks;
   }
 
@@ -247,7 +272,7 @@ export class World extends Communicator {
       await runBarrier(this.collectiveSequence, { timeoutMs }, "finalize");
       // Collective work next, while every peer is still there: close open tables, gather metrics.
       for (const o of this.outputs) if (!o.closed) await o.close();
-      const wantMetrics = metrics ?? (this.outputs.length > 0 || process.env.ZMPI_METRICS === "1" || !!process.env.ZMPI_METRICS_DIR);
+      const wantMetrics = metrics ?? (this.outputs.length > 0 || this.#setting("metrics") || !!this.#setting("metricsDir"));
       if (wantMetrics) await this.metrics(typeof wantMetrics === "object" ? wantMetrics : {});
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(this.finalizeTimeout(timeoutMs)), timeoutMs);

@@ -2,7 +2,7 @@
  * mpi4py's test shape for point-to-point (TestP2PObjSelf, …World, …SelfDup, …WorldDup): one test
  * body run over several communicators of an in-memory world, every rank at once.
  */
-import { type Communicator } from "../../src/index.js";
+import type { Communicator } from "../../src/index.js";
 import { memoryWorld } from "../../src/groups/memory-world.js";
 
 /** A kind of communicator to run a body on. */

@@ -114,6 +114,8 @@ describe("the packed tarball", () => {
       "dist/src/index.d.ts",
       "dist/src/testing/index.js",
       "dist/src/testing/index.d.ts",
+      "dist/src/env/public.js",
+      "dist/src/env/public.d.ts",
       "dist/src/compute/worker.js",
       "src/compute/kernels.wasm",
       "src/compute/ts-probe.mts",
@@ -181,7 +183,7 @@ describe("the packed tarball", () => {
     }
   });
 
-  it("the user's TypeScript compiles against the shipped declarations (zmpi and zmpi/testing)", () => {
+  it("the user's TypeScript compiles against the shipped declarations (zmpi, zmpi/testing, zmpi/env)", () => {
     for (const tool of ["typescript", "@types/node", "vitest", "tsx"]) link(tool);
     const tsconfig = {
       compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, types: ["node"], skipLibCheck: true },
@@ -190,7 +192,11 @@ describe("the packed tarball", () => {
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify(tsconfig));
     // One compile: the programs, the README's test, and one wrong call, which must be the only error
     // (so the check can fail, through the shipped types).
-    writeFileSync(join(project, "wrong.ts"), `import { runJob } from "zmpi/testing";\nawait runJob({ np: "2", script: "app.mjs" });\n`);
+    writeFileSync(
+      join(project, "wrong.ts"),
+      `import { runJob } from "zmpi/testing";\nawait runJob({ np: "2", script: "app.mjs" });\n` +
+        `import { expandHostlist, readSettings } from "zmpi/env";\nexport const hosts: string[] = expandHostlist("n[1-2]");\nexport const timeout: number | undefined = readSettings({}).timeoutSec;\n`,
+    );
     const r = run(process.execPath, [join(project, "node_modules/typescript/bin/tsc"), "-p", "."]);
     rmSync(join(project, "wrong.ts"));
     const errors = r.stdout.split("\n").filter((l) => l.includes("error TS"));
