@@ -77,14 +77,19 @@ export function loadAnchors(path: string): AnchorResult[] | null {
 }
 
 /** Builds the comparison rows for a rank count. */
-export function compareAnchors(records: readonly BenchRecord[], anchors: readonly AnchorResult[], np: number): AnchorRow[] {
+export function compareAnchors(
+  records: readonly BenchRecord[],
+  anchors: readonly AnchorResult[],
+  np: number,
+  stacks: ReadonlyArray<{ label: string; config: (np: number) => string }> = ANCHOR_STACKS,
+): AnchorRow[] {
   return ANCHOR_POINTS.map((p) => {
     const rec = records.find((r) => r.benchmark === p.benchmark && r.size === p.bytes && r.np === np);
     // Medians on both sides; for bw the median batch's time gives the rate.
     const zmpiUs = rec ? rec.median_us : null;
     const zmpi = zmpiUs === null ? null : p.rate ? p.bytes / zmpiUs : zmpiUs;
     const row: AnchorRow = { label: p.label, zmpi, anchors: [] };
-    for (const s of ANCHOR_STACKS) {
+    for (const s of stacks) {
       const hits = anchors.filter((a) => a.config === s.config(np) && a.bench === p.anchorBench && (a.bytes ?? 0) === p.bytes);
       const vals = hits.map((a) => (p.rate ? a.median_MBps : a.median_us)).filter((v): v is number => typeof v === "number");
       const value = vals.length ? median(vals) : null;

@@ -43,6 +43,7 @@ interface BenchCliOptions {
   name?: string;
   compareAnchors?: boolean;
   anchors?: string;
+  liveAnchors: boolean;
   timeout?: number;
   startup?: number[];
   startupPairs: number;
@@ -84,6 +85,7 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
     .option("--name <base>", "file base name (default osu-np<N>)")
     .option("--compare-anchors", "compare with ../shared/anchors/results.json (Open MPI, mpi4py, gloo on this machine)")
     .option("--anchors <path>", "anchors file for --compare-anchors")
+    .option("--no-live-anchors", "with --compare-anchors: do not run Open MPI's mpi_bench.c now (it runs before and after ours when mpirun is here)")
     .option("--timeout <S>", "stop the job after S seconds", positiveInt, 3600)
     .option("--startup <list>", "instead: time start-up of an init/finalize hello at these rank counts (e.g. 8,32,64) against mpirun of mpi4py, pair by pair", rankList)
     .option("--startup-pairs <N>", "--startup: zmpi/mpirun pairs per rank count", positiveInt, 3)
@@ -112,6 +114,7 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
         name: o.name,
         compareAnchors: o.compareAnchors,
         anchorsPath: o.anchors,
+        liveAnchors: o.liveAnchors,
         timeoutSec: o.timeout,
         command: process.argv.slice(1).join(" "),
       });

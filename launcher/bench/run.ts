@@ -8,7 +8,8 @@ import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { launch } from "../launch.js";
-import { compareAnchors, defaultAnchorsPath, formatAnchors, loadAnchors, repoRoot } from "./anchors.js";
+import { ANCHOR_STACKS, compareAnchors, defaultAnchorsPath, formatAnchors, loadAnchors, repoRoot, type AnchorResult } from "./anchors.js";
+import { LIVE_STACKS, liveAnchorsUnavailable, runLiveAnchors } from "./live-anchors.js";
 import { makePlan, type BenchmarkName, type PlanOptions } from "./plan.js";
 import { skipLine, tableHeader, tableRow, toCsv, toJson } from "./report.js";
 import { LINE_MARK, type BenchEvent, type BenchRecord, type BenchReport, type BenchStatus, type MachineInfo } from "./types.js";
@@ -29,6 +30,8 @@ export interface BenchOptions extends PlanOptions {
   compareAnchors?: boolean;
   /** Anchors file (default `../shared/anchors/results.json` from the repo root). */
   anchorsPath?: string;
+  /** With compareAnchors: also run Open MPI's mpi_bench.c now, before and after ours, when mpirun is here (default true). */
+  liveAnchors?: boolean;
   /** Stop the whole job after this many seconds (default 3600). */
   timeoutSec?: number;
   /** The command line, recorded in the JSON. */
@@ -150,10 +153,12 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
 
   const env: Record<string, string> = { ZMPI_BENCH_PLAN: JSON.stringify(plan) };
   if (o.algorithm) env.ZMPI_ALGORITHM = o.algorithm;
+  const live = o.compareAnchors && o.liveAnchors !== false ? liveBefore(np, out) : null;
   const t0 = Date.now();
   const code = await launch({ np, nodes: o.nodes, script: rankScript(), env, timeoutSec: o.timeoutSec ?? 3600, stdout: stdoutLines, stderr: err });
   await new Promise<void>((res) => stdoutLines.end(res));
   const wallSeconds = (Date.now() - t0) / 1000;
+  const liveRows = live ? [...(await live), ...(await runLiveAnchors(np, 1, (l) => out.write(`${l}\n`)))] : [];
 
   const benchmarks: BenchStatus[] = plan.benchmarks.map(
     (b) => status.get(b.name) ?? { name: b.name, status: "failed", reason: code === 0 ? "never started" : `job exited with status ${code} before it` },
@@ -179,9 +184,9 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
     const anchors = loadAnchors(path);
     if (anchors === null) out.write(`# --compare-anchors: ${path} not found; no comparison\n`);
     else {
-      const rows = compareAnchors(records, anchors, np);
+      const rows = compareAnchors(records, [...liveRows, ...anchors], np, liveRows.length ? [...LIVE_STACKS, ...ANCHOR_STACKS] : ANCHOR_STACKS);
       report.anchors = { path, rows };
-      if (!anchors.some((a) => a.np === np)) out.write(`# --compare-anchors: the anchors have no np=${np} rows (they cover np=2 and np=4)\n`);
+      if (!liveRows.length && !anchors.some((a) => a.np === np)) out.write(`# --compare-anchors: the anchors have no np=${np} rows (they cover np=2 and np=4)\n`);
       else out.write(`${formatAnchors(rows, np, path)}\n\n`);
     }
   }
@@ -196,4 +201,18 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
   out.write(`# wrote ${csvPath} and ${jsonPath} (${wallSeconds.toFixed(1)} s)\n`);
   for (const b of benchmarks) if (b.status === "failed") err.write(`zmpi bench: ${b.name} failed: ${b.reason}\n`);
   return { code, report, csvPath, jsonPath };
+}
+
+/**
+ * The live anchors' first run, before zmpi's job (the second runs after it, so Open MPI's figures
+ * bracket ours in time); null with a note when mpirun or mpicc is not here.
+ */
+function liveBefore(np: number, out: NodeJS.WritableStream): Promise<AnchorResult[]> | null {
+  const why = liveAnchorsUnavailable();
+  if (why) {
+    out.write(`# --compare-anchors: no live Open MPI run (${why}); stored anchors only\n`);
+    return null;
+  }
+  out.write(`# --compare-anchors: running Open MPI's mpi_bench.c on ${np} ranks (tcp, shm) before and after zmpi's job\n`);
+  return runLiveAnchors(np, 0, (l) => out.write(`${l}\n`));
 }

@@ -8,6 +8,8 @@
  * tree — says what it chose: the value itself (binomial), or an announcement of the array's dtype
  * and length (scatter-allgather), after which every rank, with or without a buffer of its own,
  * takes part in the scatter and the ring. No rank's choice rests on what another rank passed.
+ * Across nodes with several ranks on a node the hierarchical bcast (hierarchical.ts) is chosen
+ * from the layout alone, which every rank knows: so non-roots choose it too, without the root's word.
  */
 import type { Incoming } from "../comm/matching.js";
 import { decodeData, encodeData, type Encoded } from "../comm/payload.js";
@@ -16,6 +18,8 @@ import { DType, dtypeName, dtypeOf, isTypedArray, isTypedCode, type TypedArray }
 import { checkOut, encodeCheck, type OutOptions } from "./args.js";
 import { balancedCounts, copyOf, like, newOf, offsetsOf, put } from "./blocks.js";
 import type { Coll } from "./coll.js";
+import { bcastHierarchical } from "./hierarchical.js";
+import { multiNode, type LayoutFacts } from "./layout.js";
 import { bcastScatterAllgather } from "./ring.js";
 import { BCAST_SCATTER_MIN_BYTES, BCAST_SCATTER_MIN_RANKS, forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
@@ -23,7 +27,7 @@ import { bcastBinomial } from "./tree.js";
 import { fit, into } from "./values.js";
 
 /** The bcast algorithms. */
-export type BcastAlgorithm = "binomial" | "scatter-allgather";
+export type BcastAlgorithm = "binomial" | "scatter-allgather" | "hierarchical";
 
 /** What the bcast choice depends on: the communicator, and what the root's first message tells everyone. */
 export interface BcastFacts {
@@ -31,10 +35,18 @@ export interface BcastFacts {
   size: number;
   /** Bytes of the root's typed array, or null when the root broadcasts a plain value. */
   bytes: number | null;
+  /** Where the ranks run (default: one node). */
+  layout?: LayoutFacts;
 }
 
-/** The bcast algorithm for these facts (made on the root, announced to the others). */
+/**
+ * The bcast algorithm for these facts (made on the root, announced to the others). The
+ * hierarchical choice must not depend on `bytes`: non-roots make it from the layout alone.
+ * Measured (launcher/bench/node-aware.ts, 2 pretend nodes, load 26-77), 8 MiB hierarchical ÷
+ * scatter-allgather: 4 ranks wall 0.45 and 0.67, CPU 0.48 and 0.53; 8 ranks wall 0.50, CPU 0.32.
+ */
 export function chooseBcast(f: BcastFacts): BcastAlgorithm {
+  if (f.layout && multiNode(f.layout)) return "hierarchical";
   return f.bytes !== null && f.bytes >= BCAST_SCATTER_MIN_BYTES && f.size >= BCAST_SCATTER_MIN_RANKS ? "scatter-allgather" : "binomial";
 }
 
@@ -57,22 +69,26 @@ export function runBcast<T>(calls: CollectiveSequence, data: T | undefined, root
   // A non-root's typed `data` is its receive buffer, exactly like `out`.
   const out = isRoot || !isTypedArray(data) ? opts?.out : data;
   if (out !== undefined && !isTypedArray(out)) throw new UsageError(`bcast: out must be a typed array, got ${typeof out}`, { comm: calls.name, op: "bcast" });
-  let alg: BcastAlgorithm = "binomial";
+  const layout = calls.layout;
+  const hierarchical = (forcedAlg ?? chooseBcast({ size: calls.size, bytes: null, layout: layout.facts })) === "hierarchical";
+  let alg: BcastAlgorithm = hierarchical ? "hierarchical" : "binomial";
   if (isRoot) {
     encodeCheck(data);
     const typed = isTypedArray(data);
-    alg = forcedAlg ?? chooseBcast({ size: calls.size, bytes: typed ? data.byteLength : null });
+    if (!hierarchical) alg = forcedAlg ?? chooseBcast({ size: calls.size, bytes: typed ? data.byteLength : null, layout: layout.facts });
     if (alg === "scatter-allgather" && !typed) throw new UsageError("the scatter-allgather bcast needs a typed array on the root", { comm: calls.name, op: "bcast" });
     if (typed) checkOut(calls, out, data, data.length, "bcast");
     else if (out) throw new UsageError("bcast: out is for typed arrays, but the root's data is a plain value", { comm: calls.name, op: "bcast" });
   }
   const c = calls.begin("bcast", forcedAlg ? `root ${root}, ${forcedAlg}` : `root ${root}`, opts, true);
-  const work = isRoot ? rootPart(c, data, alg, out) : otherPart(c, root, out);
+  const receive = hierarchical ? (dest?: TypedArray) => bcastHierarchical(c, layout, root, null, dest) : (dest?: TypedArray) => bcastBinomial(c, root, null, dest);
+  const send = hierarchical ? (enc: Encoded) => bcastHierarchical(c, layout, root, enc) : (enc: Encoded) => bcastBinomial(c, c.rank, enc);
+  const work = isRoot ? rootPart(c, data, alg, out, send) : otherPart(c, root, out, receive);
   return calls.run(work, c) as Promise<T>;
 }
 
 /** The root: sends, and keeps a copy of its value (as mpi4py), or its value in `out`. */
-async function rootPart(c: Coll, data: unknown, alg: BcastAlgorithm, out: TypedArray | undefined): Promise<unknown> {
+async function rootPart(c: Coll, data: unknown, alg: BcastAlgorithm, out: TypedArray | undefined, send: (enc: Encoded) => Promise<Encoded>): Promise<unknown> {
   const typed = isTypedArray(data);
   if (alg === "scatter-allgather") {
     const src = data as TypedArray;
@@ -91,13 +107,13 @@ async function rootPart(c: Coll, data: unknown, alg: BcastAlgorithm, out: TypedA
   const enc = encodeData(data, c.eagerLimit);
   // The root's own result is made now, before anything else is encoded: what the others decode.
   const mine = typed ? (out ? into(out, data) : copyOf(data)) : decodeData(incoming(c.rank, enc));
-  if (c.size > 1) await bcastBinomial(c, c.rank, enc);
+  if (c.size > 1) await send(enc);
   return mine;
 }
 
-/** A non-root: the root's first message says whether it is the value or a scatter-allgather. */
-async function otherPart(c: Coll, root: number, out: TypedArray | undefined): Promise<unknown> {
-  const got = await bcastBinomial(c, root, null, out);
+/** A non-root: the root's first message (binomial or hierarchical tree) says whether it is the value or a scatter-allgather. */
+async function otherPart(c: Coll, root: number, out: TypedArray | undefined, receive: (dest?: TypedArray) => Promise<Encoded>): Promise<unknown> {
+  const got = await receive(out);
   const announced = got.dtype === DType.NONE;
   const { dtype, n } = announced ? readAnnouncement(got.count) : { dtype: got.dtype, n: got.count };
   if (announced && !isTypedCode(dtype)) throw c.mismatch(root, `bcast of an unknown dtype ${dtype}`, c.sig);

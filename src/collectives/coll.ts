@@ -23,9 +23,17 @@ export interface CollHost {
   mismatch(source: number, theirs: string, mine: string, seq: number): CollectiveMismatchError;
 }
 
-/** Per-call context the algorithms use. */
+/**
+ * Per-call context the algorithms use. A call can be narrowed to a view over some of its ranks
+ * ({@link Coll.over}): the view numbers them 0..k−1 and every algorithm runs on it unchanged, so a
+ * node-aware collective runs its phases inside nodes and between them without making a
+ * communicator per call (no new context id, no agreement): the messages stay on the call's tag and
+ * signature, and one pair's messages of successive phases are matched in order, as they were sent.
+ */
 export class Coll {
+  /** This rank's position in the call (in the view, for a view). */
   readonly rank: number;
+  /** Ranks taking part (in the view, for a view). */
   readonly size: number;
   readonly tag: number;
   /** A rooted call's root check (see CollectiveSequence), which the call also waits for. */
@@ -39,10 +47,27 @@ export class Coll {
     /** Operation name for errors. */
     readonly op: string,
     readonly timeoutMs: number | undefined,
+    /** Communicator rank of each view position; null for the whole communicator. */
+    private readonly members: readonly number[] | null = null,
   ) {
-    this.rank = host.comm.rank;
-    this.size = host.comm.size;
+    this.rank = members ? members.indexOf(host.comm.rank) : host.comm.rank;
+    this.size = members ? members.length : host.comm.size;
     this.tag = collTag(seq);
+    if (this.rank < 0) throw new RangeError(`rank ${host.comm.rank} is not in the view [${members!.join(", ")}] of ${sig}`);
+  }
+
+  /**
+   * This call over `ranks` only (positions of this call, which must include this rank's): the
+   * view's rank i is `ranks[i]`. Only the ranks in the view may run an algorithm on it.
+   */
+  over(ranks: readonly number[]): Coll {
+    const members = this.members ? ranks.map((r) => this.members![r]!) : ranks;
+    return new Coll(this.host, this.seq, this.sig, this.op, this.timeoutMs, members);
+  }
+
+  /** The communicator rank of position `i` of this call (the same number outside a view). */
+  commRank(i: number): number {
+    return this.members ? this.members[i]! : i;
   }
 
   /** Bytes above which a typed payload is sent without a copy (the engine's eager limit). */
@@ -52,17 +77,17 @@ export class Coll {
 
   /** Sends a value (typed arrays raw, others msgpack). Never throws synchronously. */
   async send(dest: number, data: unknown): Promise<void> {
-    return this.host.comm.sendOn(Kind.COLL, data, dest, this.tag, this.sig);
+    return this.host.comm.sendOn(Kind.COLL, data, this.commRank(dest), this.tag, this.sig);
   }
 
   /** Sends an already encoded payload (forwarding received bytes without decoding). */
   async sendEncoded(dest: number, enc: Encoded): Promise<void> {
-    return this.host.comm.sendEncodedOn(Kind.COLL, enc, dest, this.tag, this.sig);
+    return this.host.comm.sendEncodedOn(Kind.COLL, enc, this.commRank(dest), this.tag, this.sig);
   }
 
   /** Receives the next message of this call from `source`, checking its signature. */
   async recvRaw(source: number): Promise<Incoming> {
-    const m = await this.host.comm.recvOn(this.host.queue, source, this.tag, false, this.op, this.timeoutMs);
+    const m = await this.host.comm.recvOn(this.host.queue, this.commRank(source), this.tag, false, this.op, this.timeoutMs);
     this.check(m);
     return m;
   }
@@ -79,9 +104,9 @@ export class Coll {
     throw this.host.mismatch(m.source, String(m.meta), this.sig, this.seq);
   }
 
-  /** Throws (and spreads) a mismatch this call found in a message's content (e.g. a bcast buffer of the wrong size). */
+  /** Throws (and spreads) a mismatch this call found in a message's content from position `source` (e.g. a bcast buffer of the wrong size). */
   mismatch(source: number, theirs: string, mine: string): CollectiveMismatchError {
-    return this.host.mismatch(source, theirs, mine, this.seq);
+    return this.host.mismatch(this.commRank(source), theirs, mine, this.seq);
   }
 }
 

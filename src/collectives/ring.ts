@@ -37,7 +37,7 @@ async function recvCount(c: Coll, source: number, len: number, what: string): Pr
   const m = await c.recvRaw(source);
   if (m.count !== len) {
     discardPayload(m);
-    throw new RangeError(`${what}: rank ${source} sent ${m.count} elements, expected ${len}`);
+    throw new RangeError(`${what}: rank ${c.commRank(source)} sent ${m.count} elements, expected ${len}`);
   }
   return m;
 }

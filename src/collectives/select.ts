@@ -32,10 +32,10 @@ export const RING_SEGMENT_BYTES = 1024 * 1024;
 
 /** The algorithms each collective knows. */
 export const ALGORITHMS = {
-  barrier: ["dissemination"],
-  bcast: ["binomial", "scatter-allgather"],
+  barrier: ["dissemination", "hierarchical"],
+  bcast: ["binomial", "scatter-allgather", "hierarchical"],
   reduce: ["binomial", "reduce-scatter-gather"],
-  allreduce: ["recursive-doubling", "ring"],
+  allreduce: ["recursive-doubling", "ring", "hierarchical"],
   allgather: ["ring", "recursive-doubling", "bruck"],
   alltoall: ["linear", "pairwise"],
   reduceScatter: ["ring", "reduce-scatterv"],
@@ -74,7 +74,8 @@ export const THRESHOLDS: readonly Threshold[] = [
     collective: "allreduce",
     name: "ALLREDUCE_RING_MIN_BYTES_MANY",
     bytes: ALLREDUCE_RING_MIN_BYTES_MANY,
-    measure: "typed array bytes, 3+ ranks, commutative op: ring above, recursive doubling at or below",
+    measure:
+      "typed array bytes, 3+ ranks, commutative op: ring above, recursive doubling at or below; across nodes (hierarchical) the segments shape above on a uniform layout, the leaders shape at or below",
   },
   {
     collective: "allreduce",

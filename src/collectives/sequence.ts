@@ -16,6 +16,7 @@ import { DType } from "../transport/dtype.js";
 import { Kind } from "../transport/frame.js";
 import type { CollectiveOptions } from "./args.js";
 import { Coll, collTag, mismatchError, type CollHost } from "./coll.js";
+import { nodeLayout, type NodeLayout } from "./layout.js";
 
 /** The root check's token: no payload (the signature travels in the message's meta). */
 const TOKEN: Encoded = { dtype: DType.NONE, count: 0, bytes: null, zeroCopy: false };
@@ -61,6 +62,16 @@ export class CollectiveSequence implements CollHost {
   /** Bytes above which a typed payload is sent without a copy. */
   get eagerLimit(): number {
     return this.comm.engine.config.eagerLimit;
+  }
+
+  #layout: NodeLayout | null = null;
+  /** Where this communicator's ranks run (the same on every rank: from the rendezvous table). */
+  get layout(): NodeLayout {
+    if (!this.#layout) {
+      const nodes = this.comm.engine.nodes;
+      this.#layout = nodeLayout(this.comm.group.map((w) => nodes?.[w] ?? ""));
+    }
+    return this.#layout;
   }
 
   /**

@@ -154,6 +154,12 @@ export class Engine {
 
   /** Name of this process's node (for node-local groups). */
   nodeName = "local";
+  /**
+   * The machine of every world rank (index = world rank; equal strings = same machine, where the
+   * same-node fast path works), identical on every rank because it comes from the endpoint table
+   * all ranks receive at rendezvous. Node-aware collectives choose from it. Null: one machine.
+   */
+  nodes: readonly string[] | null = null;
   private reservedUpTo = 0;
 
   /** Marks ids up to `upTo` as taken here (a split agreed on them, even those this rank is not in). */

@@ -13,6 +13,8 @@ export interface MemoryWorldOptions {
   timeoutMs?: number;
   /** Eager limit, bytes (default 64 KiB). */
   eagerLimit?: number;
+  /** Pretend node of each rank (index = rank; equal numbers = same node), for node-aware collectives (default: one node). */
+  nodes?: readonly number[];
 }
 
 /**
@@ -23,6 +25,11 @@ export function memoryEngines(size: number, opts: MemoryWorldOptions = {}): { en
   const net = new MemoryNetwork(size);
   const engines = net.transports.map((t) => new Engine(t, { timeoutMs: opts.timeoutMs ?? 30_000, eagerLimit: opts.eagerLimit ?? 64 * 1024 }));
   for (const e of engines) e.spread = (err) => engines.forEach((o) => o !== e && o.fail(err));
+  if (opts.nodes) {
+    if (opts.nodes.length !== size) throw new RangeError(`memoryWorld: nodes has ${opts.nodes.length} entries for ${size} ranks`);
+    const names = opts.nodes.map((n) => `node${n}`);
+    for (const e of engines) e.nodes = names;
+  }
   const group = Array.from({ length: size }, (_, r) => r);
   return engines.map((engine) => ({ engine, ctx: engine.register(0, group, "world") }));
 }

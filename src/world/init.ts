@@ -222,6 +222,8 @@ async function initDistributed(
     joined.control.onAbort((msg) => eng.fail(errorFromAbort(msg)));
     eng.spread = (err) => joined.control.reportFailure(err.message, err.name, err.ranks);
     eng.nodeName = env.nodeName;
+    // Same host and node name = one machine (as the transport's same-machine test): node-aware collectives read it.
+    eng.nodes = joined.peers.map((p) => `${p.hostname}\u0000${p.nodeName}`);
     const ctx = eng.register(
       0,
       Array.from({ length: env.size }, (_, r) => r),

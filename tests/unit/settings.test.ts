@@ -86,7 +86,7 @@ describe("ZMPI_* settings", () => {
     await expect(init({ env: { ZMPI_TIMEOUT: "soon" } })).rejects.toBeInstanceOf(UsageError);
     // Forced algorithms are checked against what each collective has: a typo names its variable.
     await expect(init({ env: { ZMPI_ALGORITHM: "rnig" } })).rejects.toThrow(/ZMPI_ALGORITHM="rnig": no collective has an algorithm "rnig"/);
-    await expect(init({ env: { ZMPI_ALGORITHM: "allreduce=bruck" } })).rejects.toThrow(/allreduce has no algorithm "bruck" \(recursive-doubling, ring or auto\)/);
+    await expect(init({ env: { ZMPI_ALGORITHM: "allreduce=bruck" } })).rejects.toThrow(/allreduce has no algorithm "bruck" \(recursive-doubling, ring, hierarchical or auto\)/);
     await expect(init({ env: { ZMPI_ALGORITHM: "allreduse=ring" } })).rejects.toThrow(/"allreduse" is not a collective/);
     await expect(init({ env: { ZMPI_ALG_ALLREDUCE: "bogus" } })).rejects.toThrow(/ZMPI_ALG_ALLREDUCE="bogus": allreduce has no algorithm/);
     await expect(init({ env: { ZMPI_ALG_ALLREDUSE: "ring" } })).rejects.toThrow(/ZMPI_ALG_ALLREDUSE="ring": no collective is called ALLREDUSE/);
