@@ -8,7 +8,7 @@ import { dtypeName, dtypeOf, isTypedArray, type TypedArray } from "../transport/
 import { checkCounts, checkOut, checkOutLate, describe, encodeCheck, requireTyped, total, type OutOptions } from "./args.js";
 import { like, offsetsOf, put } from "./blocks.js";
 import { allgatherBruck, allgatherRecursiveDoubling, allgatherRing } from "./ring.js";
-import { ALLGATHER_RING_MIN_BYTES, forced } from "./select.js";
+import { ALLGATHER_RING_MIN_BYTES } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { copyValue, fit } from "./values.js";
 
@@ -42,7 +42,10 @@ export function runAllgather(calls: CollectiveSequence, data: unknown, opts: Out
   const p = calls.size;
   const typed = isTypedArray(data);
   const facts: AllgatherFacts = { size: p, typed, totalBytes: typed ? data.byteLength * p : 0 };
-  const alg = (forced("allgather", opts?.algorithm) as AllgatherAlgorithm | null) ?? chooseAllgather(facts);
+  let alg = (calls.forced("allgather", opts?.algorithm) as AllgatherAlgorithm | null) ?? chooseAllgather(facts);
+  // An algorithm forced by the environment applies where it can (ZMPI_ALGORITHM=ring must not
+  // break the allgathers inside mesh() or split()); one forced by the call is the caller's promise.
+  if (opts?.algorithm === undefined && ((!typed && alg !== "bruck") || (alg === "recursive-doubling" && !isPof2(p)))) alg = chooseAllgather(facts);
   if (!typed) {
     if (alg !== "bruck") throw new UsageError(`plain values are allgathered with bruck, not ${alg}`, { comm: calls.name, op: "allgather" });
     const c = calls.begin("allgather", `object, bruck`, opts);

@@ -14,7 +14,7 @@ import { allreduceHierarchical, allreduceSegments, chooseHierarchicalShape } fro
 import { multiNode, oneNode, type LayoutFacts } from "./layout.js";
 import type { Op } from "./op.js";
 import { allgatherRing, reduceScatterRing } from "./ring.js";
-import { ALLREDUCE_RING_MIN_BYTES, ALLREDUCE_RING_MIN_BYTES_MANY, forced } from "./select.js";
+import { ALLREDUCE_RING_MIN_BYTES, ALLREDUCE_RING_MIN_BYTES_MANY } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { allreduceRecursiveDoubling } from "./tree.js";
 import { copyValue, fit, into } from "./values.js";
@@ -74,9 +74,11 @@ export function runAllreduce<T>(calls: CollectiveSequence, data: T, op: Op, opts
   const n = typed ? data.length : 0;
   const layout = calls.layout;
   const facts: AllreduceFacts = { size: calls.size, typed, bytes: typed ? data.byteLength : 0, units: n / op.unit, commutative: op.commutative, layout: layout.facts };
-  let alg = (forced("allreduce", opts?.algorithm) as AllreduceAlgorithm | null) ?? chooseAllreduce(facts);
+  let alg = (calls.forced("allreduce", opts?.algorithm) as AllreduceAlgorithm | null) ?? chooseAllreduce(facts);
   // Forced hierarchical with an order the hierarchy would change: the flat algorithm (same on every rank).
   if (alg === "hierarchical" && !hierarchyKeepsOrder(facts)) alg = chooseAllreduce({ ...facts, layout: undefined });
+  // Forced by the environment where it cannot apply: the automatic choice (see allgather.ts).
+  if (alg === "ring" && !(typed && op.commutative) && opts?.algorithm === undefined) alg = chooseAllreduce(facts);
   if (alg === "ring" && !(typed && op.commutative)) throw new UsageError("the ring allreduce needs a typed array and a commutative op", { comm: calls.name, op: "allreduce" });
   const c = calls.begin("allreduce", `${describe(data)}, ${op.name}, ${alg}`, opts);
   const work = async (): Promise<T> => {

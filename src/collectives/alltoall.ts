@@ -9,7 +9,7 @@ import { checkCounts, checkOut, checkOutLate, describe, requireTyped, total, typ
 import type { Coll } from "./coll.js";
 import { copyOf, like, offsetsOf, overlaps, put } from "./blocks.js";
 import { alltoallLinear, alltoallPairwise } from "./ring.js";
-import { ALLTOALL_PAIRWISE_MIN_BYTES, forced } from "./select.js";
+import { ALLTOALL_PAIRWISE_MIN_BYTES } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { copyValue, fit } from "./values.js";
 
@@ -43,7 +43,7 @@ export function runAlltoall(calls: CollectiveSequence, data: unknown, opts: OutO
       op: "alltoall",
     });
   }
-  const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? "linear";
+  const alg = (calls.forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? "linear";
   const c = calls.begin("alltoall", `object, ${alg}`, opts);
   const out = new Array<unknown>(p);
   const items = data as unknown[];
@@ -78,7 +78,7 @@ export function runAlltoallv<T extends TypedArray>(
   if (n > data.length) throw new UsageError(`alltoallv: send counts add up to ${n} but the data has ${data.length} elements`, { comm: calls.name, op: "alltoallv" });
   const rc = recvCounts ? checkCounts(calls, recvCounts, "alltoallv") : null;
   if (rc) checkOut(calls, opts?.out, data, total(rc), "alltoallv");
-  const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? chooseAlltoall({ blockBytes: Math.max(0, ...sc) * data.BYTES_PER_ELEMENT });
+  const alg = (calls.forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? chooseAlltoall({ blockBytes: Math.max(0, ...sc) * data.BYTES_PER_ELEMENT });
   const c = calls.begin("alltoallv", `${dtypeName(dtypeOf(data))}${rc ? "" : ", counts exchanged"}`, opts);
   const work = async () => {
     let counts = rc;
@@ -100,7 +100,7 @@ export function runAlltoallv<T extends TypedArray>(
 /** Typed alltoall with equal blocks; the block size is the same on every rank, so is the choice. */
 function alltoallTyped(calls: CollectiveSequence, data: TypedArray, counts: readonly number[], opts: OutOptions | undefined): Promise<TypedArray> {
   checkOut(calls, opts?.out, data, data.length, "alltoall");
-  const alg = (forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? chooseAlltoall({ blockBytes: counts[0]! * data.BYTES_PER_ELEMENT });
+  const alg = (calls.forced("alltoall", opts?.algorithm) as AlltoallAlgorithm | null) ?? chooseAlltoall({ blockBytes: counts[0]! * data.BYTES_PER_ELEMENT });
   const c = calls.begin("alltoall", `${describe(data)}, ${alg}`, opts);
   return calls.run(exchange(c, "alltoall", alg, data, counts, counts, opts?.out));
 }

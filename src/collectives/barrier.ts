@@ -7,7 +7,6 @@
 import type { CollectiveOptions } from "./args.js";
 import { barrierHierarchical } from "./hierarchical.js";
 import { multiNode, type LayoutFacts } from "./layout.js";
-import { forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { barrierDissemination } from "./tree.js";
 
@@ -33,7 +32,7 @@ export function chooseBarrier(f: BarrierFacts): BarrierAlgorithm {
 
 /** Runs a barrier under the name `op` (`finalize` uses one too). */
 export function runBarrier(calls: CollectiveSequence, opts: CollectiveOptions | undefined, op = "barrier"): Promise<void> {
-  const forcedAlg = forced("barrier", opts?.algorithm) as BarrierAlgorithm | null;
+  const forcedAlg = calls.forced("barrier", opts?.algorithm) as BarrierAlgorithm | null;
   const layout = calls.layout;
   const alg = forcedAlg ?? chooseBarrier({ size: calls.size, layout: layout.facts });
   const c = calls.begin(op, forcedAlg ?? "", opts);

@@ -21,7 +21,7 @@ import type { Coll } from "./coll.js";
 import { bcastHierarchical } from "./hierarchical.js";
 import { multiNode, type LayoutFacts } from "./layout.js";
 import { bcastScatterAllgather } from "./ring.js";
-import { BCAST_SCATTER_MIN_BYTES, BCAST_SCATTER_MIN_RANKS, forced } from "./select.js";
+import { BCAST_SCATTER_MIN_BYTES, BCAST_SCATTER_MIN_RANKS } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { bcastBinomial } from "./tree.js";
 import { fit, into } from "./values.js";
@@ -65,7 +65,7 @@ function readAnnouncement(count: number): { dtype: number; n: number } {
 /** Bcast of the root's `data` (root checked by the caller). */
 export function runBcast<T>(calls: CollectiveSequence, data: T | undefined, root: number, opts: OutOptions | undefined): Promise<T> {
   const isRoot = calls.rank === root;
-  const forcedAlg = forced("bcast", opts?.algorithm) as BcastAlgorithm | null;
+  const forcedAlg = calls.forced("bcast", opts?.algorithm) as BcastAlgorithm | null;
   // A non-root's typed `data` is its receive buffer, exactly like `out`.
   const out = isRoot || !isTypedArray(data) ? opts?.out : data;
   if (out !== undefined && !isTypedArray(out)) throw new UsageError(`bcast: out must be a typed array, got ${typeof out}`, { comm: calls.name, op: "bcast" });
@@ -76,6 +76,8 @@ export function runBcast<T>(calls: CollectiveSequence, data: T | undefined, root
     encodeCheck(data);
     const typed = isTypedArray(data);
     if (!hierarchical) alg = forcedAlg ?? chooseBcast({ size: calls.size, bytes: typed ? data.byteLength : null, layout: layout.facts });
+    // Forced by the environment where it cannot apply: the automatic choice (see allgather.ts).
+    if (alg === "scatter-allgather" && !typed && opts?.algorithm === undefined) alg = chooseBcast({ size: calls.size, bytes: null, layout: layout.facts });
     if (alg === "scatter-allgather" && !typed) throw new UsageError("the scatter-allgather bcast needs a typed array on the root", { comm: calls.name, op: "bcast" });
     if (typed) checkOut(calls, out, data, data.length, "bcast");
     else if (out) throw new UsageError("bcast: out is for typed arrays, but the root's data is a plain value", { comm: calls.name, op: "bcast" });

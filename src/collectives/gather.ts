@@ -9,7 +9,6 @@ import { checkCounts, checkOut, checkOutLate, describe, encodeCheck, requireType
 import { like, offsetsOf } from "./blocks.js";
 import type { Coll } from "./coll.js";
 import { gatherLinear } from "./ring.js";
-import { forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { copyValue, fit } from "./values.js";
 
@@ -30,7 +29,7 @@ export function chooseGather(_f: GatherFacts): GatherAlgorithm {
 /** Gather of `data` to `root` (root checked by the caller). */
 export function runGather(calls: CollectiveSequence, data: unknown, root: number, opts: OutOptions | undefined): Promise<unknown> {
   encodeCheck(data);
-  forced("gather", opts?.algorithm);
+  calls.forced("gather", opts?.algorithm);
   if (isTypedArray(data)) return gatherTyped(calls, "gather", data, new Array<number>(calls.size).fill(data.length), root, opts, describe(data));
   const c = calls.begin("gather", `object, root ${root}`, opts, true);
   const work = async (): Promise<unknown> => {
@@ -62,7 +61,7 @@ export function runGatherv<T extends TypedArray>(
   opts: OutOptions<T> | undefined,
 ): Promise<T | undefined> {
   requireTyped(data, "gatherv");
-  forced("gather", opts?.algorithm);
+  calls.forced("gather", opts?.algorithm);
   const cs = counts ? checkCounts(calls, counts, "gatherv") : null;
   if (cs && cs[calls.rank] !== data.length)
     throw new UsageError(`gatherv: counts[${calls.rank}] is ${cs[calls.rank]} but this rank passed ${data.length} elements`, { comm: calls.name, op: "gatherv" });

@@ -10,7 +10,6 @@ import { checkCounts, checkOut, describe, requireTyped, total, type OutOptions }
 import { copyOf, offsetsOf, unitCounts } from "./blocks.js";
 import type { Op } from "./op.js";
 import { reduceScatterRing, scatterLinear } from "./ring.js";
-import { forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { reduceBinomial } from "./tree.js";
 import { into } from "./values.js";
@@ -50,7 +49,9 @@ export function runReduceScatter<T extends TypedArray>(
   }
   const cs = given ? (unit === 1 ? given : given.map((k) => k * unit)) : unitCounts(data.length, p, unit);
   checkOut(calls, opts?.out, data, cs[calls.rank]!, "reduceScatter");
-  const alg = (forced("reduceScatter", opts?.algorithm) as ReduceScatterAlgorithm | null) ?? chooseReduceScatter({ commutative: op.commutative });
+  let alg = (calls.forced("reduceScatter", opts?.algorithm) as ReduceScatterAlgorithm | null) ?? chooseReduceScatter({ commutative: op.commutative });
+  // Forced by the environment where it cannot apply: the automatic choice (see allgather.ts).
+  if (alg === "ring" && !op.commutative && opts?.algorithm === undefined) alg = chooseReduceScatter({ commutative: op.commutative });
   if (alg === "ring" && !op.commutative) throw new UsageError("the ring reduce-scatter needs a commutative op", { comm: calls.name, op: "reduceScatter" });
   const c = calls.begin("reduceScatter", `${describe(data)}, ${op.name}, [${cs.join(",")}], ${alg}`, opts);
   const offs = offsetsOf(cs);

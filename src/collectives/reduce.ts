@@ -10,7 +10,7 @@ import { checkOut, describe, encodeCheck, type OutOptions } from "./args.js";
 import { copyOf, offsetsOf, unitCounts } from "./blocks.js";
 import type { Op } from "./op.js";
 import { gatherLinear, reduceScatterRing } from "./ring.js";
-import { forced, REDUCE_SCATTER_GATHER_MIN_BYTES } from "./select.js";
+import { REDUCE_SCATTER_GATHER_MIN_BYTES } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { reduceBinomial } from "./tree.js";
 import { copyValue, into } from "./values.js";
@@ -41,7 +41,7 @@ export function runReduce<T>(calls: CollectiveSequence, data: T, op: Op, root: n
   const typed = isTypedArray(data);
   if (typed) op.check(data);
   const facts: ReduceFacts = { size: calls.size, typed, bytes: typed ? data.byteLength : 0, commutative: op.commutative };
-  const alg = (forced("reduce", opts?.algorithm) as ReduceAlgorithm | null) ?? chooseReduce(facts);
+  const alg = (calls.forced("reduce", opts?.algorithm) as ReduceAlgorithm | null) ?? chooseReduce(facts);
   if (alg === "reduce-scatter-gather" && !(typed && op.commutative)) {
     throw new UsageError("reduce-scatter-gather needs a typed array and a commutative op", { comm: calls.name, op: "reduce" });
   }

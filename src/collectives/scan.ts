@@ -7,7 +7,6 @@ import { isTypedArray } from "../transport/dtype.js";
 import { UsageError } from "../errors.js";
 import { checkOut, describe, encodeCheck, type OutOptions } from "./args.js";
 import type { Op } from "./op.js";
-import { forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { scanRecursiveDoubling } from "./tree.js";
 import { copyValue, into } from "./values.js";
@@ -31,7 +30,7 @@ export function runScan(calls: CollectiveSequence, name: "scan" | "exscan", data
   const exclusive = name === "exscan";
   encodeCheck(data);
   if (isTypedArray(data)) op.check(data);
-  forced("scan", opts?.algorithm);
+  calls.forced("scan", opts?.algorithm);
   const out = opts?.out;
   if (out !== undefined) {
     if (!isTypedArray(data)) throw new UsageError(`${name}: out is for typed arrays, but the data is a plain value`, { comm: calls.name, op: name });

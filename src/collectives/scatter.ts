@@ -8,7 +8,6 @@ import { isTypedArray, type TypedArray } from "../transport/dtype.js";
 import { checkCounts, requireTyped, total, type OutOptions } from "./args.js";
 import { copyOf, offsetsOf } from "./blocks.js";
 import { scatterLinear } from "./ring.js";
-import { forced } from "./select.js";
 import type { CollectiveSequence } from "./sequence.js";
 import { copyValue } from "./values.js";
 
@@ -30,7 +29,7 @@ export function chooseScatter(_f: ScatterFacts): ScatterAlgorithm {
 export function runScatter(calls: CollectiveSequence, data: unknown, root: number, opts: OutOptions | undefined): Promise<unknown> {
   const p = calls.size;
   const isRoot = calls.rank === root;
-  forced("scatter", opts?.algorithm);
+  calls.forced("scatter", opts?.algorithm);
   if (isRoot) {
     if (isTypedArray(data)) {
       if (data.length % p !== 0)
@@ -67,7 +66,7 @@ export function runScatterv<T extends TypedArray>(
   opts: OutOptions<T> | undefined,
 ): Promise<T> {
   const isRoot = calls.rank === root;
-  forced("scatter", opts?.algorithm);
+  calls.forced("scatter", opts?.algorithm);
   let cs: readonly number[] = [];
   if (isRoot) {
     requireTyped(data, "scatterv");

@@ -118,7 +118,7 @@ function fromGlobal(name: CollectiveName, v: string | undefined): string | undef
   return undefined;
 }
 
-function fromEnv(name: CollectiveName, env: Record<string, string | undefined>): string | undefined {
+function fromEnv(name: CollectiveName, env: Readonly<Record<string, string | undefined>>): string | undefined {
   return env[`ZMPI_ALG_${name.toUpperCase()}`] ?? fromGlobal(name, env.ZMPI_ALGORITHM);
 }
 
@@ -136,7 +136,7 @@ function fromProcessEnv(name: CollectiveName): string | undefined {
  * The forced algorithm for a collective: per call, else `ZMPI_ALG_<NAME>`, else `ZMPI_ALGORITHM`,
  * else null (automatic choice).
  */
-export function forced(name: CollectiveName, perCall: string | undefined, env: Record<string, string | undefined> = process.env): string | null {
+export function forced(name: CollectiveName, perCall: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env): string | null {
   const v = perCall ?? (env === process.env ? fromProcessEnv(name) : fromEnv(name, env));
   if (v === undefined || v === "" || v === "auto") return null;
   const known = ALGORITHMS[name] as readonly string[];

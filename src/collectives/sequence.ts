@@ -16,6 +16,7 @@ import { DType } from "../transport/dtype.js";
 import { Kind } from "../transport/frame.js";
 import type { CollectiveOptions } from "./args.js";
 import { Coll, collTag, mismatchError, type CollHost } from "./coll.js";
+import { type CollectiveName, forced } from "./select.js";
 import { nodeLayout, type NodeLayout } from "./layout.js";
 
 /** The root check's token: no payload (the signature travels in the message's meta). */
@@ -72,6 +73,14 @@ export class CollectiveSequence implements CollHost {
       this.#layout = nodeLayout(this.comm.group.map((w) => nodes?.[w] ?? ""));
     }
     return this.#layout;
+  }
+
+  /**
+   * The algorithm forced for `name`: per call, else `ZMPI_ALG_<NAME>`, else `ZMPI_ALGORITHM` (from
+   * the environment `init()` read), else null (the automatic choice).
+   */
+  forced(name: CollectiveName, perCall: string | undefined): string | null {
+    return forced(name, perCall, this.comm.engine.config.algorithmEnv);
   }
 
   /**

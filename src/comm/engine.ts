@@ -24,6 +24,11 @@ export interface EngineConfig {
   timeoutMs: number;
   /** Typed payloads above this many bytes are sent zero-copy and acknowledged; smaller ones are copied. */
   eagerLimit: number;
+  /**
+   * Where `ZMPI_ALGORITHM` and `ZMPI_ALG_<NAME>` are read from: the environment `init()` read
+   * (`init({ env })` or `process.env`); absent, `process.env`.
+   */
+  algorithmEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Time and traffic counters, per operation family. */

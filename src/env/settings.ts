@@ -124,7 +124,7 @@ export const SETTINGS = {
     "ZMPI_ALGORITHM",
     "an algorithm name, or `collective=name,…`",
     "user",
-    "force collective algorithms (`ring`, or `allreduce=ring,bcast=binomial`)",
+    "force collective algorithms (`ring`, or `allreduce=ring,bcast=binomial`); where one cannot apply (ring on plain values) the call chooses by size, where a call's own `{ algorithm }` would be a `UsageError`",
     "chosen by size",
   ),
   cma: flag("ZMPI_CMA", true, "user", "single-copy transfers between ranks on one machine (0: large arrays go over the socket)"),

@@ -83,6 +83,7 @@ export async function init(opts: InitOptions = {}): Promise<World> {
   const config: EngineConfig = {
     timeoutMs: opts.timeoutMs ?? envTimeout ?? DEFAULT_OP_TIMEOUT_MS,
     eagerLimit: opts.eagerLimit ?? DEFAULT_EAGER_LIMIT,
+    algorithmEnv: envVars,
   };
   const rendezvousTimeoutMs = opts.rendezvousTimeoutMs ?? envTimeout ?? DEFAULT_RENDEZVOUS_TIMEOUT_MS;
 

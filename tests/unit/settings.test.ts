@@ -6,7 +6,8 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { OTHER_SETTINGS, readSettings, SETTINGS } from "../../src/env/settings.js";
 import { UsageError } from "../../src/errors.js";
-import { init } from "../../src/index.js";
+import { init, Op } from "../../src/index.js";
+import { memoryWorld } from "../../src/groups/memory-world.js";
 import { withSettingsTable } from "../../scripts/docs-settings.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -96,11 +97,37 @@ describe("ZMPI_* settings", () => {
     try {
       expect(world.size).toBe(1);
       expect(world.engine.config.timeoutMs).toBe(7000);
+      // The forced algorithms come from the environment init() read too.
+      expect(world.engine.config.algorithmEnv?.ZMPI_ALG_REDUCESCATTER).toBe("ring");
       // world.mesh("env") reads the mesh variables init() read, not process.env.
       const mesh = await world.mesh<"dp" | "tp">("env");
       expect(mesh.dims).toEqual(["dp", "tp"]);
     } finally {
       await world.finalize();
     }
+  });
+
+  it("the collectives force the algorithm the engine's environment names, not process.env's", async () => {
+    // Two ranks whose environments differ: rank 0 forces the ring, rank 1 chooses by size. The
+    // signatures then differ, which shows that each rank read its own engine's environment.
+    const w = memoryWorld(2, { timeoutMs: 5000 });
+    w[0]!.engine.config.algorithmEnv = { ZMPI_ALG_ALLREDUCE: "ring" };
+    w[1]!.engine.config.algorithmEnv = {};
+    const res = await Promise.allSettled(w.map((c) => c.allreduce(Float64Array.of(1, 2), Op.SUM)));
+    const why = res.map((r) => (r.status === "rejected" ? String(r.reason) : "returned")).join("\n");
+    expect(why).toMatch(/CollectiveMismatchError: .*allreduce\(float64\[2\], SUM, ring\)/);
+    expect(why).toMatch(/allreduce\(float64\[2\], SUM, recursive-doubling\)/);
+  });
+
+  it("an algorithm forced by the environment applies where it can; forced by the call where it cannot, it is a UsageError", async () => {
+    const w = memoryWorld(3, { timeoutMs: 5000 });
+    for (const c of w) c.engine.config.algorithmEnv = { ZMPI_ALGORITHM: "ring,bcast=scatter-allgather" };
+    // Plain values and a non-commutative op cannot take the ring: the automatic choice, not an error.
+    expect(await Promise.all(w.map((c) => c.allgather({ r: c.rank })))).toEqual(w.map(() => [{ r: 0 }, { r: 1 }, { r: 2 }]));
+    expect(await Promise.all(w.map((c) => c.allreduce(c.rank + 1, Op.SUM)))).toEqual([6, 6, 6]);
+    expect(await Promise.all(w.map((c) => c.bcast(c.rank === 0 ? "hello" : undefined, 0)))).toEqual(["hello", "hello", "hello"]);
+    const first = Op.create((a) => a, { commutative: false, name: "first" });
+    expect((await Promise.all(w.map((c) => c.reduceScatter(Float64Array.of(c.rank, c.rank, c.rank), first)))).map((x) => Array.from(x))).toEqual([[0], [0], [0]]);
+    expect(() => w[0]!.allgather({ r: 0 }, { algorithm: "ring" })).toThrow(/plain values are allgathered with bruck, not ring/);
   });
 });
