@@ -64,7 +64,7 @@ describe("fast, truthful failure", () => {
       { what: "a rank that exits with status 0 before init", env: { EARLY: "exit", WHEN: "before" }, victim: 2 },
       {
         what: "the coordinator's rank exiting with status 0 during rendezvous",
-        env: { EARLY: "exit", WHEN: "during", VICTIM: "0", DELAY_MS: "1000", LATE_RANK: "2", LATE_MS: "4000" },
+        env: { EARLY: "exit", WHEN: "during", VICTIM: "0", DELAY_MS: "1000", LATE_RANK: "2", LATE_MS: "20000" },
         victim: 0,
       },
     ];
@@ -135,7 +135,7 @@ describe.skipIf(skipSlurm !== null)("fast failure under srun -K (as the sbatch t
   it("a rank killed before it joins, and the coordinator's rank killed during rendezvous, end the step within 10 s", async () => {
     const [early, coord] = await Promise.all([
       srunEarly({ EARLY: "kill", WHEN: "before", VICTIM: "3" }),
-      srunEarly({ EARLY: "kill", WHEN: "during", VICTIM: "0", DELAY_MS: "1000", LATE_RANK: "3", LATE_MS: "4000" }),
+      srunEarly({ EARLY: "kill", WHEN: "during", VICTIM: "0", DELAY_MS: "1000", LATE_RANK: "3", LATE_MS: "20000" }),
     ]);
     const downMs = (r: { out: string; end: number }) => r.end - Number(/ends early \(kill\) at (\d+)/.exec(r.out)?.[1]);
     for (const r of [early, coord]) {
