@@ -19,10 +19,7 @@
  */
 import { readSetting, SETTINGS } from "../env/settings.js";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { loadNativeAddon } from "./native-addon.js";
 
 /**
  * Zero-copy payloads at least this large go to a same-machine peer by cross-memory attach: one
@@ -55,10 +52,6 @@ export interface CmaToken {
   token: string;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The addon sits beside the sources; the compiled module (dist/src/transport) finds it from there too. */
-const CANDIDATES = [join(here, "native/build/Release/zmpi_native.node"), join(here, "../../../src/transport/native/build/Release/zmpi_native.node")];
-
 let native: NativeCma | null = null;
 let why = "";
 let token: Uint8Array | null = null;
@@ -73,16 +66,9 @@ function load(): NativeCma | null {
     why = "turned off by ZMPI_CMA=0";
     return null;
   }
-  const path = CANDIDATES.find((p) => existsSync(p));
-  if (!path) {
-    why = "the native addon was not built (npm run build:native)";
-    return null;
-  }
-  try {
-    native = createRequire(import.meta.url)(path) as NativeCma;
-  } catch (e) {
-    why = `the native addon failed to load: ${(e as Error).message}`;
-  }
+  const { addon, reason } = loadNativeAddon();
+  if (addon) native = addon as unknown as NativeCma;
+  else why = reason;
   return native;
 }
 
