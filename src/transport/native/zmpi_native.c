@@ -6,6 +6,8 @@
  * The JavaScript side (src/transport/cma.ts) decides when this is allowed: only after the receiver
  * has read a random token from the sender's memory and found it equal to the one the sender
  * published, which proves the pid and address name the right process.
+ *
+ * The shared-memory segments of the same-machine channel live in zmpi_shm.c; init registers them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,17 +17,40 @@
 #include <sys/prctl.h>
 #include <sys/uio.h>
 #include <node_api.h>
+#include "zmpi_native.h"
 
 #ifndef PR_SET_PTRACER
 #define PR_SET_PTRACER 0x59616d61
 #endif
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
+/* errno names for the `code` of thrown errors; others get "E<n>". */
+static const char *errno_name(int err) {
+  switch (err) {
+    case EPERM: return "EPERM";
+    case ESRCH: return "ESRCH";
+    case EFAULT: return "EFAULT";
+    case EBADF: return "EBADF";
+    case EACCES: return "EACCES";
+    case EINVAL: return "EINVAL";
+    case ENOMEM: return "ENOMEM";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOSPC: return "ENOSPC";
+    case ENOSYS: return "ENOSYS";
+    default: return NULL;
+  }
+}
+
+napi_value zmpi_throw_errno(napi_env env, const char *what, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
   char code[32];
-  snprintf(code, sizeof code, "E%d", err);
-  napi_throw_error(env, err == EPERM ? "EPERM" : err == ESRCH ? "ESRCH" : err == EFAULT ? "EFAULT" : code, msg);
+  const char *name = errno_name(err);
+  if (!name) {
+    snprintf(code, sizeof code, "E%d", err);
+    name = code;
+  }
+  napi_throw_error(env, name, msg);
   return NULL;
 }
 
@@ -55,8 +80,7 @@ static int view_of(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 1;
 }
 
-/* Reads exactly `n` (at most 3) arguments into argv; throws a TypeError naming `usage` if fewer came. */
-static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+int zmpi_get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
   size_t argc = n;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < n) {
@@ -74,7 +98,7 @@ static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value 
  */
 static napi_value set_ptracer(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv, "setPtracer(pid)")) return NULL;
+  if (!zmpi_get_args(env, info, 1, argv, "setPtracer(pid)")) return NULL;
   int32_t pid;
   if (napi_get_value_int32(env, argv[0], &pid) != napi_ok || pid < 0) {
     napi_throw_type_error(env, NULL, "setPtracer(pid): pid must be a non-negative integer");
@@ -89,7 +113,7 @@ static napi_value set_ptracer(napi_env env, napi_callback_info info) {
 /* addressOf(view): the address of the view's first byte, as a double (user addresses fit in 2^53). */
 static napi_value address_of(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv, "addressOf(view)")) return NULL;
+  if (!zmpi_get_args(env, info, 1, argv, "addressOf(view)")) return NULL;
   uint8_t *data; size_t len;
   if (!view_of(env, argv[0], &data, &len)) return NULL;
   napi_value out;
@@ -100,7 +124,7 @@ static napi_value address_of(napi_env env, napi_callback_info info) {
 /* read(pid, address, dest): fills all of `dest` from `address` in process `pid`; throws on any failure. */
 static napi_value read_remote(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv, "read(pid, address, dest)")) return NULL;
+  if (!zmpi_get_args(env, info, 3, argv, "read(pid, address, dest)")) return NULL;
   int32_t pid;
   double addr;
   if (napi_get_value_int32(env, argv[0], &pid) != napi_ok || napi_get_value_double(env, argv[1], &addr) != napi_ok) {
@@ -117,9 +141,9 @@ static napi_value read_remote(napi_env env, napi_callback_info info) {
     ssize_t got = process_vm_readv((pid_t)pid, &local, 1, &far, 1, 0);
     if (got < 0) {
       if (errno == EINTR) continue;
-      return throw_errno(env, "process_vm_readv", errno);
+      return zmpi_throw_errno(env, "process_vm_readv", errno);
     }
-    if (got == 0) return throw_errno(env, "process_vm_readv (no progress)", EFAULT);
+    if (got == 0) return zmpi_throw_errno(env, "process_vm_readv (no progress)", EFAULT);
     done += (size_t)got;
   }
   napi_value out;
@@ -133,7 +157,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "addressOf", NULL, address_of, NULL, NULL, NULL, napi_default, NULL },
     { "read", NULL, read_remote, NULL, NULL, NULL, napi_default, NULL },
   };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (zmpi_shm_register(env, exports) != napi_ok) return NULL;
   return exports;
 }
 
