@@ -155,18 +155,28 @@ export class BaseCommunicator {
     return this.engine.transport.send(this.ctx.group[dest]!, env, enc.bytes, enc.zeroCopy);
   }
 
-  /** @internal Waits for a message on a plane. */
-  recvOn(queue: MatchQueue, source: number, tag: number, peek: boolean, op: string, timeoutMs?: number): Promise<Incoming> {
+  /** @internal Waits for a message on a plane; a blocking wait (`poll`) first polls shared memory for a moment. */
+  recvOn(queue: MatchQueue, source: number, tag: number, peek: boolean, op: string, timeoutMs?: number, poll = true): Promise<Incoming> {
     this.checkLive(op);
-    return this.engine.await(queue, source, tag, peek, op, timeoutMs, () => {
-      const from = source === ANY_SOURCE ? "any rank" : `rank ${source}`;
-      const ms = timeoutMs ?? this.engine.config.timeoutMs;
-      return new TimeoutError(`no message from ${from} with tag ${tag === ANY_TAG ? "ANY_TAG" : tag} within ${seconds(ms)} s`, {
-        comm: this.name,
-        op,
-        ranks: source === ANY_SOURCE ? [] : [source],
-      });
-    });
+    const pollFrom = !poll ? undefined : source === ANY_SOURCE ? -1 : this.ctx.group[source];
+    return this.engine.await(
+      queue,
+      source,
+      tag,
+      peek,
+      op,
+      timeoutMs,
+      () => {
+        const from = source === ANY_SOURCE ? "any rank" : `rank ${source}`;
+        const ms = timeoutMs ?? this.engine.config.timeoutMs;
+        return new TimeoutError(`no message from ${from} with tag ${tag === ANY_TAG ? "ANY_TAG" : tag} within ${seconds(ms)} s`, {
+          comm: this.name,
+          op,
+          ranks: source === ANY_SOURCE ? [] : [source],
+        });
+      },
+      pollFrom,
+    );
   }
 
   /** Checks a send's arguments; false when `dest` is PROC_NULL (nothing to do). */
@@ -248,13 +258,13 @@ export class BaseCommunicator {
     return this.receiveChecked("recvWithStatus", recvArgs(this, "recvWithStatus", opts), true) as Promise<Received<T>>;
   }
 
-  private receiveChecked(op: string, a: RecvArgs, withStatus: boolean): Promise<unknown> {
+  private receiveChecked(op: string, a: RecvArgs, withStatus: boolean, poll = true): Promise<unknown> {
     this.checkLive(op);
     if (a.source === PROC_NULL) return Promise.resolve(withStatus ? { data: undefined, ...nullStatus() } : undefined);
     const t0 = performance.now();
     const c = this.engine.counters;
     c.p2pCalls++;
-    return this.recvOn(this.ctx.p2p, a.source, a.tag, false, op, a.timeoutMs).then(
+    return this.recvOn(this.ctx.p2p, a.source, a.tag, false, op, a.timeoutMs, poll).then(
       (m) => {
         c.p2pMs += performance.now() - t0;
         const data = decodeData(m, a.out);
@@ -304,7 +314,7 @@ export class BaseCommunicator {
       this.checkLive("irecv");
       return Request.completed(undefined as T);
     }
-    return new Request(this.receiveChecked("irecv", a, false) as Promise<T>);
+    return new Request(this.receiveChecked("irecv", a, false, false) as Promise<T>);
   }
 
   /** Non-blocking receive with status. */
@@ -314,7 +324,7 @@ export class BaseCommunicator {
       this.checkLive("irecvWithStatus");
       return Request.completed({ data: undefined as T, ...nullStatus() });
     }
-    return new Request(this.receiveChecked("irecvWithStatus", a, true) as Promise<Received<T>>);
+    return new Request(this.receiveChecked("irecvWithStatus", a, true, false) as Promise<Received<T>>);
   }
 
   /**

@@ -254,9 +254,26 @@ export class Engine {
     this.failureListeners.push(listener);
   }
 
-  /** Waits on a matching queue with a deadline (`ZMPI_TIMEOUT` unless given); rejects at once after a failure. */
-  await(queue: MatchQueue, source: number, tag: number, peek: boolean, op: string, timeoutMs: number | undefined, onTimeout: () => TimeoutError): Promise<Incoming> {
+  /**
+   * Waits on a matching queue with a deadline (`ZMPI_TIMEOUT` unless given); rejects at once after a
+   * failure. With `pollFrom` (the sender's world rank, -1 for any), a wait that did not match at
+   * once first polls the transport's shared-memory rings for a moment (shm-channel.ts), as a
+   * blocking MPI receive does: the answer of a partner on the same node comes in microseconds.
+   */
+  await(
+    queue: MatchQueue,
+    source: number,
+    tag: number,
+    peek: boolean,
+    op: string,
+    timeoutMs: number | undefined,
+    onTimeout: () => TimeoutError,
+    pollFrom?: number,
+  ): Promise<Incoming> {
     if (this.failure) return Promise.reject(this.failure);
-    return queue.wait(source, tag, peek, op, timeoutMs ?? this.config.timeoutMs, onTimeout);
+    const p = queue.wait(source, tag, peek, op, timeoutMs ?? this.config.timeoutMs, onTimeout);
+    const posted = queue.posted;
+    if (posted && pollFrom !== undefined) this.transport.spin?.(pollFrom, () => posted.done === true);
+    return p;
   }
 }

@@ -117,6 +117,13 @@ interface Waiter {
   deadline?: Deadline;
   resolve: (m: Incoming) => void;
   reject: (e: Error) => void;
+  /** Set when the wait is over (matched, failed or timed out), synchronously: a polling receive watches it. */
+  done?: boolean;
+}
+
+/** What a receive that polls may watch of the wait it posted. */
+export interface PostedWait {
+  readonly done?: boolean;
 }
 
 function fits(m: Incoming, source: number, tag: number): boolean {
@@ -134,6 +141,8 @@ function fits(m: Incoming, source: number, tag: number): boolean {
 export class MatchQueue {
   private readonly unexpected: Incoming[] = [];
   private readonly waiters: Waiter[] = [];
+  /** The wait the last {@link wait} call posted, or null when it matched at once. */
+  posted: PostedWait | null = null;
 
   constructor(
     private readonly holdMs = 0,
@@ -148,6 +157,7 @@ export class MatchQueue {
       if (!fits(m, w.source, w.tag)) continue;
       this.waiters.splice(i, 1);
       w.deadline?.cancel();
+      w.done = true;
       w.resolve(m);
       if (!w.peek) {
         if (m.sync !== undefined) this.onTakeSync(m);
@@ -188,6 +198,7 @@ export class MatchQueue {
    */
   wait(source: number, tag: number, peek: boolean, op: string, timeoutMs: number, onTimeout: () => Error): Promise<Incoming> {
     const found = peek ? this.peek(source, tag) : this.take(source, tag);
+    this.posted = null;
     if (found) return Promise.resolve(found);
     return new Promise<Incoming>((resolve, reject) => {
       const w: Waiter = { source, tag, peek, op, resolve, reject };
@@ -195,10 +206,12 @@ export class MatchQueue {
         w.deadline = deadlines.add(timeoutMs, () => {
           const i = this.waiters.indexOf(w);
           if (i >= 0) this.waiters.splice(i, 1);
+          w.done = true;
           reject(onTimeout());
         });
       }
       this.waiters.push(w);
+      this.posted = w;
     });
   }
 
@@ -206,6 +219,7 @@ export class MatchQueue {
   failAll(makeError: (op: string) => Error): void {
     for (const w of this.waiters.splice(0)) {
       w.deadline?.cancel();
+      w.done = true;
       w.reject(makeError(w.op));
     }
   }

@@ -135,6 +135,22 @@ export const SETTINGS = {
     "user",
     "ranks on different nodes send data over one authenticated, unencrypted TCP connection per pair (0: ZeroMQ with CURVE, encrypted; see Security)",
   ),
+  shm: flag("ZMPI_SHM", true, "user", "small messages between ranks on one machine go through shared-memory rings, polled for a moment by a waiting receive (0: the Unix socket)"),
+  // A ping-pong round trip through the rings is a few µs, so a partner that answers at once is
+  // caught; one that takes longer finds the receiver asleep and rings its bell (~20 µs).
+  shmSpinUs: spec<number>({
+    name: "ZMPI_SHM_SPIN_US",
+    accepts: "an integer from 0 to 100000 (µs)",
+    defaultText: "30",
+    description: "how long a waiting receive polls the shared-memory rings before it sleeps until woken, µs (0: never poll)",
+    source: "user",
+    fallback: 30,
+    parse(t) {
+      const n = /^\s*\d+\s*$/.test(t) ? Number(t) : Number.NaN;
+      if (!Number.isSafeInteger(n) || n > 100_000) throw new Error("is not an integer from 0 to 100000");
+      return n;
+    },
+  }),
   metrics: flag("ZMPI_METRICS", false, "user", "print the per-rank metrics table on rank 0 at finalize"),
   metricsDir: text("ZMPI_METRICS_DIR", "a directory", "user", "where `metrics.json` goes (else each results output's directory)"),
   mesh: text("ZMPI_MESH", "`dim:size,…` (`pp:2,dp:1,tp:2`)", "zmpi sbatch", 'the mesh `world.mesh("env")` builds'),

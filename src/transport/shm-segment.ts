@@ -18,6 +18,8 @@
  */
 import { UsageError, ZmpiError } from "../errors.js";
 import { loadNativeAddon } from "./native-addon.js";
+import { chooseReader } from "./ptrace-scope.js";
+import type { SegmentSource } from "./shm-channel.js";
 
 /** The part of the addon this module uses (zmpi_shm.c). */
 interface NativeShm {
@@ -192,4 +194,25 @@ export function closeSegmentFd(fd: number): void {
   } catch (e) {
     throw kernelError(e, `cannot close segment fd ${fd}`, op);
   }
+}
+
+/**
+ * The segments of the same-node channel (shm-channel.ts) from this module, or null when this
+ * process cannot make them (then same-node messages stay on the socket). `permit` names the
+ * process allowed to fetch this one's segment where Yama asks for one (ptrace-scope.ts), as
+ * single copy does.
+ */
+export function nativeSegments(): SegmentSource | null {
+  if (shmUnavailable() !== null) return null;
+  return {
+    create: createSegment,
+    attach: attachSegment,
+    release: (buffer) => releaseSegment(buffer as ArrayBuffer),
+    closeFd: closeSegmentFd,
+    permit(peerPids) {
+      const reader = chooseReader(peerPids);
+      const setPtracer = loadNativeAddon().addon?.setPtracer as ((pid: number) => boolean) | undefined;
+      if (reader && setPtracer) setPtracer(reader.pid);
+    },
+  };
 }

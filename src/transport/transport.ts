@@ -59,6 +59,9 @@ export interface TransportStats {
   /** Messages received by copying straight out of the sender's memory (cross-memory attach), and their bytes. */
   singleCopyReceived: number;
   singleCopyBytes: number;
+  /** Messages read from same-node peers' shared-memory rings, and doorbells this rank rang (shm-channel.ts). */
+  sharedMemoryReceived: number;
+  doorbellsRung: number;
 }
 
 /** What the communicator layer needs from a transport. */
@@ -83,6 +86,11 @@ export interface Transport {
   close(): Promise<void>;
   /** Peers this rank sends large arrays to by cross-memory attach (none if the transport has no such path). */
   singleCopyPeers?(): number[];
+  /**
+   * A receive waits for world rank `source` (-1: any): poll for a moment for messages that need no
+   * event-loop turn (shared memory), returning once `done()` or the budget is spent.
+   */
+  spin?(source: number, done: () => boolean): void;
 }
 
 function emptyTraffic(): TrafficCounters {
@@ -98,6 +106,8 @@ export function emptyStats(): TransportStats {
     refusedByCoordinator: 0,
     singleCopyReceived: 0,
     singleCopyBytes: 0,
+    sharedMemoryReceived: 0,
+    doorbellsRung: 0,
     byPeerKind: { self: emptyTraffic(), node: emptyTraffic(), remote: emptyTraffic() },
   };
 }

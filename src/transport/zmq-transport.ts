@@ -25,6 +25,7 @@ import { jobKeys, randomKeyPair, type CurveKeyPair } from "./keys.js";
 import { lossReason, probePeer } from "./liveness.js";
 import { PeerTable, type PeerEndpoint } from "./peer-table.js";
 import type { Refusals } from "./refusals.js";
+import { type SegmentSource, ShmChannel } from "./shm-channel.js";
 import { SingleCopyPeers } from "./single-copy-peers.js";
 import { remotePayload } from "./single-copy.js";
 import { parseTcpEndpoint, StreamInbox } from "./stream-inbox.js";
@@ -39,6 +40,11 @@ export type { PeerEndpoint } from "./peer-table.js";
 
 /** ACK tag by which a receiver tells a sender it has read the sender's token: CMA may be used. */
 const ACK_TAG_CMA_READY = 1;
+/** ACK tag of a ring offer (meta: where the ring is, shm-channel.ts). */
+const ACK_TAG_RING_OFFER = 2;
+/** ACK tag of a doorbell: the sender wrote into our ring while we slept. */
+const ACK_TAG_BELL = 3;
+const SENT: Promise<void> = Promise.resolve();
 /** Failure notices go to every peer directly up to this world size; beyond it, to peers with an open link. */
 const NOTIFY_ALL_MAX = 64;
 
@@ -69,6 +75,13 @@ interface ZmqTransportOptions {
   tcpLink?: boolean;
   /** Called when the inbox cannot accept connections any more (descriptors exhausted). */
   onExhausted?: (why: string) => void;
+  /**
+   * Where shared-memory segments come from for the same-node channel (shm-segment.ts), or null to
+   * keep every same-node message on the Unix socket (init() passes null for ZMPI_SHM=0).
+   */
+  segments?: SegmentSource | null;
+  /** Polling budget of a waiting receive, µs (ZMPI_SHM_SPIN_US; default 30). */
+  shmSpinUs?: number;
 }
 
 interface AckWaiter {
@@ -76,8 +89,11 @@ interface AckWaiter {
   reject: (e: Error) => void;
 }
 
-/** Which way a message came: the stream socket proved its sender; ZeroMQ proved only job membership. */
-type Via = "stream" | "zmq";
+/**
+ * Which way a message came: the stream socket proved its sender; a shared-memory ring is its
+ * sender's own (the channel checks the header names it); ZeroMQ proved only job membership.
+ */
+type Via = "stream" | "ring" | "zmq";
 
 /** The ZeroMQ transport. */
 export class ZmqTransport implements Transport {
@@ -99,6 +115,7 @@ export class ZmqTransport implements Transport {
   private closing = false;
   private readonly warned = new Set<number>();
   private readonly single: SingleCopyPeers;
+  private shm: ShmChannel | null = null;
   /** This rank's CURVE keypair, drawn at random for this process. */
   readonly keys: CurveKeyPair = randomKeyPair();
   /** Path of the same-machine stream socket, or null. */
@@ -173,6 +190,8 @@ export class ZmqTransport implements Transport {
     const host = parseTcpEndpoint(t.tcpEndpoint)?.host;
     if (opts.tcpLink !== false && host) await inbox.listenTcp(host);
     if (inbox.path !== null || inbox.tcpEndpoint !== null) t.stream = inbox;
+    // Rings are offered over the stream socket: no socket, no rings.
+    if (opts.segments && inbox.path !== null) t.shm = new ShmChannel(t.channelHost(), opts.segments, opts.shmSpinUs ?? 30);
     t.inbox.start();
     return t;
   }
@@ -190,6 +209,49 @@ export class ZmqTransport implements Transport {
     // Single copy only where both ends have the stream socket, which is what proves a header's sender.
     const candidates = this.stream ? peers.filter((p) => p.rank !== this.rank && p.cma && p.stream && this.table.sameMachine(p.rank)) : [];
     this.single.start(candidates);
+    const ringPeers = this.stream?.path ? peers.filter((p) => p.rank !== this.rank && p.stream && this.table.sameMachine(p.rank)).map((p) => p.rank) : [];
+    try {
+      this.shm?.start(ringPeers.map((r) => ({ rank: r, pid: this.table.get(r)!.pid })));
+    } catch (e) {
+      this.opts.warn?.(`rank ${this.rank}: no shared-memory channel (${(e as Error).message}); same-node messages go over the socket`);
+      this.shm = null;
+    }
+  }
+
+  /** How the same-node channel reaches the rest of the transport. */
+  private channelHost() {
+    // The same empty frame to every peer: it says only "look at your rings".
+    const bellFrame = encodeHeader({ comm: 0, src: this.rank, tag: ACK_TAG_BELL, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: 0 });
+    return {
+      rank: this.rank,
+      size: this.size,
+      offer: (peer: number, offer: string) => this.control(peer, ACK_TAG_RING_OFFER, offer),
+      bell: (peer: number) => {
+        this.counters.doorbellsRung++;
+        this.link(peer)
+          ?.send([bellFrame])
+          .catch(() => {});
+      },
+      deliver: (env: Envelope, payload: Buffer | null) => {
+        this.counters.sharedMemoryReceived++;
+        this.dispatch(env, payload, "ring");
+      },
+      broken: (peer: number, why: string) =>
+        this.report(peer, `rank ${peer}'s messages to rank ${this.rank} through shared memory are corrupt (${why}): nothing after them can be trusted`),
+    };
+  }
+
+  /** Sends an ACK-kind control frame with a meta text over the peer's stream socket. */
+  private control(peer: number, tag: number, meta: string): void {
+    const header = encodeHeader({ comm: 0, src: this.rank, tag, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: 0, meta });
+    this.link(peer)
+      ?.send([header])
+      .catch(() => {});
+  }
+
+  /** Polls the shared-memory rings while a receive waits for `source` (-1: any); see shm-channel.ts. */
+  spin(source: number, done: () => boolean): void {
+    this.shm?.spin(source, done);
   }
 
   private ack(src: number, seq: number, tag = 0): void {
@@ -199,9 +261,20 @@ export class ZmqTransport implements Transport {
       return;
     }
     const header = encodeHeader({ comm: 0, src: this.rank, tag, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq });
+    if (tag === 0 && this.shm?.trySend(src, header, null)) return;
     this.link(src)
       ?.send([header])
       .catch(() => {});
+  }
+
+  /** Peers this rank writes small messages to through their shared-memory rings (tests, `zmpi info`). */
+  sharedMemoryPeers(): number[] {
+    return this.shm
+      ? this.table
+          .all()
+          .map((p) => p.rank)
+          .filter((r) => this.shm!.sendsTo(r))
+      : [];
   }
 
   /** Peers this rank sends large arrays to by cross-memory attach. */
@@ -240,14 +313,31 @@ export class ZmqTransport implements Transport {
   }
 
   private dispatch(env: Envelope, payload: Buffer | null, via: Via): void {
-    if (via === "stream") this.single.contact(env.src);
+    if (via === "stream") {
+      this.single.contact(env.src);
+      if (this.shm) {
+        this.shm.contact(env.src);
+        // Messages written into the ring before this one are read first (the fewer held, the better).
+        this.shm.poll();
+      }
+    }
     if (env.kind === Kind.CONTROL) {
-      this.controlHandler(env, payload);
+      if (via !== "ring") this.controlHandler(env, payload);
       return;
     }
     if (env.kind === Kind.ACK) {
+      if (env.tag !== 0 && env.tag !== ACK_TAG_BELL && via !== "stream") return; // offers and readiness only from the socket that proves the sender
       if (env.tag === ACK_TAG_CMA_READY) {
-        if (via === "stream" && env.src !== this.rank) this.single.peerCanRead(env.src);
+        if (env.src !== this.rank) this.single.peerCanRead(env.src);
+        return;
+      }
+      if (env.tag === ACK_TAG_BELL) {
+        this.shm?.sleep();
+        return;
+      }
+      if (env.tag === ACK_TAG_RING_OFFER) {
+        const p = this.table.get(env.src);
+        if (p && this.shm && env.meta !== undefined && this.table.sameMachine(env.src)) this.shm.accept(env.src, p.pid, env.meta);
         return;
       }
       const waiter = this.acks.get(env.src)?.get(env.count);
@@ -356,6 +446,7 @@ export class ZmqTransport implements Transport {
       waiting.clear();
     }
     this.links.get(rank)?.fail(err);
+    this.shm?.forget(rank);
   }
 
   /** Marks a peer's coming disconnect as expected (it said goodbye). */
@@ -391,6 +482,9 @@ export class ZmqTransport implements Transport {
     const link = this.link(dest);
     if (!link) return Promise.reject(new RankFailedError(`no endpoint known for rank ${dest}`, { ranks: [dest], op: "send" }));
     const full: Envelope = { comm: env.comm, src: this.rank, tag: env.tag, seq, kind: env.kind, dtype: env.dtype, count: env.count, meta: env.meta };
+    const bytes = payload !== null && env.dtype !== DType.NONE ? payload : null;
+    // Small messages to a same-node peer: copied into its ring, done (the caller's buffer is free).
+    if (this.shm?.sendsTo(dest) && (bytes ? bytes.byteLength : 0) < this.shm.maxBody && this.shm.trySend(dest, encodeHeader(full), bytes)) return SENT;
     if (zeroCopy) full.ack = 1;
     // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
     // closure below until the receipt, so the array is neither freed nor (by contract) reused.
@@ -459,6 +553,7 @@ export class ZmqTransport implements Transport {
   async close(): Promise<void> {
     this.closing = true;
     this.single.stop();
+    this.shm?.close();
     const err = new RankFailedError("transport closed", { op: "send" });
     for (const m of this.acks.values()) for (const w of m.values()) w.reject(err);
     this.acks.clear();

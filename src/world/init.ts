@@ -19,6 +19,7 @@ import { lossReason, probePeer } from "../transport/liveness.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
 import { makeProcessDir, removeProcessDir } from "../transport/private-dir.js";
 import { Refusals } from "../transport/refusals.js";
+import { nativeSegments } from "../transport/shm-segment.js";
 import { ZapHandler } from "../transport/zap.js";
 import { HEARTBEAT_TIMEOUT_MS } from "../transport/zmq-link.js";
 import { ZmqTransport } from "../transport/zmq-transport.js";
@@ -140,6 +141,8 @@ async function initDistributed(
       stream: settings.stream,
       tcpLink: settings.tcpLink,
       cma: settings.cma,
+      segments: settings.shm && settings.stream ? nativeSegments() : null,
+      shmSpinUs: settings.shmSpinUs,
       onExhausted: (why) => exhausted(`rank ${env.rank} ${why}`),
     });
     cleanups.push(() => transport.close());

@@ -1,0 +1,330 @@
+/**
+ * The same-node channel: messages between ranks on one machine through shared memory, in about a
+ * microsecond, where the Unix socket costs ~20 µs a hop (a system call, the kernel, and waking
+ * Node's event loop on the other side). Open MPI's vader and MPICH's ch4 POSIX shared memory do
+ * the same, and for the same reason.
+ *
+ * Each rank owns one segment holding a ring (shm-ring.ts) for every same-node peer that sends to
+ * it. It offers each peer that peer's ring over the peer's authenticated stream socket; the peer
+ * fetches the segment with pidfd_getfd (shm-segment.ts: the kernel's ptrace rule, the rule of
+ * single copy), checks the token the offer named, and from then on writes small messages into its
+ * ring instead of the socket. Anything that does not fit (a full ring, a large message) still goes
+ * by the socket, and the receiver's per-peer ordering (in-order.ts) puts it back in send order.
+ *
+ * Waking the reader. A rank waiting in a receive polls its rings for a short, bounded time
+ * (`ZMPI_SHM_SPIN_US`); the event loop cannot be woken faster than that. When it stops polling it
+ * arms its doorbell flag and polls once more; a writer that finds the flag armed clears it and
+ * rings the bell, one empty frame over the socket, which wakes the event loop. The flag is
+ * written with sequentially consistent atomics on both sides (a store, then a load of the other
+ * side's word), so a message is never left unseen: either the writer sees the flag armed, or the
+ * reader's last poll sees the message. An idle rank sleeps in the event loop, using no CPU.
+ *
+ * Segment layout: +0 magic, +4 version, +8 ring count, +16 token (16 bytes), +64 the doorbell
+ * flag (its own cache line), +128 the rings, each {@link ringBytes}(capacity) bytes.
+ */
+import { randomBytes } from "node:crypto";
+import { DType } from "./dtype.js";
+import { decodeFrames, type Envelope } from "./frame.js";
+import { maxRecordBody, RingReader, RingWriter, ringBytes } from "./shm-ring.js";
+
+/** Each ring's data bytes: records up to an eighth (8 KiB) go inline, and several in flight. */
+export const SHM_RING_CAPACITY = 64 * 1024;
+/** Up to this many peers, rings are offered right after rendezvous; beyond, at a peer's first message (as single copy does). */
+export const EAGER_RING_PEERS = 7;
+
+const MAGIC = 0x5a4d5348; // "ZMSH"
+const VERSION = 1;
+const HEADER_BYTES = 128;
+const ARMED_WORD = 16; // byte 64, in i32 words
+
+/** What the channel needs from the native addon (shm-segment.ts; tests pass shared memory of their own). */
+export interface SegmentSource {
+  /** A fresh segment of `bytes`, and the descriptor peers fetch it by. */
+  create(bytes: number): { fd: number; buffer: ArrayBuffer | SharedArrayBuffer };
+  /** Process `pid`'s segment behind its descriptor `fd`, mapped here; throws why not. */
+  attach(pid: number, fd: number, bytes: number): ArrayBuffer | SharedArrayBuffer;
+  /** Unmaps a segment now. */
+  release(buffer: ArrayBuffer | SharedArrayBuffer): void;
+  /** Closes this process's own descriptor of its segment. */
+  closeFd(fd: number): void;
+  /** Lets the peers (by pid) fetch this process's segment where Yama restricts ptrace (ptrace-scope.ts). */
+  permit?(peerPids: number[]): void;
+}
+
+/** What the channel needs from the transport. */
+export interface ChannelHost {
+  readonly rank: number;
+  readonly size: number;
+  /** Sends `offer` (a ring offer, JSON) to `peer` over its authenticated stream socket. */
+  offer(peer: number, offer: string): void;
+  /** Rings `peer`'s doorbell: an empty frame over its stream socket. */
+  bell(peer: number): void;
+  /** A message read from `peer`'s ring (the payload is a private copy). */
+  deliver(env: Envelope, payload: Buffer | null): void;
+  /** `peer`'s ring holds something that is not a message: nothing after it can be trusted. */
+  broken(peer: number, why: string): void;
+}
+
+/** A ring offer: where in the offering rank's segment the receiver's ring is. */
+interface Offer {
+  fd: number;
+  bytes: number;
+  offset: number;
+  capacity: number;
+  token: string;
+}
+
+interface Outbound {
+  buffer: ArrayBuffer | SharedArrayBuffer;
+  writer: RingWriter;
+  armed: Int32Array;
+}
+
+/** One rank's side of the channel: its own segment (inbound rings) and the peers' it writes to. */
+export class ShmChannel {
+  #segment: { fd: number; buffer: ArrayBuffer | SharedArrayBuffer } | null = null;
+  #armed: Int32Array | null = null;
+  #token = "";
+  readonly #offers = new Map<number, Offer>();
+  readonly #inbound = new Map<number, RingReader>();
+  /** The inbound rings as an array with their peers, for the poll loop. */
+  #readers: Array<[number, RingReader]> = [];
+  readonly #outbound = new Map<number, Outbound>();
+  /** Peers offered a ring at their first message (many peers). */
+  readonly #lazy = new Set<number>();
+  #closed = false;
+  #dieInWrite = false;
+  /** Why a peer's offer could not be taken, by peer (diagnostics). */
+  readonly refused = new Map<number, string>();
+
+  constructor(
+    private readonly host: ChannelHost,
+    private readonly segments: SegmentSource,
+    /** Polling budget of a waiting receive, µs (0: never poll, sleep at once; `ZMPI_SHM_SPIN_US`). */
+    readonly spinUs: number,
+    readonly capacity = SHM_RING_CAPACITY,
+  ) {}
+
+  /**
+   * Makes this rank's segment with a ring for each same-node peer, and offers them: now (up to
+   * `eagerMax` peers) or at each peer's first message. Throws if the segment cannot be made.
+   */
+  start(candidates: ReadonlyArray<{ rank: number; pid: number }>, eagerMax = EAGER_RING_PEERS): void {
+    if (candidates.length === 0 || this.#segment) return;
+    const peers = candidates.map((c) => c.rank);
+    const one = ringBytes(this.capacity);
+    const bytes = HEADER_BYTES + peers.length * one;
+    const seg = this.segments.create(bytes);
+    this.#segment = seg;
+    this.#token = randomBytes(16).toString("hex");
+    const words = new DataView(seg.buffer);
+    words.setUint32(0, MAGIC, true);
+    words.setUint32(4, VERSION, true);
+    words.setUint32(8, peers.length, true);
+    Buffer.from(seg.buffer, 16, 16).set(Buffer.from(this.#token, "hex"));
+    this.#armed = new Int32Array(seg.buffer, 0, HEADER_BYTES / 4);
+    Atomics.store(this.#armed, ARMED_WORD, 1);
+    peers.forEach((peer, i) => {
+      const offset = HEADER_BYTES + i * one;
+      this.#inbound.set(peer, new RingReader(seg.buffer, offset, this.capacity));
+      this.#offers.set(peer, { fd: seg.fd, bytes, offset, capacity: this.capacity, token: this.#token });
+    });
+    this.#readers = [...this.#inbound];
+    this.segments.permit?.(candidates.map((c) => c.pid));
+    for (const peer of peers) {
+      if (peers.length <= eagerMax) this.#offer(peer);
+      else this.#lazy.add(peer);
+    }
+  }
+
+  #offer(peer: number): void {
+    const o = this.#offers.get(peer);
+    if (o) this.host.offer(peer, JSON.stringify(o));
+  }
+
+  /** A message came from `peer` over its authenticated socket: offer its ring if not yet done. */
+  contact(peer: number): void {
+    if (this.#lazy.delete(peer)) this.#offer(peer);
+  }
+
+  /**
+   * `peer` (process `pid`) offered this rank a ring, over its authenticated socket. Maps it and
+   * checks the token; false (and the reason in {@link refused}) when it cannot be used.
+   */
+  accept(peer: number, pid: number, text: string): boolean {
+    if (this.#closed || this.#outbound.has(peer)) return false;
+    let buffer: ArrayBuffer | SharedArrayBuffer | null = null;
+    try {
+      const o = parseOffer(text, this.capacity);
+      buffer = this.segments.attach(pid, o.fd, o.bytes);
+      const view = new DataView(buffer);
+      if (view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== VERSION) throw new Error("not a zmpi segment");
+      if (Buffer.from(buffer, 16, 16).toString("hex") !== o.token) throw new Error("the segment's token is not the one offered");
+      const writer = new RingWriter(buffer, o.offset, o.capacity);
+      this.#outbound.set(peer, { buffer, writer, armed: new Int32Array(buffer, 0, HEADER_BYTES / 4) });
+      return true;
+    } catch (e) {
+      if (buffer) this.segments.release(buffer);
+      this.refused.set(peer, (e as Error).message);
+      return false;
+    }
+  }
+
+  /** True when this rank writes to `peer` through its ring. */
+  sendsTo(peer: number): boolean {
+    return this.#outbound.has(peer);
+  }
+
+  /** True when `peer` may write to this rank through a ring. */
+  receivesFrom(peer: number): boolean {
+    return this.#inbound.has(peer);
+  }
+
+  /**
+   * Writes one message into `peer`'s ring and rings its bell if it sleeps. False, with nothing
+   * written, when there is no ring, the message is too large for one, or the ring is full: the
+   * caller sends it by the socket.
+   */
+  trySend(peer: number, header: Buffer, payload: Uint8Array | null): boolean {
+    const out = this.#outbound.get(peer);
+    if (!out || header.byteLength + (payload ? payload.byteLength : 0) > out.writer.maxBody) return false;
+    if (this.#dieInWrite) {
+      out.writer.tryWrite(header, payload, true);
+      process.kill(process.pid, "SIGKILL");
+    }
+    if (!out.writer.tryWrite(header, payload)) return false;
+    if (Atomics.load(out.armed, ARMED_WORD) === 1 && Atomics.compareExchange(out.armed, ARMED_WORD, 1, 0) === 1) this.host.bell(peer);
+    return true;
+  }
+
+  /** Largest message body (header and payload) a ring carries. */
+  get maxBody(): number {
+    return maxRecordBody(this.capacity);
+  }
+
+  /** Reads everything waiting in every inbound ring; returns how many messages. */
+  poll(): number {
+    let n = 0;
+    const readers = this.#readers;
+    for (let i = 0; i < readers.length; i++) {
+      const [peer, reader] = readers[i]!;
+      if (!reader.hasData()) continue;
+      try {
+        n += reader.drain((header, payload) => this.#take(peer, header, payload));
+      } catch (e) {
+        if (!(e instanceof RingRecordError)) throw e;
+        this.#fault(peer, e.message);
+        continue;
+      }
+      if (reader.fault !== null) this.#fault(peer, reader.fault);
+    }
+    return n;
+  }
+
+  #take(peer: number, header: Buffer, payload: Buffer | null): void {
+    // An empty array has a payload of no bytes: the record cannot tell it from none, the dtype can.
+    const d = decodeFrames(payload ? [header, payload] : header[3] === DType.NONE ? [header] : [header, EMPTY], this.host.size);
+    if ("error" in d) throw new RingRecordError(d.error);
+    if (d.env.src !== peer) throw new RingRecordError(`a message in rank ${peer}'s ring names rank ${d.env.src} as its sender`);
+    let copy: Buffer | null = null;
+    if (d.payload) {
+      copy = Buffer.allocUnsafeSlow(d.payload.byteLength);
+      copy.set(d.payload);
+    }
+    this.host.deliver(d.env, copy);
+  }
+
+  #fault(peer: number, why: string): void {
+    this.#forgetInbound(peer);
+    this.host.broken(peer, why);
+  }
+
+  /**
+   * A receive is waiting for a message from world rank `source` (-1: any): polls the rings until
+   * `done()` or the budget runs out, then arms the doorbell. Does nothing when no ring could bring it.
+   */
+  spin(source: number, done: () => boolean): void {
+    if (this.spinUs <= 0 || this.#readers.length === 0 || (source >= 0 && !this.#inbound.has(source))) return;
+    const armed = this.#armed!;
+    Atomics.store(armed, ARMED_WORD, 0);
+    const end = performance.now() + this.spinUs / 1000;
+    for (let i = 1; ; i++) {
+      this.poll();
+      if (done() || ((i & 15) === 0 && performance.now() >= end)) break;
+    }
+    this.sleep();
+  }
+
+  /** Arms the doorbell, then polls once more (a message written just before is read now, not lost). */
+  sleep(): void {
+    if (!this.#armed) return;
+    Atomics.store(this.#armed, ARMED_WORD, 1);
+    this.poll();
+  }
+
+  /** Stops using `peer`'s rings both ways (it is gone). */
+  forget(peer: number): void {
+    this.#forgetInbound(peer);
+    const out = this.#outbound.get(peer);
+    if (out) {
+      this.#outbound.delete(peer);
+      this.segments.release(out.buffer);
+    }
+  }
+
+  #forgetInbound(peer: number): void {
+    if (this.#inbound.delete(peer)) this.#readers = [...this.#inbound];
+    this.#lazy.delete(peer);
+  }
+
+  /**
+   * For fault tests only: the next message to a ring is written halfway and the process then
+   * kills itself, as a rank dying in the middle of a write would.
+   * @internal
+   */
+  dieInNextWrite(): void {
+    this.#dieInWrite = true;
+  }
+
+  /** Unmaps everything and closes this rank's segment descriptor. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const peer of [...this.#outbound.keys()]) this.forget(peer);
+    this.#inbound.clear();
+    this.#readers = [];
+    this.#lazy.clear();
+    if (this.#segment) {
+      this.segments.closeFd(this.#segment.fd);
+      this.segments.release(this.#segment.buffer);
+      this.#segment = null;
+      this.#armed = null;
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A record that decoded wrong: the ring is treated as broken. */
+class RingRecordError extends Error {}
+
+function parseOffer(text: string, capacity: number): Offer {
+  let o: Partial<Offer>;
+  try {
+    o = JSON.parse(text) as Partial<Offer>;
+  } catch {
+    throw new Error("the ring offer is not JSON");
+  }
+  const ok =
+    Number.isSafeInteger(o.fd) &&
+    o.fd! >= 0 &&
+    Number.isSafeInteger(o.bytes) &&
+    Number.isSafeInteger(o.offset) &&
+    o.capacity === capacity &&
+    o.offset! >= HEADER_BYTES &&
+    o.offset! + ringBytes(capacity) <= o.bytes! &&
+    typeof o.token === "string" &&
+    /^[0-9a-f]{32}$/.test(o.token);
+  if (!ok) throw new Error(`a malformed ring offer (${text.slice(0, 120)})`);
+  return o as Offer;
+}

@@ -1,0 +1,198 @@
+/**
+ * One single-producer/single-consumer ring of variable-length records in shared memory: the data
+ * path of the same-node channel (shm-channel.ts). One rank writes, one reads; neither ever waits
+ * for the other, and no lock exists. This is the shape of Open MPI's vader and MPICH's POSIX
+ * shared-memory queues, reduced to what a message of a few KiB needs.
+ *
+ * Layout at `offset` (cache-line separated, so the two sides never write the same line):
+ *
+ *   +0    tail  u32  bytes ever published by the writer (mod 2^32)
+ *   +64   head  u32  bytes ever consumed by the reader (mod 2^32)
+ *   +128  data  `capacity` bytes (a power of two)
+ *
+ * A record is an 8-byte record header — u32 body length, u16 length of the message header within
+ * the body, u16 stamp (the record's number mod 2^16) — then the body (message header, then
+ * payload), padded to 8 bytes. A record never wraps: when it does not fit before the end, the
+ * writer leaves a wrap marker (body length 0xffffffff) and starts again at 0.
+ *
+ * The writer fills the record first and publishes it last, with one sequentially consistent store
+ * of `tail`; the reader loads `tail` the same way before it reads. So a writer that dies in the
+ * middle of a record leaves nothing the reader will ever see. A record that is nonetheless wrong —
+ * a length that runs past what was published, a stamp out of sequence (memory scribbled on by a
+ * broken or hostile peer) — breaks the ring for good: the reader reports it and never reads on.
+ */
+
+/** Bytes of the control block in front of a ring's data. */
+export const RING_CONTROL_BYTES = 128;
+/** Bytes of a record's own header. */
+const RECORD_HEADER = 8;
+/** Body length that marks "skip to the start of the data". */
+const WRAP = 0xffffffff;
+/** Smallest message header a record may carry (frame.ts's fixed part). */
+const MIN_MESSAGE_HEADER = 36;
+
+const TAIL = 0;
+const HEAD = 16; // in u32 words: byte 64
+
+/** Bytes a ring of `capacity` data bytes takes, control block included. */
+export function ringBytes(capacity: number): number {
+  return RING_CONTROL_BYTES + capacity;
+}
+
+/** The largest body (message header + payload) a ring of `capacity` carries: an eighth of it, so several are in flight. */
+export function maxRecordBody(capacity: number): number {
+  return capacity / 8 - RECORD_HEADER;
+}
+
+function checkGeometry(buffer: ArrayBufferLike, offset: number, capacity: number): void {
+  if (!Number.isInteger(capacity) || capacity < 1024 || (capacity & (capacity - 1)) !== 0 || capacity > 2 ** 30) {
+    throw new RangeError(`ring capacity ${capacity}: must be a power of two from 1024 to 2^30`);
+  }
+  if (offset % 64 !== 0 || offset < 0 || offset + ringBytes(capacity) > buffer.byteLength) {
+    throw new RangeError(`ring at ${offset} of ${ringBytes(capacity)} bytes does not fit a ${buffer.byteLength}-byte segment on 64-byte lines`);
+  }
+}
+
+function pad8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** The writing end. */
+export class RingWriter {
+  readonly #control: Int32Array;
+  readonly #data: Uint8Array;
+  readonly #words: DataView;
+  readonly #mask: number;
+  #tail: number;
+  #count = 0;
+  /** Largest body one record may carry. */
+  readonly maxBody: number;
+
+  constructor(
+    buffer: ArrayBufferLike,
+    offset: number,
+    readonly capacity: number,
+  ) {
+    checkGeometry(buffer, offset, capacity);
+    this.#control = new Int32Array(buffer, offset, RING_CONTROL_BYTES / 4);
+    this.#data = new Uint8Array(buffer, offset + RING_CONTROL_BYTES, capacity);
+    this.#words = new DataView(buffer, offset + RING_CONTROL_BYTES, capacity);
+    this.#mask = capacity - 1;
+    this.#tail = Atomics.load(this.#control, TAIL) >>> 0;
+    this.maxBody = maxRecordBody(capacity);
+  }
+
+  /**
+   * Appends one record made of a message header and an optional payload, and publishes it.
+   * Returns false, writing nothing, when the ring has no room now (the reader is behind).
+   * `corrupt`, for fault tests only, writes half the record and never publishes it.
+   */
+  tryWrite(header: Uint8Array, payload: Uint8Array | null, corrupt = false): boolean {
+    const h = header.byteLength;
+    const body = h + (payload ? payload.byteLength : 0);
+    if (body > this.maxBody) throw new RangeError(`a record of ${body} bytes is larger than the ring carries (${this.maxBody})`);
+    const need = RECORD_HEADER + pad8(body);
+    const head = Atomics.load(this.#control, HEAD) >>> 0;
+    let tail = this.#tail;
+    const used = (tail - head) >>> 0;
+    let pos = tail & this.#mask;
+    const before = this.capacity - pos;
+    if (need > before) {
+      if (used + before + need > this.capacity) return false;
+      this.#words.setUint32(pos, WRAP, true);
+      tail = (tail + before) >>> 0;
+      pos = 0;
+    } else if (used + need > this.capacity) return false;
+    this.#words.setUint32(pos, body, true);
+    this.#words.setUint16(pos + 4, h, true);
+    this.#words.setUint16(pos + 6, this.#count & 0xffff, true);
+    this.#data.set(header, pos + RECORD_HEADER);
+    if (corrupt) return true; // dies here: half a record, never published
+    if (payload) this.#data.set(payload, pos + RECORD_HEADER + h);
+    this.#tail = (tail + need) >>> 0;
+    this.#count++;
+    Atomics.store(this.#control, TAIL, this.#tail | 0);
+    return true;
+  }
+}
+
+/** Why a ring was found broken. */
+export type RingFault = string;
+
+/** The reading end. */
+export class RingReader {
+  readonly #control: Int32Array;
+  readonly #buffer: ArrayBufferLike;
+  readonly #dataOffset: number;
+  readonly #words: DataView;
+  readonly #mask: number;
+  #head: number;
+  #count = 0;
+  /** Set once a wrong record was found: nothing is read after it. */
+  fault: RingFault | null = null;
+
+  constructor(
+    buffer: ArrayBufferLike,
+    offset: number,
+    readonly capacity: number,
+  ) {
+    checkGeometry(buffer, offset, capacity);
+    this.#buffer = buffer;
+    this.#control = new Int32Array(buffer, offset, RING_CONTROL_BYTES / 4);
+    this.#dataOffset = offset + RING_CONTROL_BYTES;
+    this.#words = new DataView(buffer, this.#dataOffset, capacity);
+    this.#mask = capacity - 1;
+    this.#head = Atomics.load(this.#control, HEAD) >>> 0;
+  }
+
+  /** True when a record has been published and not read (one atomic load). */
+  hasData(): boolean {
+    return this.fault === null && Atomics.load(this.#control, TAIL) >>> 0 !== this.#head;
+  }
+
+  /**
+   * Hands every published record to `take(header, payload)`, in order, and frees its space. The
+   * views are into the ring: `take` copies what it keeps before it returns. Returns the number of
+   * records read; a wrong record sets {@link fault} and stops (for good).
+   */
+  drain(take: (header: Buffer, payload: Buffer | null) => void): number {
+    if (this.fault !== null) return 0;
+    const tail = Atomics.load(this.#control, TAIL) >>> 0;
+    let n = 0;
+    while (this.#head !== tail) {
+      const avail = (tail - this.#head) >>> 0;
+      const pos = this.#head & this.#mask;
+      const before = this.capacity - pos;
+      if (avail > this.capacity || avail < RECORD_HEADER) return this.#broken(n, `published ${avail} bytes, not a whole record`);
+      const body = this.#words.getUint32(pos, true);
+      if (body === WRAP) {
+        if (before > avail) return this.#broken(n, "a wrap marker past what was published");
+        this.#head = (this.#head + before) >>> 0;
+        continue;
+      }
+      const h = this.#words.getUint16(pos + 4, true);
+      const stamp = this.#words.getUint16(pos + 6, true);
+      const need = RECORD_HEADER + pad8(body);
+      if (need > avail || need > before) return this.#broken(n, `a record of ${body} bytes runs past the ${Math.min(avail, before)} published`);
+      if (h < MIN_MESSAGE_HEADER || h > body) return this.#broken(n, `a message header of ${h} bytes in a ${body}-byte record`);
+      if (stamp !== (this.#count & 0xffff)) return this.#broken(n, `record ${this.#count} stamped ${stamp}`);
+      const at = this.#dataOffset + pos + RECORD_HEADER;
+      const header = Buffer.from(this.#buffer, at, h);
+      const payload = body > h ? Buffer.from(this.#buffer, at + h, body - h) : null;
+      this.#head = (this.#head + need) >>> 0;
+      this.#count++;
+      n++;
+      try {
+        take(header, payload);
+      } finally {
+        Atomics.store(this.#control, HEAD, this.#head | 0);
+      }
+    }
+    return n;
+  }
+
+  #broken(n: number, why: string): number {
+    this.fault = why;
+    return n;
+  }
+}

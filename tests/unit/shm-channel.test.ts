@@ -1,0 +1,196 @@
+// The same-node channel's protocol in one process: offers, the token check, the doorbell only when
+// the reader sleeps, a full ring, a broken ring, a polling receive. Real processes and the real
+// segments are in tests/mp/shm.test.ts.
+import { describe, expect, it } from "vitest";
+import { DType } from "../../src/transport/dtype.js";
+import { encodeHeader, type Envelope, Kind } from "../../src/transport/frame.js";
+import { type ChannelHost, type SegmentSource, ShmChannel } from "../../src/transport/shm-channel.js";
+
+/** Segments in this process's memory; `attach` finds them by (pid, fd) as the kernel would. */
+function memorySegments(): SegmentSource & { released: number } {
+  const byFd = new Map<string, SharedArrayBuffer>();
+  let nextFd = 10;
+  const src = {
+    released: 0,
+    create(bytes: number) {
+      const fd = nextFd++;
+      const buffer = new SharedArrayBuffer(bytes);
+      byFd.set(`${process.pid}/${fd}`, buffer);
+      return { fd, buffer };
+    },
+    attach(pid: number, fd: number, bytes: number) {
+      const b = byFd.get(`${pid}/${fd}`);
+      if (!b) throw new Error(`no segment ${fd} in process ${pid}`);
+      if (b.byteLength !== bytes) throw new Error(`segment of ${b.byteLength} bytes, not ${bytes}`);
+      return b;
+    },
+    release() {
+      src.released++;
+    },
+    closeFd() {},
+  };
+  return src;
+}
+
+interface Side {
+  ch: ShmChannel;
+  got: Array<[Envelope, number[] | null]>;
+  bells: number[];
+  broken: string[];
+}
+
+/** Two ranks' channels, wired as the transport wires them (offers and bells delivered at once). */
+function pairOfRanks(spinUs = 50) {
+  const segments = memorySegments();
+  const sides: Side[] = [];
+  for (const rank of [0, 1]) {
+    const side: Side = { ch: null as unknown as ShmChannel, got: [], bells: [], broken: [] };
+    const host: ChannelHost = {
+      rank,
+      size: 2,
+      offer: (peer, offer) => sides[peer]!.ch.accept(rank, process.pid, offer),
+      bell: (peer) => sides[peer]!.bells.push(rank),
+      deliver: (env, payload) => side.got.push([env, payload ? [...payload] : null]),
+      broken: (peer, why) => side.broken.push(`${peer}: ${why}`),
+    };
+    side.ch = new ShmChannel(host, segments, spinUs, 1024);
+    sides.push(side);
+  }
+  return { a: sides[0]!, b: sides[1]!, segments };
+}
+
+function message(src: number, seq: number, payload: number[] | null = null): [Buffer, Uint8Array | null] {
+  const env: Envelope = { comm: 0, src, tag: 7, seq, kind: Kind.P2P, dtype: payload ? DType.U8 : DType.NONE, count: payload ? payload.length : 0 };
+  return [encodeHeader(env), payload ? Uint8Array.from(payload) : null];
+}
+
+describe("same-node shared-memory channel", () => {
+  it("offers each peer its ring; a peer writes, the owner reads, in order, payload copied", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    expect(b.ch.sendsTo(0)).toBe(true);
+    expect(a.ch.sendsTo(1)).toBe(true);
+    expect(b.ch.trySend(0, ...message(1, 0, [1, 2, 3]))).toBe(true);
+    expect(b.ch.trySend(0, ...message(1, 1))).toBe(true);
+    expect(a.ch.poll()).toBe(2);
+    expect(a.got.map(([e, p]) => [e.src, e.seq, p])).toEqual([
+      [1, 0, [1, 2, 3]],
+      [1, 1, null],
+    ]);
+    expect(a.ch.poll()).toBe(0);
+  });
+
+  it("rings the bell once while the reader sleeps, never while it polls", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    // Asleep from the start: the first write rings, the next ones do not (the bell is on its way).
+    b.ch.trySend(0, ...message(1, 0));
+    b.ch.trySend(0, ...message(1, 1));
+    expect(a.bells).toEqual([1]);
+    // The bell's arrival: read, re-arm.
+    a.ch.sleep();
+    expect(a.got).toHaveLength(2);
+    b.ch.trySend(0, ...message(1, 2));
+    expect(a.bells).toEqual([1, 1]);
+    a.ch.sleep();
+    // A receive that polls finds the message without a bell.
+    let n = 0;
+    a.ch.spin(1, () => {
+      if (n++ === 3) b.ch.trySend(0, ...message(1, 3));
+      return a.got.length === 4;
+    });
+    expect(a.got).toHaveLength(4);
+    expect(a.bells).toEqual([1, 1]);
+  });
+
+  it("a polling receive gives up after its budget and then sleeps (the next write rings)", () => {
+    const { a, b } = pairOfRanks(200);
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    const t0 = performance.now();
+    a.ch.spin(1, () => false);
+    const us = (performance.now() - t0) * 1000;
+    expect(us).toBeGreaterThanOrEqual(200);
+    expect(us).toBeLessThan(50_000);
+    b.ch.trySend(0, ...message(1, 0));
+    expect(a.bells).toEqual([1]);
+  });
+
+  it("does not poll for a sender it has no ring from, nor with a budget of 0", () => {
+    const { a, b } = pairOfRanks(0);
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    let calls = 0;
+    a.ch.spin(1, () => ++calls > 0);
+    expect(calls).toBe(0);
+    const c = pairOfRanks(1000);
+    c.a.ch.start([{ rank: 1, pid: process.pid }]);
+    c.a.ch.spin(5, () => ++calls > 0);
+    expect(calls).toBe(0);
+  });
+
+  it("says no when a message is too large or the ring is full, writing nothing", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    expect(b.ch.trySend(0, ...message(1, 0, new Array(200).fill(1)))).toBe(false);
+    let seq = 0;
+    while (b.ch.trySend(0, ...message(1, seq, new Array(40).fill(seq)))) seq++;
+    expect(seq).toBeGreaterThan(5);
+    a.ch.poll();
+    expect(a.got.map(([e]) => e.seq)).toEqual([...Array(seq).keys()]);
+    expect(b.ch.trySend(0, ...message(1, seq))).toBe(true);
+  });
+
+  it("refuses an offer whose token is not the segment's, or that is malformed, and keeps the reason", () => {
+    const { a, b } = pairOfRanks();
+    const segments = memorySegments();
+    const seg = segments.create(128 + 128 + 1024);
+    const fake = new ShmChannel({ rank: 1, size: 2, offer() {}, bell() {}, deliver() {}, broken() {} }, segments, 0, 1024);
+    expect(fake.accept(0, process.pid, JSON.stringify({ fd: seg.fd, bytes: 1280, offset: 128, capacity: 1024, token: "00".repeat(16) }))).toBe(false);
+    expect(fake.refused.get(0)).toMatch(/not a zmpi segment|token/);
+    expect(fake.accept(0, process.pid, "{nope")).toBe(false);
+    expect(fake.refused.get(0)).toMatch(/not JSON/);
+    expect(fake.accept(0, process.pid, JSON.stringify({ fd: 1, bytes: 10, offset: 0, capacity: 1024, token: "x" }))).toBe(false);
+    expect(fake.refused.get(0)).toMatch(/malformed/);
+    expect(segments.released).toBe(1);
+    void a;
+    void b;
+  });
+
+  it("reports a ring whose record names another sender, and reads nothing more from it", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    expect(b.ch.trySend(0, ...message(0, 0))).toBe(true); // rank 1 writes a header claiming rank 0
+    a.ch.poll();
+    expect(a.got).toEqual([]);
+    expect(a.broken).toEqual(["1: a message in rank 1's ring names rank 0 as its sender"]);
+    expect(b.ch.trySend(0, ...message(1, 1))).toBe(true);
+    expect(a.ch.poll()).toBe(0);
+    expect(a.ch.receivesFrom(1)).toBe(false);
+  });
+
+  it("offers lazily beyond the eager limit, at the peer's first message", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }], 0);
+    expect(b.ch.sendsTo(0)).toBe(false);
+    a.ch.contact(1);
+    expect(b.ch.sendsTo(0)).toBe(true);
+  });
+
+  it("forgets a dead peer both ways and unmaps its segment", () => {
+    const { a, b, segments } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    b.ch.forget(0);
+    expect(b.ch.sendsTo(0)).toBe(false);
+    expect(b.ch.receivesFrom(0)).toBe(false);
+    expect(segments.released).toBe(1);
+    b.ch.close();
+    a.ch.close();
+    expect(segments.released).toBe(4);
+  });
+});
