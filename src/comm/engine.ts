@@ -7,7 +7,7 @@ import { RankFailedError, type TimeoutError, UsageError, ZmpiError } from "../er
 import { DType } from "../transport/dtype.js";
 import { Kind, type Envelope } from "../transport/frame.js";
 import type { RemotePayload, Transport } from "../transport/transport.js";
-import { materialize, MatchQueue, type Incoming } from "./matching.js";
+import { materialize, MatchQueue, type Incoming, type PostedWait } from "./matching.js";
 import { SyncLedger } from "./sync.js";
 
 /**
@@ -273,7 +273,28 @@ export class Engine {
     if (this.failure) return Promise.reject(this.failure);
     const p = queue.wait(source, tag, peek, op, timeoutMs ?? this.config.timeoutMs, onTimeout);
     const posted = queue.posted;
-    if (posted && pollFrom !== undefined) this.transport.spin?.(pollFrom, () => posted.done === true);
+    if (posted && pollFrom !== undefined && this.transport.spin) {
+      // Polled once the caller's synchronous code has run, as MPI polls in Wait, not in Irecv:
+      // `Promise.all([recv(peer), send(peer)])` must send before it polls for the answer.
+      if (!this.pollBatch) {
+        this.pollBatch = [];
+        queueMicrotask(this.pollPosted);
+      }
+      this.pollBatch.push([pollFrom, posted]);
+    }
     return p;
   }
+
+  /** Receives posted in this turn that wait to poll, with the world rank each waits for. */
+  private pollBatch: Array<[number, PostedWait]> | null = null;
+
+  private readonly pollPosted = (): void => {
+    const batch = this.pollBatch!;
+    this.pollBatch = null;
+    if (this.failure) return;
+    this.transport.spin!(
+      batch.map(([from]) => from),
+      (i) => batch[i]![1].done === true,
+    );
+  };
 }

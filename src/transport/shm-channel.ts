@@ -23,8 +23,7 @@
  * flag (its own cache line), +128 the rings, each {@link ringBytes}(capacity) bytes.
  */
 import { randomBytes } from "node:crypto";
-import { DType } from "./dtype.js";
-import { decodeFrames, type Envelope } from "./frame.js";
+import { announcedPayload, decodeFrames, type Envelope } from "./frame.js";
 import { maxRecordBody, RingReader, RingWriter, ringBytes } from "./shm-ring.js";
 
 /** Each ring's data bytes: records up to an eighth (8 KiB) go inline, and several in flight. */
@@ -222,8 +221,9 @@ export class ShmChannel {
   }
 
   #take(peer: number, header: Buffer, payload: Buffer | null): void {
-    // An empty array has a payload of no bytes: the record cannot tell it from none, the dtype can.
-    const d = decodeFrames(payload ? [header, payload] : header[3] === DType.NONE ? [header] : [header, EMPTY], this.host.size);
+    // An empty array has a payload of no bytes: the record cannot tell it from none, the header can.
+    const a = payload ? null : announcedPayload(header);
+    const d = decodeFrames(payload ? [header, payload] : a && "bytes" in a && a.bytes === 0 ? [header, EMPTY] : [header], this.host.size);
     if ("error" in d) throw new RingRecordError(d.error);
     if (d.env.src !== peer) throw new RingRecordError(`a message in rank ${peer}'s ring names rank ${d.env.src} as its sender`);
     let copy: Buffer | null = null;
@@ -240,17 +240,22 @@ export class ShmChannel {
   }
 
   /**
-   * A receive is waiting for a message from world rank `source` (-1: any): polls the rings until
-   * `done()` or the budget runs out, then arms the doorbell. Does nothing when no ring could bring it.
+   * Receives wait for messages from world ranks `sources` (-1: any): polls the rings until
+   * `done(i)` holds for every wait a ring could end, or the budget runs out, then arms the
+   * doorbell. Does nothing when no ring could end any of them.
    */
-  spin(source: number, done: () => boolean): void {
-    if (this.spinUs <= 0 || this.#readers.length === 0 || (source >= 0 && !this.#inbound.has(source))) return;
-    const armed = this.#armed!;
-    Atomics.store(armed, ARMED_WORD, 0);
+  spin(sources: readonly number[], done: (i: number) => boolean): void {
+    if (this.spinUs <= 0 || this.#readers.length === 0) return;
+    const mine: number[] = [];
+    for (let i = 0; i < sources.length; i++) if (sources[i]! < 0 || this.#inbound.has(sources[i]!)) mine.push(i);
+    if (mine.length === 0) return;
+    const allDone = () => mine.every(done);
+    if (allDone()) return;
+    Atomics.store(this.#armed!, ARMED_WORD, 0);
     const end = performance.now() + this.spinUs / 1000;
     for (let i = 1; ; i++) {
       this.poll();
-      if (done() || ((i & 15) === 0 && performance.now() >= end)) break;
+      if (allDone() || ((i & 15) === 0 && performance.now() >= end)) break;
     }
     this.sleep();
   }

@@ -87,10 +87,11 @@ export interface Transport {
   /** Peers this rank sends large arrays to by cross-memory attach (none if the transport has no such path). */
   singleCopyPeers?(): number[];
   /**
-   * A receive waits for world rank `source` (-1: any): poll for a moment for messages that need no
-   * event-loop turn (shared memory), returning once `done()` or the budget is spent.
+   * Receives wait for world ranks `sources` (-1: any): poll for a moment for messages that need no
+   * event-loop turn (shared memory), returning once `done(i)` holds for each wait that such a
+   * message could end, or the budget is spent.
    */
-  spin?(source: number, done: () => boolean): void;
+  spin?(sources: readonly number[], done: (i: number) => boolean): void;
 }
 
 function emptyTraffic(): TrafficCounters {

@@ -24,6 +24,7 @@ import { InOrder } from "./in-order.js";
 import { jobKeys, randomKeyPair, type CurveKeyPair } from "./keys.js";
 import { lossReason, probePeer } from "./liveness.js";
 import { PeerTable, type PeerEndpoint } from "./peer-table.js";
+import { Receipts } from "./receipts.js";
 import type { Refusals } from "./refusals.js";
 import { type SegmentSource, ShmChannel } from "./shm-channel.js";
 import { SingleCopyPeers } from "./single-copy-peers.js";
@@ -84,11 +85,6 @@ interface ZmqTransportOptions {
   shmSpinUs?: number;
 }
 
-interface AckWaiter {
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
 /**
  * Which way a message came: the stream socket proved its sender; a shared-memory ring is its
  * sender's own (the channel checks the header names it); ZeroMQ proved only job membership.
@@ -102,7 +98,7 @@ export class ZmqTransport implements Transport {
   private stream: StreamInbox | null = null;
   private readonly nextSeq: number[];
   private readonly order: InOrder<[Envelope, Buffer | null]>;
-  private readonly acks = new Map<number, Map<number, AckWaiter>>();
+  private readonly receipts = new Receipts();
   private readonly dead = new Map<number, string>();
   private readonly table: PeerTable;
   private tableArrived!: () => void;
@@ -249,9 +245,9 @@ export class ZmqTransport implements Transport {
       .catch(() => {});
   }
 
-  /** Polls the shared-memory rings while a receive waits for `source` (-1: any); see shm-channel.ts. */
-  spin(source: number, done: () => boolean): void {
-    this.shm?.spin(source, done);
+  /** Polls the shared-memory rings while receives wait for `sources` (-1: any); see shm-channel.ts. */
+  spin(sources: readonly number[], done: (i: number) => boolean): void {
+    this.shm?.spin(sources, done);
   }
 
   private ack(src: number, seq: number, tag = 0): void {
@@ -340,15 +336,12 @@ export class ZmqTransport implements Transport {
         if (p && this.shm && env.meta !== undefined && this.table.sameMachine(env.src)) this.shm.accept(env.src, p.pid, env.meta);
         return;
       }
-      const waiter = this.acks.get(env.src)?.get(env.count);
-      if (waiter) {
-        this.acks.get(env.src)!.delete(env.count);
-        waiter.resolve();
-      }
+      this.receipts.settle(env.src, env.count);
       return;
     }
     if (env.src < 0) return; // data never comes from the coordinator service
-    if (env.cma !== undefined && via !== "stream") return void this.violation(env.src, "a single-copy header over ZeroMQ (only the authenticated stream socket may carry one)");
+    if (env.cma !== undefined && via === "zmq")
+      return void this.violation(env.src, "a single-copy header over ZeroMQ (only the authenticated stream socket or the sender's ring may carry one)");
     // One peer's data may come over two connections: deliver it in the peer's send order.
     const r = this.order.push(env.src, env.seq, [env, payload], this.deliverNext, payload?.length ?? 0, keepPrivate);
     if (r === "repeat") this.counters.malformedDropped++;
@@ -440,11 +433,7 @@ export class ZmqTransport implements Transport {
     if (this.dead.has(rank)) return;
     this.dead.set(rank, reason);
     const err = new RankFailedError(reason, { ranks: [rank], op: "send" });
-    const waiting = this.acks.get(rank);
-    if (waiting) {
-      for (const w of waiting.values()) w.reject(err);
-      waiting.clear();
-    }
+    this.receipts.failPeer(rank, err);
     this.links.get(rank)?.fail(err);
     this.shm?.forget(rank);
   }
@@ -483,46 +472,66 @@ export class ZmqTransport implements Transport {
     if (!link) return Promise.reject(new RankFailedError(`no endpoint known for rank ${dest}`, { ranks: [dest], op: "send" }));
     const full: Envelope = { comm: env.comm, src: this.rank, tag: env.tag, seq, kind: env.kind, dtype: env.dtype, count: env.count, meta: env.meta };
     const bytes = payload !== null && env.dtype !== DType.NONE ? payload : null;
-    // Small messages to a same-node peer: copied into its ring, done (the caller's buffer is free).
-    if (this.shm?.sendsTo(dest) && (bytes ? bytes.byteLength : 0) < this.shm.maxBody && this.shm.trySend(dest, encodeHeader(full), bytes)) return SENT;
+    const ring = this.shm?.sendsTo(dest) ? this.shm : null;
+    let ringTooSmall = false;
+    if (ring) {
+      // Small messages to a same-node peer: copied into its ring, done (the caller's buffer is free).
+      const header = encodeHeader(full);
+      if (header.byteLength + (bytes ? bytes.byteLength : 0) > ring.maxBody) ringTooSmall = true;
+      else if (ring.trySend(dest, header, bytes)) return SENT;
+    }
     if (zeroCopy) full.ack = 1;
     // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
     // closure below until the receipt, so the array is neither freed nor (by contract) reused.
-    // Only over an authenticated stream socket: the receiver honours the header from nowhere else.
-    // An eager send's payload is already a private copy of ours: it may go by single copy too,
-    // kept alive until the receipt while the send itself resolves at once.
+    // Only through the peer's ring or an authenticated stream socket: the receiver honours the
+    // header from nowhere else. An eager send's payload is already a private copy of ours: it may
+    // go by single copy too, kept alive until the receipt while the send itself resolves at once.
+    // With a ring, everything that does not fit in it goes by single copy: a receive polling the
+    // ring sees its header at once, where one coming by the socket would wait out the polling.
+    const streamProven = link instanceof StreamLink && link.authenticated;
     const single =
       payload !== null &&
-      payload.byteLength >= (zeroCopy ? CMA_MIN_BYTES : CMA_EAGER_MIN_BYTES) &&
       isTypedCode(env.dtype) &&
-      link instanceof StreamLink &&
-      link.authenticated &&
-      this.single.peerReads(dest);
+      this.single.peerReads(dest) &&
+      (ringTooSmall || (streamProven && payload.byteLength >= (zeroCopy ? CMA_MIN_BYTES : CMA_EAGER_MIN_BYTES)));
     if (single) {
       full.cma = addressOf(payload);
       full.ack = 1;
     }
-    const header = encodeHeader(full);
-    const withPayload = payload !== null && env.dtype !== DType.NONE && !single;
-    const frames = withPayload ? [header, payload] : [header];
-    if (!zeroCopy && !single) return link.send(frames);
-    const acked = this.receipt(dest, seq).then(() => keepAlive(payload));
-    if (zeroCopy) return link.send(frames).then(() => acked);
-    // Our own copy: the receipt only frees it (a peer that dies meanwhile is reported elsewhere).
-    acked.catch(() => {});
-    return link.send(frames);
+    let header = encodeHeader(full);
+    const byRing = single && ring?.trySend(dest, header, null) === true;
+    if (single && !byRing && !streamProven) {
+      // The ring is full and the socket is not proven yet: the bytes go as bytes.
+      delete full.cma;
+      if (!zeroCopy) delete full.ack;
+      header = encodeHeader(full);
+      return this.sendFrames(link, dest, seq, [header, payload], zeroCopy, false, payload);
+    }
+    const frames = bytes !== null && !single ? [header, bytes] : [header];
+    return this.sendFrames(byRing ? null : link, dest, seq, frames, zeroCopy, single, payload);
   }
 
-  /** Resolves when `dest` acknowledges message `seq`; rejects when it is found dead. */
-  private receipt(dest: number, seq: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let m = this.acks.get(dest);
-      if (!m) {
-        m = new Map();
-        this.acks.set(dest, m);
-      }
-      m.set(seq, { resolve, reject });
-    });
+  /**
+   * Hands frames to the link (none: already in the peer's ring) and ties the send's promise to
+   * the receipt where one is due: a zero-copy send waits for it; a single-copy eager send's
+   * private copy is only kept alive until it.
+   */
+  private sendFrames(
+    link: PeerLink | null,
+    dest: number,
+    seq: number,
+    frames: (Buffer | Uint8Array)[],
+    zeroCopy: boolean,
+    single: boolean,
+    payload: Uint8Array | null,
+  ): Promise<void> {
+    const sent = link ? link.send(frames) : SENT;
+    if (!zeroCopy && !single) return sent;
+    const acked = this.receipts.wait(dest, seq).then(() => keepAlive(payload));
+    if (zeroCopy) return sent.then(() => acked);
+    // Our own copy: the receipt only frees it (a peer that dies meanwhile is reported elsewhere).
+    acked.catch(() => {});
+    return sent;
   }
 
   private sendSelf(env: Envelope, payload: Uint8Array | null): Promise<void> {
@@ -555,8 +564,7 @@ export class ZmqTransport implements Transport {
     this.single.stop();
     this.shm?.close();
     const err = new RankFailedError("transport closed", { op: "send" });
-    for (const m of this.acks.values()) for (const w of m.values()) w.reject(err);
-    this.acks.clear();
+    this.receipts.failAll(err);
     for (const l of this.links.values()) {
       l.expectClose = true;
       l.close();

@@ -6,8 +6,9 @@ import { linesOf, runJob } from "../helpers/run.js";
 
 describe("same-machine stream channel", () => {
   it("falls back to ZeroMQ, in order, when a peer's socket cannot be reached", async () => {
-    // No single copy: its readiness receipts would open the links during init, before rank 1 removes its socket.
-    const r = await runJob("stream-fallback.ts", 3, { env: { ZMPI_CMA: "0" } });
+    // No single copy and no shared-memory rings: their readiness receipts and ring offers would
+    // open the links during init, before rank 1 removes its socket.
+    const r = await runJob("stream-fallback.ts", 3, { env: { ZMPI_CMA: "0", ZMPI_SHM: "0" } });
     expect(r.code, r.stderr).toBe(0);
     expect(linesOf(r.stdout, 0)).toContain("ok fallback-used");
     expect(linesOf(r.stdout, 1)).toContain("ok in-order");

@@ -97,7 +97,7 @@ describe("same-node shared-memory channel", () => {
     a.ch.sleep();
     // A receive that polls finds the message without a bell.
     let n = 0;
-    a.ch.spin(1, () => {
+    a.ch.spin([1], () => {
       if (n++ === 3) b.ch.trySend(0, ...message(1, 3));
       return a.got.length === 4;
     });
@@ -110,7 +110,7 @@ describe("same-node shared-memory channel", () => {
     a.ch.start([{ rank: 1, pid: process.pid }]);
     b.ch.start([{ rank: 0, pid: process.pid }]);
     const t0 = performance.now();
-    a.ch.spin(1, () => false);
+    a.ch.spin([1], () => false);
     const us = (performance.now() - t0) * 1000;
     expect(us).toBeGreaterThanOrEqual(200);
     expect(us).toBeLessThan(50_000);
@@ -123,11 +123,11 @@ describe("same-node shared-memory channel", () => {
     a.ch.start([{ rank: 1, pid: process.pid }]);
     b.ch.start([{ rank: 0, pid: process.pid }]);
     let calls = 0;
-    a.ch.spin(1, () => ++calls > 0);
+    a.ch.spin([1], () => ++calls > 0);
     expect(calls).toBe(0);
     const c = pairOfRanks(1000);
     c.a.ch.start([{ rank: 1, pid: process.pid }]);
-    c.a.ch.spin(5, () => ++calls > 0);
+    c.a.ch.spin([5], () => ++calls > 0);
     expect(calls).toBe(0);
   });
 
