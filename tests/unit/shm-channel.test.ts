@@ -105,6 +105,27 @@ describe("same-node shared-memory channel", () => {
     expect(a.bells).toEqual([1, 1]);
   });
 
+  it("after a poll that found its message, arms the doorbell only when the event-loop turn ends", async () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    b.ch.trySend(0, ...message(1, 0));
+    a.ch.sleep();
+    let n = 0;
+    a.ch.spin([1], () => {
+      if (++n === 2) b.ch.trySend(0, ...message(1, 1)); // written while the reader polls
+      return a.got.length === 2;
+    });
+    // Still this turn: the reader will poll again soon, a writer need not ring.
+    b.ch.trySend(0, ...message(1, 2));
+    expect(a.bells).toEqual([1]);
+    await new Promise((r) => setImmediate(r));
+    // The turn ended: armed, and what came meanwhile was read.
+    expect(a.got.map(([e]) => e.seq)).toEqual([0, 1, 2]);
+    b.ch.trySend(0, ...message(1, 3));
+    expect(a.bells).toEqual([1, 1]);
+  });
+
   it("a polling receive gives up after its budget and then sleeps (the next write rings)", () => {
     const { a, b } = pairOfRanks(200);
     a.ch.start([{ rank: 1, pid: process.pid }]);
