@@ -77,6 +77,11 @@ interface Outbound {
   buffer: ArrayBuffer | SharedArrayBuffer;
   writer: RingWriter;
   armed: Int32Array;
+  /**
+   * The number of the last message to this peer that went by the socket, while the peer has not
+   * yet delivered it; null when the ring may be used.
+   */
+  bySocket: number | null;
 }
 
 /** One rank's side of the channel: its own segment (inbound rings) and the peers' it writes to. */
@@ -149,8 +154,10 @@ export class ShmChannel {
   /**
    * `peer` (process `pid`) offered this rank a ring, over its authenticated socket. Maps it and
    * checks the token; false (and the reason in {@link refused}) when it cannot be used.
+   * `lastSent` is the number of the last message already sent to the peer by the socket (-1:
+   * none): the ring is used once the peer has delivered it.
    */
-  accept(peer: number, pid: number, text: string): boolean {
+  accept(peer: number, pid: number, text: string, lastSent = -1): boolean {
     if (this.#closed || this.#outbound.has(peer)) return false;
     let buffer: ArrayBuffer | SharedArrayBuffer | null = null;
     try {
@@ -160,7 +167,7 @@ export class ShmChannel {
       if (view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== VERSION) throw new Error("not a zmpi segment");
       if (Buffer.from(buffer, 16, 16).toString("hex") !== o.token) throw new Error("the segment's token is not the one offered");
       const writer = new RingWriter(buffer, o.offset, o.capacity);
-      this.#outbound.set(peer, { buffer, writer, armed: new Int32Array(buffer, 0, HEADER_BYTES / 4) });
+      this.#outbound.set(peer, { buffer, writer, armed: new Int32Array(buffer, 0, HEADER_BYTES / 4), bySocket: lastSent >= 0 ? lastSent : null });
       return true;
     } catch (e) {
       if (buffer) this.segments.release(buffer);
@@ -180,13 +187,26 @@ export class ShmChannel {
   }
 
   /**
-   * Writes one message into `peer`'s ring and rings its bell if it sleeps. False, with nothing
-   * written, when there is no ring, the message is too large for one, or the ring is full: the
-   * caller sends it by the socket.
+   * Writes message number `seq` (-1: a receipt or other unnumbered frame, which no order binds)
+   * into `peer`'s ring and rings its bell if it sleeps. False, with
+   * nothing written, when there is no ring, the message is too large for one, the ring is full,
+   * or an earlier message went by the socket and the peer has not delivered it yet: the caller
+   * sends it by the socket (and tells {@link sentBySocket}).
+   *
+   * That last rule bounds what the reader holds. Its messages from one writer are delivered in
+   * number order whichever way they came (in-order.ts); a message stuck in the socket — the
+   * writer's loop never yields, so Node never flushes it — would make it hold every later ring
+   * message, thousands, until it drops one (found by a flood of 60k sends). Staying on the socket
+   * until the reader's mark (the next number it delivers, published in the ring) has passed it
+   * keeps the two paths from overtaking each other by more than one ring.
    */
-  trySend(peer: number, header: Buffer, payload: Uint8Array | null): boolean {
+  trySend(peer: number, seq: number, header: Buffer, payload: Uint8Array | null): boolean {
     const out = this.#outbound.get(peer);
     if (!out || header.byteLength + (payload ? payload.byteLength : 0) > out.writer.maxBody) return false;
+    if (out.bySocket !== null && seq >= 0) {
+      if (((out.writer.mark() - out.bySocket - 1) | 0) < 0) return false;
+      out.bySocket = null;
+    }
     if (this.#dieInWrite) {
       out.writer.tryWrite(header, payload, true);
       process.kill(process.pid, "SIGKILL");
@@ -194,6 +214,17 @@ export class ShmChannel {
     if (!out.writer.tryWrite(header, payload)) return false;
     if (Atomics.load(out.armed, ARMED_WORD) === 1 && Atomics.compareExchange(out.armed, ARMED_WORD, 1, 0) === 1) this.host.bell(peer);
     return true;
+  }
+
+  /** Message number `seq` to `peer` went by the socket: later ones follow it there until it is delivered. */
+  sentBySocket(peer: number, seq: number): void {
+    const out = this.#outbound.get(peer);
+    if (out) out.bySocket = seq;
+  }
+
+  /** This rank delivered `peer`'s messages up to number `seq`: publishes the mark its writer waits for. */
+  delivered(peer: number, seq: number): void {
+    this.#inbound.get(peer)?.setMark(seq + 1);
   }
 
   /** Largest message body (header and payload) a ring carries. */

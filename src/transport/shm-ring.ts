@@ -8,6 +8,8 @@
  *
  *   +0    tail  u32  bytes ever published by the writer (mod 2^32)
  *   +64   head  u32  bytes ever consumed by the reader (mod 2^32)
+ *   +68   mark  u32  a number the reader publishes for the writer (the channel: the next message
+ *                    number it will deliver from the writer, mod 2^32)
  *   +128  data  `capacity` bytes (a power of two)
  *
  * A record is an 8-byte record header — u32 body length, u16 length of the message header within
@@ -33,6 +35,7 @@ const MIN_MESSAGE_HEADER = 36;
 
 const TAIL = 0;
 const HEAD = 16; // in u32 words: byte 64
+const MARK = 17; // byte 68, on the reader's line
 
 /** Bytes a ring of `capacity` data bytes takes, control block included. */
 export function ringBytes(capacity: number): number {
@@ -114,6 +117,11 @@ export class RingWriter {
     Atomics.store(this.#control, TAIL, this.#tail | 0);
     return true;
   }
+
+  /** The reader's mark (see the layout). */
+  mark(): number {
+    return Atomics.load(this.#control, MARK) >>> 0;
+  }
 }
 
 /** Why a ring was found broken. */
@@ -143,6 +151,11 @@ export class RingReader {
     this.#words = new DataView(buffer, this.#dataOffset, capacity);
     this.#mask = capacity - 1;
     this.#head = Atomics.load(this.#control, HEAD) >>> 0;
+  }
+
+  /** Publishes the reader's mark for the writer (see the layout). */
+  setMark(value: number): void {
+    Atomics.store(this.#control, MARK, value | 0);
   }
 
   /** True when a record has been published and not read (one atomic load). */

@@ -257,7 +257,7 @@ export class ZmqTransport implements Transport {
       return;
     }
     const header = encodeHeader({ comm: 0, src: this.rank, tag, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq });
-    if (tag === 0 && this.shm?.trySend(src, header, null)) return;
+    if (tag === 0 && this.shm?.trySend(src, -1, header, null)) return;
     this.link(src)
       ?.send([header])
       .catch(() => {});
@@ -333,7 +333,7 @@ export class ZmqTransport implements Transport {
       }
       if (env.tag === ACK_TAG_RING_OFFER) {
         const p = this.table.get(env.src);
-        if (p && this.shm && env.meta !== undefined && this.table.sameMachine(env.src)) this.shm.accept(env.src, p.pid, env.meta);
+        if (p && this.shm && env.meta !== undefined && this.table.sameMachine(env.src)) this.shm.accept(env.src, p.pid, env.meta, this.nextSeq[env.src]! - 1);
         return;
       }
       this.receipts.settle(env.src, env.count);
@@ -352,6 +352,7 @@ export class ZmqTransport implements Transport {
   private readonly deliverNext = ([env, payload]: [Envelope, Buffer | null]): void => this.deliverData(env, payload);
 
   private deliverData(env: Envelope, payload: Buffer | null): void {
+    this.shm?.delivered(env.src, env.seq);
     if (env.cma !== undefined) {
       this.dispatchSingleCopy(env);
       return;
@@ -478,7 +479,7 @@ export class ZmqTransport implements Transport {
       // Small messages to a same-node peer: copied into its ring, done (the caller's buffer is free).
       const header = encodeHeader(full);
       if (header.byteLength + (bytes ? bytes.byteLength : 0) > ring.maxBody) ringTooSmall = true;
-      else if (ring.trySend(dest, header, bytes)) return SENT;
+      else if (ring.trySend(dest, seq, header, bytes)) return SENT;
     }
     if (zeroCopy) full.ack = 1;
     // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
@@ -499,7 +500,9 @@ export class ZmqTransport implements Transport {
       full.ack = 1;
     }
     let header = encodeHeader(full);
-    const byRing = single && ring?.trySend(dest, header, null) === true;
+    const byRing = single && ring?.trySend(dest, seq, header, null) === true;
+    // Whatever goes by the socket holds later messages there until the peer has delivered it.
+    if (ring && !byRing) ring.sentBySocket(dest, seq);
     if (single && !byRing && !streamProven) {
       // The ring is full and the socket is not proven yet: the bytes go as bytes.
       delete full.cma;

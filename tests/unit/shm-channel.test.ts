@@ -40,7 +40,7 @@ interface Side {
 }
 
 /** Two ranks' channels, wired as the transport wires them (offers and bells delivered at once). */
-function pairOfRanks(spinUs = 50) {
+function pairOfRanks(spinUs = 50, lastSent = -1) {
   const segments = memorySegments();
   const sides: Side[] = [];
   for (const rank of [0, 1]) {
@@ -48,7 +48,7 @@ function pairOfRanks(spinUs = 50) {
     const host: ChannelHost = {
       rank,
       size: 2,
-      offer: (peer, offer) => sides[peer]!.ch.accept(rank, process.pid, offer),
+      offer: (peer, offer) => sides[peer]!.ch.accept(rank, process.pid, offer, lastSent),
       bell: (peer) => sides[peer]!.bells.push(rank),
       deliver: (env, payload) => side.got.push([env, payload ? [...payload] : null]),
       broken: (peer, why) => side.broken.push(`${peer}: ${why}`),
@@ -71,8 +71,8 @@ describe("same-node shared-memory channel", () => {
     b.ch.start([{ rank: 0, pid: process.pid }]);
     expect(b.ch.sendsTo(0)).toBe(true);
     expect(a.ch.sendsTo(1)).toBe(true);
-    expect(b.ch.trySend(0, ...message(1, 0, [1, 2, 3]))).toBe(true);
-    expect(b.ch.trySend(0, ...message(1, 1))).toBe(true);
+    expect(b.ch.trySend(0, 0, ...message(1, 0, [1, 2, 3]))).toBe(true);
+    expect(b.ch.trySend(0, 1, ...message(1, 1))).toBe(true);
     expect(a.ch.poll()).toBe(2);
     expect(a.got.map(([e, p]) => [e.src, e.seq, p])).toEqual([
       [1, 0, [1, 2, 3]],
@@ -86,19 +86,19 @@ describe("same-node shared-memory channel", () => {
     a.ch.start([{ rank: 1, pid: process.pid }]);
     b.ch.start([{ rank: 0, pid: process.pid }]);
     // Asleep from the start: the first write rings, the next ones do not (the bell is on its way).
-    b.ch.trySend(0, ...message(1, 0));
-    b.ch.trySend(0, ...message(1, 1));
+    b.ch.trySend(0, 0, ...message(1, 0));
+    b.ch.trySend(0, 1, ...message(1, 1));
     expect(a.bells).toEqual([1]);
     // The bell's arrival: read, re-arm.
     a.ch.sleep();
     expect(a.got).toHaveLength(2);
-    b.ch.trySend(0, ...message(1, 2));
+    b.ch.trySend(0, 2, ...message(1, 2));
     expect(a.bells).toEqual([1, 1]);
     a.ch.sleep();
     // A receive that polls finds the message without a bell.
     let n = 0;
     a.ch.spin([1], () => {
-      if (n++ === 3) b.ch.trySend(0, ...message(1, 3));
+      if (n++ === 3) b.ch.trySend(0, 3, ...message(1, 3));
       return a.got.length === 4;
     });
     expect(a.got).toHaveLength(4);
@@ -109,20 +109,20 @@ describe("same-node shared-memory channel", () => {
     const { a, b } = pairOfRanks();
     a.ch.start([{ rank: 1, pid: process.pid }]);
     b.ch.start([{ rank: 0, pid: process.pid }]);
-    b.ch.trySend(0, ...message(1, 0));
+    b.ch.trySend(0, 0, ...message(1, 0));
     a.ch.sleep();
     let n = 0;
     a.ch.spin([1], () => {
-      if (++n === 2) b.ch.trySend(0, ...message(1, 1)); // written while the reader polls
+      if (++n === 2) b.ch.trySend(0, 1, ...message(1, 1)); // written while the reader polls
       return a.got.length === 2;
     });
     // Still this turn: the reader will poll again soon, a writer need not ring.
-    b.ch.trySend(0, ...message(1, 2));
+    b.ch.trySend(0, 2, ...message(1, 2));
     expect(a.bells).toEqual([1]);
     await new Promise((r) => setImmediate(r));
     // The turn ended: armed, and what came meanwhile was read.
     expect(a.got.map(([e]) => e.seq)).toEqual([0, 1, 2]);
-    b.ch.trySend(0, ...message(1, 3));
+    b.ch.trySend(0, 3, ...message(1, 3));
     expect(a.bells).toEqual([1, 1]);
   });
 
@@ -135,7 +135,7 @@ describe("same-node shared-memory channel", () => {
     const us = (performance.now() - t0) * 1000;
     expect(us).toBeGreaterThanOrEqual(200);
     expect(us).toBeLessThan(50_000);
-    b.ch.trySend(0, ...message(1, 0));
+    b.ch.trySend(0, 0, ...message(1, 0));
     expect(a.bells).toEqual([1]);
   });
 
@@ -156,13 +156,36 @@ describe("same-node shared-memory channel", () => {
     const { a, b } = pairOfRanks();
     a.ch.start([{ rank: 1, pid: process.pid }]);
     b.ch.start([{ rank: 0, pid: process.pid }]);
-    expect(b.ch.trySend(0, ...message(1, 0, new Array(200).fill(1)))).toBe(false);
+    expect(b.ch.trySend(0, 0, ...message(1, 0, new Array(200).fill(1)))).toBe(false);
     let seq = 0;
-    while (b.ch.trySend(0, ...message(1, seq, new Array(40).fill(seq)))) seq++;
+    while (b.ch.trySend(0, seq, ...message(1, seq, new Array(40).fill(seq)))) seq++;
     expect(seq).toBeGreaterThan(5);
     a.ch.poll();
     expect(a.got.map(([e]) => e.seq)).toEqual([...Array(seq).keys()]);
-    expect(b.ch.trySend(0, ...message(1, seq))).toBe(true);
+    expect(b.ch.trySend(0, seq, ...message(1, seq))).toBe(true);
+  });
+
+  it("after a message went by the socket, keeps later ones there until the reader has delivered it", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    expect(b.ch.trySend(0, 0, ...message(1, 0))).toBe(true);
+    b.ch.sentBySocket(0, 1); // message 1 went by the socket
+    expect(b.ch.trySend(0, 2, ...message(1, 2))).toBe(false);
+    expect(b.ch.trySend(0, -1, ...message(1, 0))).toBe(true); // an unnumbered receipt is not held back
+    a.ch.delivered(1, 0);
+    expect(b.ch.trySend(0, 2, ...message(1, 2))).toBe(false);
+    a.ch.delivered(1, 1); // the reader has delivered message 1: the ring again
+    expect(b.ch.trySend(0, 3, ...message(1, 3))).toBe(true);
+  });
+
+  it("a ring accepted after messages went by the socket waits for the last of them", () => {
+    const { a, b } = pairOfRanks(50, 4); // rank 1 had sent messages 0..4 by the socket
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    expect(b.ch.sendsTo(0)).toBe(true);
+    expect(b.ch.trySend(0, 5, ...message(1, 5))).toBe(false);
+    a.ch.delivered(1, 4);
+    expect(b.ch.trySend(0, 5, ...message(1, 5))).toBe(true);
   });
 
   it("refuses an offer whose token is not the segment's, or that is malformed, and keeps the reason", () => {
@@ -185,11 +208,11 @@ describe("same-node shared-memory channel", () => {
     const { a, b } = pairOfRanks();
     a.ch.start([{ rank: 1, pid: process.pid }]);
     b.ch.start([{ rank: 0, pid: process.pid }]);
-    expect(b.ch.trySend(0, ...message(0, 0))).toBe(true); // rank 1 writes a header claiming rank 0
+    expect(b.ch.trySend(0, 0, ...message(0, 0))).toBe(true); // rank 1 writes a header claiming rank 0
     a.ch.poll();
     expect(a.got).toEqual([]);
     expect(a.broken).toEqual(["1: a message in rank 1's ring names rank 0 as its sender"]);
-    expect(b.ch.trySend(0, ...message(1, 1))).toBe(true);
+    expect(b.ch.trySend(0, 1, ...message(1, 1))).toBe(true);
     expect(a.ch.poll()).toBe(0);
     expect(a.ch.receivesFrom(1)).toBe(false);
   });
