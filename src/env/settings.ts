@@ -136,15 +136,13 @@ export const SETTINGS = {
     "ranks on different nodes send data over one authenticated, unencrypted TCP connection per pair (0: ZeroMQ with CURVE, encrypted; see Security)",
   ),
   shm: flag("ZMPI_SHM", true, "user", "small messages between ranks on one machine go through shared-memory rings, polled for a moment by a waiting receive (0: the Unix socket)"),
-  // A ping-pong round trip through the rings is a few µs, so a partner that answers at once is
-  // caught; one that takes longer finds the receiver asleep and rings its bell (~20 µs).
-  shmSpinUs: spec<number>({
+  shmSpinUs: spec<number | undefined>({
     name: "ZMPI_SHM_SPIN_US",
     accepts: "an integer from 0 to 100000 (µs)",
-    defaultText: "30",
+    defaultText: "100; 0 when the machine has more of the job's ranks than cores",
     description: "how long a waiting receive polls the shared-memory rings before it sleeps until woken, µs (0: never poll)",
     source: "user",
-    fallback: 30,
+    fallback: undefined,
     parse(t) {
       const n = /^\s*\d+\s*$/.test(t) ? Number(t) : Number.NaN;
       if (!Number.isSafeInteger(n) || n > 100_000) throw new Error("is not an integer from 0 to 100000");

@@ -81,7 +81,7 @@ interface ZmqTransportOptions {
    * keep every same-node message on the Unix socket (init() passes null for ZMPI_SHM=0).
    */
   segments?: SegmentSource | null;
-  /** Polling budget of a waiting receive, µs (ZMPI_SHM_SPIN_US; default 30). */
+  /** Polling budget of a waiting receive, µs (ZMPI_SHM_SPIN_US); unset: chosen by the channel (shm-channel.ts). */
   shmSpinUs?: number;
 }
 
@@ -187,7 +187,7 @@ export class ZmqTransport implements Transport {
     if (opts.tcpLink !== false && host) await inbox.listenTcp(host);
     if (inbox.path !== null || inbox.tcpEndpoint !== null) t.stream = inbox;
     // Rings are offered over the stream socket: no socket, no rings.
-    if (opts.segments && inbox.path !== null) t.shm = new ShmChannel(t.channelHost(), opts.segments, opts.shmSpinUs ?? 30);
+    if (opts.segments && inbox.path !== null) t.shm = new ShmChannel(t.channelHost(), opts.segments, opts.shmSpinUs);
     t.inbox.start();
     return t;
   }

@@ -98,7 +98,7 @@ describe("same-node shared-memory channel", () => {
     expectOk(r, 2, ["flood"]);
   });
 
-  it.runIf(linux)("a rank blocked 10 s in recv uses under 2% of a core (200 ms), polling for the default 30 µs and with ZMPI_SHM_SPIN_US=0", async () => {
+  it.runIf(linux)("a rank blocked 10 s in recv uses under 2% of a core (200 ms), polling for the default 100 µs and with ZMPI_SHM_SPIN_US=0", async () => {
     // Both at once: the figure is this process's own CPU time, not wall time, so they do not disturb each other.
     const runs = await Promise.all(([{}, { ZMPI_SHM_SPIN_US: "0" }] as Array<Record<string, string>>).map((env) => runJob("shm.ts", 2, { env: { MODE: "idle", ...env } })));
     for (const [i, r] of runs.entries()) {

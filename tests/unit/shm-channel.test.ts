@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { DType } from "../../src/transport/dtype.js";
 import { encodeHeader, type Envelope, Kind } from "../../src/transport/frame.js";
-import { type ChannelHost, type SegmentSource, ShmChannel } from "../../src/transport/shm-channel.js";
+import { type ChannelHost, type SegmentSource, SHM_SPIN_US, ShmChannel } from "../../src/transport/shm-channel.js";
 
 /** Segments in this process's memory; `attach` finds them by (pid, fd) as the kernel would. */
 function memorySegments(): SegmentSource & { released: number } {
@@ -186,6 +186,24 @@ describe("same-node shared-memory channel", () => {
     expect(b.ch.trySend(0, 5, ...message(1, 5))).toBe(false);
     a.ch.delivered(1, 4);
     expect(b.ch.trySend(0, 5, ...message(1, 5))).toBe(true);
+  });
+
+  it("polls 100 µs by default, never when the machine has more of the job's ranks than cores; a setting wins", () => {
+    const host: ChannelHost = { rank: 0, size: 3, offer() {}, bell() {}, deliver() {}, broken() {} };
+    const peers = [
+      { rank: 1, pid: process.pid },
+      { rank: 2, pid: process.pid },
+    ];
+    const budget = (setting: number | undefined, cores: number) => {
+      const ch = new ShmChannel(host, memorySegments(), setting, 1024);
+      ch.start(peers, 7, cores);
+      return ch.spinUs;
+    };
+    expect(budget(undefined, 4)).toBe(SHM_SPIN_US);
+    expect(budget(undefined, 3)).toBe(SHM_SPIN_US);
+    expect(budget(undefined, 2)).toBe(0);
+    expect(budget(250, 2)).toBe(250);
+    expect(budget(0, 8)).toBe(0);
   });
 
   it("refuses an offer whose token is not the segment's, or that is malformed, and keeps the reason", () => {
