@@ -139,6 +139,31 @@ describe("same-node shared-memory channel", () => {
     expect(a.bells).toEqual([1]);
   });
 
+  it("doubles the next budget after a poll that ran out (to at most 10×), halves it after one that found its message", () => {
+    const { a, b } = pairOfRanks(2000);
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    const timed = (done: () => boolean) => {
+      const t0 = performance.now();
+      a.ch.spin([1], done);
+      return performance.now() - t0;
+    };
+    expect(timed(() => false)).toBeGreaterThanOrEqual(2);
+    expect(timed(() => false)).toBeGreaterThanOrEqual(4);
+    expect(timed(() => false)).toBeGreaterThanOrEqual(8);
+    for (let i = 0; i < 3; i++) timed(() => false);
+    expect(timed(() => false)).toBeGreaterThanOrEqual(20); // the cap
+    // Found at once four times: 20 → 10 → 5 → 2.5 → 2 ms.
+    for (let i = 0; i < 4; i++) {
+      b.ch.trySend(0, -1, ...message(1, 0));
+      timed(() => a.got.length > i);
+    }
+    const back = timed(() => false);
+    expect(back).toBeGreaterThanOrEqual(2);
+    expect(back).toBeLessThan(15); // not the 20 ms it had grown to
+    expect(timed(() => false)).toBeGreaterThanOrEqual(4);
+  });
+
   it("does not poll for a sender it has no ring from, nor with a budget of 0", () => {
     const { a, b } = pairOfRanks(0);
     a.ch.start([{ rank: 1, pid: process.pid }]);
