@@ -4,7 +4,8 @@
  * shared and its speed drifts; a ratio within a pair holds where absolute times do not):
  *
  * - zmpi: `zmpi launch -n N` (or `srun -N2 -n N -O` with `--startup-srun`) of a compiled hello that
- *   calls `init()` and `finalize()`, from the build in dist/;
+ *   calls `init()` and `finalize()`, importing the build in dist/ as a user's `import "zmpi"` does
+ *   (the file package.json's `exports` names: the bundle, scripts/bundle.mjs);
  * - MPI: `mpirun --oversubscribe -np N python3 -c "from mpi4py import MPI"` (MPI_Init and
  *   MPI_Finalize through mpi4py), when mpirun and a Python with mpi4py are on the machine.
  *
@@ -68,6 +69,12 @@ function helloSource(distIndex: string): string {
     'console.log("cpu " + (u.user + u.system) / 1000);',
     "",
   ].join("\n");
+}
+
+/** The file `import "zmpi"` loads: package.json's `exports["."]`, in the repository at `root`. */
+function packageEntry(root: string): string {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { exports: Record<string, { default: string }> };
+  return join(root, pkg.exports["."]!.default);
 }
 
 /** A Python that imports mpi4py, or null. */
@@ -142,7 +149,7 @@ const fmt = (x: number | null | undefined, d = 2) => (x === null || x === undefi
 export async function runStartup(opts: StartupOptions): Promise<number> {
   const out = opts.stdout ?? process.stdout;
   const pairs = opts.pairs ?? 3;
-  const distIndex = join(opts.root, "dist", "src", "index.js");
+  const distIndex = packageEntry(opts.root);
   const dir = mkdtempSync(join(os.tmpdir(), "zmpi-startup-"));
   try {
     writeFileSync(join(dir, "hello.mjs"), helloSource(distIndex));

@@ -21,7 +21,7 @@
  *   shared references come back as separate copies; a cycle is refused;
  * - a function or symbol anywhere in the value is refused with a `UsageError`.
  */
-import { addExtension, Packr } from "msgpackr";
+import { addExtension, noteDecode, Packr } from "../transport/msgpack.js";
 
 /** Stand-in for `-0` while packing. */
 class NegativeZero {}
@@ -98,5 +98,6 @@ export function packValue(v: unknown): Buffer {
 
 /** Decodes a plain value. */
 export function unpackValue(bytes: Uint8Array): unknown {
+  noteDecode(bytes);
   return packr.unpack(bytes);
 }

@@ -9,8 +9,8 @@
  * address f64 if flagged, then u16 meta length and the meta bytes if flagged. A msgpack map was
  * the first format; encoding and decoding it cost ~20 µs per message here, on every hop.
  */
-import { Packr } from "msgpackr";
 import { DType, elementBytes, isTypedCode } from "./dtype.js";
+import { Packr } from "./msgpack.js";
 
 /** Message kinds. */
 export const Kind = {

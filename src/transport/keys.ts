@@ -70,13 +70,28 @@ export interface JobKeys {
   coordinatorClient: CurveKeyPair;
 }
 
-/** Derives {@link JobKeys} from a job key. */
+/**
+ * Job keys already derived, by job key (hex): a rank asks twice (its inbox, its rendezvous
+ * client), the coordinator's rank three times, at ~3 ms of CPU a derivation (three X25519
+ * keypairs; this 2-core VM). A process holds one job key, tests a few: the oldest entry goes first.
+ */
+const derived = new Map<string, JobKeys>();
+const DERIVED_MAX = 8;
+
+/** Derives {@link JobKeys} from a job key (the same frozen object for the same key). */
 export function jobKeys(jobKey: Uint8Array): JobKeys {
-  return {
-    coordinatorServer: derivedKeyPair(jobKey, "coordinator server"),
-    member: derivedKeyPair(jobKey, "member"),
-    coordinatorClient: derivedKeyPair(jobKey, "coordinator client"),
-  };
+  const id = Buffer.from(jobKey.buffer, jobKey.byteOffset, jobKey.byteLength).toString("hex");
+  let keys = derived.get(id);
+  if (!keys) {
+    keys = Object.freeze({
+      coordinatorServer: derivedKeyPair(jobKey, "coordinator server"),
+      member: derivedKeyPair(jobKey, "member"),
+      coordinatorClient: derivedKeyPair(jobKey, "coordinator client"),
+    });
+    if (derived.size >= DERIVED_MAX) derived.delete(derived.keys().next().value!);
+    derived.set(id, keys);
+  }
+  return keys;
 }
 
 /** HKDF-SHA256 of `ikm` with a fixed salt and a label: `length` bytes. */
@@ -84,8 +99,19 @@ export function hkdf(ikm: Uint8Array, salt: string | Uint8Array, label: string, 
   return Buffer.from(hkdfSync("sha256", ikm, salt, label, length));
 }
 
+/**
+ * Parsed private keys, by their raw bytes: parsing one costs ~0.6 ms (it derives the public half),
+ * half of a pair key, and a rank's own key takes part in the pair key of every peer it talks to.
+ */
+const privateKeys = new WeakMap<Buffer, KeyObject>();
+
 function privateKeyObject(secret: Buffer): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: "der", type: "pkcs8" });
+  let key = privateKeys.get(secret);
+  if (!key) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, secret]), format: "der", type: "pkcs8" });
+    privateKeys.set(secret, key);
+  }
+  return key;
 }
 
 function publicKeyObject(pub: Buffer): KeyObject {
@@ -106,8 +132,12 @@ export function derivedKeyPair(key: Uint8Array, label: string): CurveKeyPair {
 /** A fresh random keypair. */
 export function randomKeyPair(): CurveKeyPair {
   const { privateKey } = generateKeyPairSync("x25519");
+  // The private JWK holds both halves: no second parse to find the public one.
   const jwk = privateKey.export({ format: "jwk" });
-  return fromSecret(Buffer.from(jwk.d!, "base64url"));
+  const secretKey = Buffer.from(jwk.d!, "base64url");
+  const publicKey = Buffer.from(jwk.x!, "base64url");
+  privateKeys.set(secretKey, privateKey);
+  return { publicKey, secretKey, publicZ85: z85Encode(publicKey), secretZ85: z85Encode(secretKey) };
 }
 
 /**

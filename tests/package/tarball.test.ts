@@ -11,7 +11,7 @@
  * here would rewrite dist/ under the other test files' ranks.
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -112,6 +112,9 @@ describe("the packed tarball", () => {
       "dist/launcher/cli.js",
       "dist/src/index.js",
       "dist/src/index.d.ts",
+      "dist/bundle/index.js",
+      "dist/bundle/testing.js",
+      "dist/bundle/env.js",
       "dist/src/testing/index.js",
       "dist/src/testing/index.d.ts",
       "dist/src/env/public.js",
@@ -133,8 +136,10 @@ describe("the packed tarball", () => {
         (/^(src|launcher)\/.*\.ts$/.test(f) && !f.endsWith(".d.ts")),
     );
     expect(unwanted).toEqual([]);
-    // dist/ holds only what today's sources compile to (no output of a deleted module).
-    const orphans = files.filter((f) => f.startsWith("dist/") && !existsSync(join(repo, f.slice("dist/".length).replace(/\.(d\.ts|js)$/, ".ts"))));
+    // dist/ holds only what today's sources compile to (no output of a deleted module), and the
+    // bundle made of them (scripts/bundle.mjs removes an earlier build's chunks).
+    const bundled = new Set(readdirSync(join(repo, "dist", "bundle")).map((f) => `dist/bundle/${f}`));
+    const orphans = files.filter((f) => f.startsWith("dist/") && !bundled.has(f) && !existsSync(join(repo, f.slice("dist/".length).replace(/\.(d\.ts|js)$/, ".ts"))));
     expect(orphans).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { scripts: Record<string, string> };
     expect(pkg.scripts.prepack).toMatch(/build/);

@@ -12,7 +12,7 @@ import { describeSlurm, memoryWorld, runInMemory, runJob, slurmAvailable, slurmU
 
 const job = new URL("../fixtures/kit-job.mjs", import.meta.url);
 const square = new URL("../fixtures/tasks/square.mjs", import.meta.url);
-const dist = new URL("../../dist/src/testing/index.js", import.meta.url);
+const dist = new URL("../../dist/bundle/testing.js", import.meta.url);
 const tmp = mkdtempSync(join(tmpdir(), "zmpi-kit-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,15 +1,17 @@
 // Start-up cost: a plain rank, and the launcher that starts it, load only what they need. A
 // process pays ~1.5 ms of CPU per module loaded (Node 20's ES module loader; this 2-core VM), and
 // a job pays it once per rank: Parquet (hyparquet-writer, 51 modules), tables and bars, experiments
-// (zod, yaml, vega) load only when a program asks for them (src/env/lazy-module.ts, launcher/cli.ts).
+// (zod, yaml, vega) and msgpackr's native string extractor load only when a program asks for them
+// (src/env/lazy-module.ts, src/transport/msgpack.ts, launcher/cli.ts), and zmpi itself is a few
+// bundled modules (scripts/bundle.mjs), not its ~130 compiled ones.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { fixture, linesOf, runJob } from "../helpers/run.js";
 
 /** Packages and zmpi directories a plain rank or `zmpi launch` must never load. */
-const HEAVY = ["hyparquet", "hyparquet-writer", "cli-table3", "cli-progress", "zod", "yaml", "vega", "vega-lite"];
-const HEAVY_ZMPI = ["/src/experiments/", "/launcher/experiments", "/launcher/bench/", "/launcher/advise"];
+const HEAVY = ["hyparquet", "hyparquet-writer", "cli-table3", "cli-progress", "zod", "yaml", "vega", "vega-lite", "msgpackr-extract"];
+const HEAVY_ZMPI = ["/src/experiments/", "/dist/bundle/experiments.js", "/launcher/experiments", "/launcher/bench/", "/launcher/advise"];
 
 function packageOf(url: string): string | null {
   const i = url.lastIndexOf("/node_modules/");
@@ -35,6 +37,10 @@ describe("start-up module load", () => {
     for (const rank of [0, 1]) {
       const line = linesOf(r.stdout, rank).find((l) => l.startsWith("loaded "));
       expect(heavyIn(line, "zeromq", `rank ${rank}`)).toEqual([]);
+      // "zmpi" is the bundle: no compiled module of dist/src is loaded one by one.
+      const urls = JSON.parse(line!.slice("loaded ".length)) as string[];
+      expect(urls.filter((u) => u.includes("/dist/bundle/index.js"))).toHaveLength(1);
+      expect(urls.filter((u) => u.includes("/dist/src/"))).toEqual([]);
     }
   });
 
