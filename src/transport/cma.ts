@@ -19,7 +19,7 @@
  */
 import { readSetting, SETTINGS } from "../env/settings.js";
 import { randomBytes } from "node:crypto";
-import { loadNativeAddon } from "./native-addon.js";
+import { allowTracer, loadNativeAddon } from "./native-addon.js";
 
 /**
  * Zero-copy payloads at least this large go to a same-machine peer by cross-memory attach: one
@@ -97,7 +97,7 @@ export function publishCmaToken(): CmaToken | null {
 export function allowReader(pid: number): boolean {
   const n = load();
   if (!n) return false;
-  return n.setPtracer(pid);
+  return allowTracer(pid);
 }
 
 /** Address of a view's first byte, for a peer to read it. */

@@ -34,3 +34,19 @@ export function loadNativeAddon(): AddonLoad {
   }
   return loaded;
 }
+
+let tracer: number | null = null;
+
+/**
+ * Names process `pid` as this process's tracer where Yama asks for one (`PR_SET_PTRACER`; see
+ * cma.ts), once: single copy and the shared-memory channel both need it, for the same reader
+ * (ptrace-scope.ts), and a second identical grant would only repeat the system call. False if the
+ * addon is missing or the kernel refused.
+ */
+export function allowTracer(pid: number): boolean {
+  if (tracer === pid) return true;
+  const set = loadNativeAddon().addon?.setPtracer as ((pid: number) => boolean) | undefined;
+  if (!set || !set(pid)) return false;
+  tracer = pid;
+  return true;
+}

@@ -17,7 +17,7 @@
  * work on Int32Array views of them; `Atomics.wait` does not (it needs a SharedArrayBuffer).
  */
 import { UsageError, ZmpiError } from "../errors.js";
-import { loadNativeAddon } from "./native-addon.js";
+import { allowTracer, loadNativeAddon } from "./native-addon.js";
 import { chooseReader } from "./ptrace-scope.js";
 import type { SegmentSource } from "./shm-channel.js";
 
@@ -211,8 +211,7 @@ export function nativeSegments(): SegmentSource | null {
     closeFd: closeSegmentFd,
     permit(peerPids) {
       const reader = chooseReader(peerPids);
-      const setPtracer = loadNativeAddon().addon?.setPtracer as ((pid: number) => boolean) | undefined;
-      if (reader && setPtracer) setPtracer(reader.pid);
+      if (reader) allowTracer(reader.pid);
     },
   };
 }

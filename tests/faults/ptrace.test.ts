@@ -55,12 +55,19 @@ function traced(np: number, args: string[], env: Record<string, string> = {}): P
 
 describe.skipIf(why !== null)("ptrace scope of single copy", () => {
   it("names the launcher, after rendezvous, only with a same-machine peer that will read; never PR_SET_PTRACER_ANY", async () => {
-    const [same, apart, off] = await Promise.all([traced(2, []), traced(2, ["--nodes", "2"]), traced(2, [], { ZMPI_CMA: "0" })]);
-    for (const r of [same, apart, off]) expect(r.code, r.out).toBe(0);
-    const readers = same.out
-      .split("\n")
-      .filter((l) => / reader \{/.test(l))
-      .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { pid: number; ppid: number; reader: { pid: number; why: string } | null; singleCopyPeers: number[]; ok: boolean });
+    const [same, apart, off, ringsOnly] = await Promise.all([
+      traced(2, []),
+      traced(2, ["--nodes", "2"]),
+      traced(2, [], { ZMPI_CMA: "0", ZMPI_SHM: "0" }),
+      traced(2, [], { ZMPI_CMA: "0" }),
+    ]);
+    for (const r of [same, apart, off, ringsOnly]) expect(r.code, r.out).toBe(0);
+    const readersOf = (out: string) =>
+      out
+        .split("\n")
+        .filter((l) => / reader \{/.test(l))
+        .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { pid: number; ppid: number; reader: { pid: number; why: string } | null; singleCopyPeers: number[]; ok: boolean });
+    const readers = readersOf(same.out);
     expect(readers).toHaveLength(2);
     for (const r of readers) {
       expect(r.ok).toBe(true);
@@ -68,13 +75,20 @@ describe.skipIf(why !== null)("ptrace scope of single copy", () => {
       // Exactly one call by this rank, naming its parent: the launcher that started every rank.
       expect(same.calls.filter(([pid]) => pid === r.pid)).toEqual([[r.pid, String(r.ppid)]]);
     }
-    for (const r of [same, apart, off]) expect(r.calls.filter(([, arg]) => /ANY|0xffffffff|-1/.test(arg))).toEqual([]);
-    // No peer on this machine to read it (two pretend nodes), or single copy off: no grant at all.
+    for (const r of [same, apart, off, ringsOnly]) expect(r.calls.filter(([, arg]) => /ANY|0xffffffff|-1/.test(arg))).toEqual([]);
+    // No peer on this machine to read it (two pretend nodes), or single copy and the shared-memory
+    // rings off: no grant at all.
     expect(apart.calls).toEqual([]);
     expect(off.calls).toEqual([]);
+    // Single copy off, rings on: fetching a peer's ring segment (pidfd_getfd) needs the same
+    // grant — one call per rank, naming its parent, as above.
+    const ringRanks = readersOf(ringsOnly.out);
+    expect(ringRanks).toHaveLength(2);
+    for (const r of ringRanks) expect(ringsOnly.calls.filter(([pid]) => pid === r.pid)).toEqual([[r.pid, String(r.ppid)]]);
+    expect(ringsOnly.calls).toHaveLength(2);
     console.log(
       `ptrace scope: 2 ranks on one machine: each called prctl(PR_SET_PTRACER, <launcher pid>) once after rendezvous (${same.calls.map(([p, a]) => `${p}→${a}`).join(", ")}); ` +
-        `on two pretend nodes and with ZMPI_CMA=0: no call; PR_SET_PTRACER_ANY: never`,
+        `the same with single copy off and the rings on (${ringsOnly.calls.map(([p, a]) => `${p}→${a}`).join(", ")}); on two pretend nodes and with ZMPI_CMA=0 ZMPI_SHM=0: no call; PR_SET_PTRACER_ANY: never`,
     );
   }, 120_000);
 });
