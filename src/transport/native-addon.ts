@@ -46,7 +46,7 @@ let tracer: number | null = null;
 export function allowTracer(pid: number): boolean {
   if (tracer === pid) return true;
   const set = loadNativeAddon().addon?.setPtracer as ((pid: number) => boolean) | undefined;
-  if (!set || !set(pid)) return false;
+  if (!set?.(pid)) return false;
   tracer = pid;
   return true;
 }
