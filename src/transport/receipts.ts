@@ -25,6 +25,11 @@ export class Receipts {
     });
   }
 
+  /** True while the receipt of message `seq` from `peer` is awaited. */
+  awaits(peer: number, seq: number): boolean {
+    return this.#byPeer.get(peer)?.has(seq) === true;
+  }
+
   /** `peer` acknowledged message `seq` (an unknown number is ignored: receipts carry no authority). */
   settle(peer: number, seq: number): void {
     const m = this.#byPeer.get(peer);

@@ -46,6 +46,12 @@ const ACK_TAG_RING_OFFER = 2;
 /** ACK tag of a doorbell: the sender wrote into our ring while we slept. */
 const ACK_TAG_BELL = 3;
 const SENT: Promise<void> = Promise.resolve();
+/**
+ * Receipts of zero-copy sends up to this size are polled for in the rings; a larger array takes
+ * the receiver longer to copy than a poll lasts, and polling then only takes CPU from it
+ * (measured, 2 ranks, 16 MiB ping-pong: 3.5 ms a hop polling, 3.1 ms without the rings).
+ */
+const RECEIPT_POLL_MAX_BYTES = 1 << 20;
 /** Failure notices go to every peer directly up to this world size; beyond it, to peers with an open link. */
 const NOTIFY_ALL_MAX = 64;
 
@@ -531,6 +537,12 @@ export class ZmqTransport implements Transport {
     const sent = link ? link.send(frames) : SENT;
     if (!zeroCopy && !single) return sent;
     const acked = this.receipts.wait(dest, seq).then(() => keepAlive(payload));
+    if (zeroCopy && link === null && payload !== null && payload.byteLength <= RECEIPT_POLL_MAX_BYTES) {
+      // The header went through the peer's ring and its receipt will come through ours: poll
+      // for it, as a receive does, once the caller's turn has run (measured, 2 ranks, 128 KiB
+      // ping-pong: 117 µs a hop when every receipt rang the doorbell).
+      queueMicrotask(() => this.shm?.spin([dest], () => !this.receipts.awaits(dest, seq)));
+    }
     if (zeroCopy) return sent.then(() => acked);
     // Our own copy: the receipt only frees it (a peer that dies meanwhile is reported elsewhere).
     acked.catch(() => {});
