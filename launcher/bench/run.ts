@@ -153,12 +153,13 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchOutcome> {
 
   const env: Record<string, string> = { ZMPI_BENCH_PLAN: JSON.stringify(plan) };
   if (o.algorithm) env.ZMPI_ALGORITHM = o.algorithm;
-  const live = o.compareAnchors && o.liveAnchors !== false ? liveBefore(np, out) : null;
+  // Open MPI busy-polls: its "before" run must end before our job starts, or both share the cores.
+  const live = o.compareAnchors && o.liveAnchors !== false ? await liveBefore(np, out) : null;
   const t0 = Date.now();
   const code = await launch({ np, nodes: o.nodes, script: rankScript(), env, timeoutSec: o.timeoutSec ?? 3600, stdout: stdoutLines, stderr: err });
   await new Promise<void>((res) => stdoutLines.end(res));
   const wallSeconds = (Date.now() - t0) / 1000;
-  const liveRows = live ? [...(await live), ...(await runLiveAnchors(np, 1, (l) => out.write(`${l}\n`)))] : [];
+  const liveRows = live ? [...live, ...(await runLiveAnchors(np, 1, (l) => out.write(`${l}\n`)))] : [];
 
   const benchmarks: BenchStatus[] = plan.benchmarks.map(
     (b) => status.get(b.name) ?? { name: b.name, status: "failed", reason: code === 0 ? "never started" : `job exited with status ${code} before it` },
