@@ -79,11 +79,19 @@ function oneOf<const V extends readonly string[]>(name: string, values: V, fallb
   });
 }
 
-function integer(name: string, min: number, max: number, source: SettingSource, description: string): SettingSpec<number | undefined> {
+/** An integer setting from `min` to `max`; `unit` is shown after the range, `defaultText` says what unset means. */
+function integer(
+  name: string,
+  min: number,
+  max: number,
+  source: SettingSource,
+  description: string,
+  o: { unit?: string; defaultText?: string } = {},
+): SettingSpec<number | undefined> {
   return spec<number | undefined>({
     name,
-    accepts: `an integer from ${min} to ${max}`,
-    defaultText: "none",
+    accepts: `an integer from ${min} to ${max}${o.unit ? ` (${o.unit})` : ""}`,
+    defaultText: o.defaultText ?? "none",
     description,
     source,
     fallback: undefined,
@@ -136,19 +144,14 @@ export const SETTINGS = {
     "ranks on different nodes send data over one authenticated, unencrypted TCP connection per pair (0: ZeroMQ with CURVE, encrypted; see Security)",
   ),
   shm: flag("ZMPI_SHM", true, "user", "small messages between ranks on one machine go through shared-memory rings, polled for a moment by a waiting receive (0: the Unix socket)"),
-  shmSpinUs: spec<number | undefined>({
-    name: "ZMPI_SHM_SPIN_US",
-    accepts: "an integer from 0 to 100000 (µs)",
-    defaultText: "100; 0 when the machine has more of the job's ranks than cores",
-    description: "how long a waiting receive polls the shared-memory rings before it sleeps until woken, µs (0: never poll)",
-    source: "user",
-    fallback: undefined,
-    parse(t) {
-      const n = /^\s*\d+\s*$/.test(t) ? Number(t) : Number.NaN;
-      if (!Number.isSafeInteger(n) || n > 100_000) throw new Error("is not an integer from 0 to 100000");
-      return n;
-    },
-  }),
+  shmSpinUs: integer(
+    "ZMPI_SHM_SPIN_US",
+    0,
+    100_000,
+    "user",
+    "how long a waiting receive polls the shared-memory rings before it sleeps until woken, µs (0: never poll)",
+    { unit: "µs", defaultText: "100; 0 when the machine has more of the job's ranks than cores" },
+  ),
   metrics: flag("ZMPI_METRICS", false, "user", "print the per-rank metrics table on rank 0 at finalize"),
   metricsDir: text("ZMPI_METRICS_DIR", "a directory", "user", "where `metrics.json` goes (else each results output's directory)"),
   mesh: text("ZMPI_MESH", "`dim:size,…` (`pp:2,dp:1,tp:2`)", "zmpi sbatch", 'the mesh `world.mesh("env")` builds'),
