@@ -21,8 +21,9 @@ export interface SendOptions {
   tag?: number;
   /**
    * Deadline in ms for a send that waits for the receiver: a large (zero-copy) array taken by
-   * `dest`, an `ssend`'s message taken by a receive. Default `ZMPI_TIMEOUT`. Past it the promise
-   * rejects with a `TimeoutError`. (A small message's send is done once it is queued.)
+   * `dest` (across nodes: its last byte taken by the kernel, for `dest`'s connection), an `ssend`'s
+   * message taken by a receive. Default `ZMPI_TIMEOUT`. Past it the promise rejects with a
+   * `TimeoutError`. (A small message's send is done once it is queued.)
    */
   timeoutMs?: number;
 }

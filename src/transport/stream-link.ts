@@ -135,7 +135,7 @@ export class StreamLink implements PeerLink {
     if (this.closed) fb.close();
   }
 
-  private write(frames: (Buffer | Uint8Array)[]): void {
+  private write(frames: (Buffer | Uint8Array)[], written?: (err?: Error | null) => void): void {
     const header = frames[0] as Buffer;
     const payload = frames.length > 1 ? frames[1]! : null;
     const prefix = framePrefix(header, payload ? payload.byteLength : -1);
@@ -143,11 +143,21 @@ export class StreamLink implements PeerLink {
       // One writev for both parts; the payload is not copied (the socket keeps it until written).
       this.socket.cork();
       this.socket.write(prefix);
-      this.socket.write(payload);
+      this.socket.write(payload, written);
       this.socket.uncork();
     } else {
-      this.socket.write(prefix);
+      this.socket.write(prefix, written);
     }
+  }
+
+  /**
+   * Writes a message on the authenticated connection and resolves once the kernel has all of it:
+   * the caller's memory is then free to reuse, with no receipt from the peer (a stream delivers
+   * what it accepted, or the connection ends and the peer is reported lost).
+   */
+  sendWritten(frames: (Buffer | Uint8Array)[]): Promise<void> {
+    if (!this.authenticated || this.failed || this.closed) return Promise.reject(new Error(`link to ${this.path} is not open for writing`));
+    return new Promise<void>((resolve, reject) => this.write(frames, (e) => (e ? reject(e) : resolve())));
   }
 
   /** Writes a message; resolves once it is queued on the socket (sent before the handshake: once it is done). */

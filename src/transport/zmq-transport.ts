@@ -487,6 +487,15 @@ export class ZmqTransport implements Transport {
       if (header.byteLength + (bytes ? bytes.byteLength : 0) > ring.maxBody) ringTooSmall = true;
       else if (ring.trySend(dest, seq, header, bytes)) return SENT;
     }
+    const streamProven = link instanceof StreamLink && link.authenticated;
+    if (zeroCopy && streamProven && bytes !== null && !this.single.peerReads(dest)) {
+      // Over a stream socket (across nodes: TCP) the bytes are the kernel's once written: the
+      // send resolves then, with no receipt to wait for, as MPI's TCP transport does.
+      ring?.sentBySocket(dest, seq);
+      return link.sendWritten([encodeHeader(full), bytes]).catch((e: Error) => {
+        throw new RankFailedError(this.dead.get(dest) ?? `the connection to rank ${dest} failed while sending: ${e.message}`, { ranks: [dest], op: "send" });
+      });
+    }
     if (zeroCopy) full.ack = 1;
     // The receiver copies the bytes out of this process; `payload` stays referenced by the frames'
     // closure below until the receipt, so the array is neither freed nor (by contract) reused.
@@ -495,7 +504,6 @@ export class ZmqTransport implements Transport {
     // go by single copy too, kept alive until the receipt while the send itself resolves at once.
     // With a ring, everything that does not fit in it goes by single copy: a receive polling the
     // ring sees its header at once, where one coming by the socket would wait out the polling.
-    const streamProven = link instanceof StreamLink && link.authenticated;
     const single =
       payload !== null &&
       isTypedCode(env.dtype) &&
