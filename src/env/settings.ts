@@ -144,14 +144,10 @@ export const SETTINGS = {
     "ranks on different nodes send data over one authenticated, unencrypted TCP connection per pair (0: ZeroMQ with CURVE, encrypted; see Security)",
   ),
   shm: flag("ZMPI_SHM", true, "user", "small messages between ranks on one machine go through shared-memory rings, polled for a moment by a waiting receive (0: the Unix socket)"),
-  shmSpinUs: integer(
-    "ZMPI_SHM_SPIN_US",
-    0,
-    100_000,
-    "user",
-    "how long a waiting receive polls the shared-memory rings before it sleeps until woken, µs (0: never poll)",
-    { unit: "µs", defaultText: "100; 0 when the machine has more of the job's ranks than cores" },
-  ),
+  shmSpinUs: integer("ZMPI_SHM_SPIN_US", 0, 100_000, "user", "how long a waiting receive polls the shared-memory rings before it sleeps until woken, µs (0: never poll)", {
+    unit: "µs",
+    defaultText: "100; 0 when the machine has more of the job's ranks than cores",
+  }),
   metrics: flag("ZMPI_METRICS", false, "user", "print the per-rank metrics table on rank 0 at finalize"),
   metricsDir: text("ZMPI_METRICS_DIR", "a directory", "user", "where `metrics.json` goes (else each results output's directory)"),
   mesh: text("ZMPI_MESH", "`dim:size,…` (`pp:2,dp:1,tp:2`)", "zmpi sbatch", 'the mesh `world.mesh("env")` builds'),

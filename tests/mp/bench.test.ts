@@ -107,43 +107,47 @@ describe("zmpi bench (np 2, sizes 8 and 64K)", () => {
   // for the bench's rank processes during each of its runs.
   const noSource = existsSync(defaultBenchSource()) ? null : `${defaultBenchSource()} is missing`;
   if (noSource) console.warn(`skipped the live-anchor order test: ${noSource}`);
-  it.skipIf(noSource !== null)("runs the live Open MPI figures before and after the zmpi job, never during it", async () => {
-    const bin = join(dir, "fake-mpi");
-    mkdirSync(bin, { recursive: true });
-    const log = join(dir, "fake-mpirun.log");
-    writeFileSync(
-      join(bin, "mpirun"),
-      `#!/bin/bash\nfor i in $(seq 20); do pgrep -f 'bench/osu\\.(ts|js)' >/dev/null && echo overlap >> '${log}'; sleep 0.05; done\necho run >> '${log}'\n`,
-    );
-    writeFileSync(join(bin, "mpicc"), "#!/bin/bash\nexit 0\n");
-    chmodSync(join(bin, "mpirun"), 0o755);
-    chmodSync(join(bin, "mpicc"), 0o755);
-    const path = process.env.PATH;
-    process.env.PATH = `${bin}:${path}`;
-    try {
-      const out = sink();
-      const err = sink();
-      const r = await runBench({
-        np: 2,
-        sizes: [8],
-        iterations: 200,
-        warmup: 2,
-        batches: 2,
-        benchmarks: ["latency"],
-        out: dir,
-        name: "live-order",
-        compareAnchors: true,
-        anchorsPath: join(dir, "no-such-anchors.json"),
-        stdout: out.stream,
-        stderr: err.stream,
-        timeoutSec: 120,
-      });
-      expect(r.code, err.text()).toBe(0);
-    } finally {
-      process.env.PATH = path;
-    }
-    const lines = readFileSync(log, "utf8").trim().split("\n");
-    expect(lines.filter((l) => l === "run")).toHaveLength(4); // tcp and shm, before and after
-    expect(lines.filter((l) => l === "overlap")).toEqual([]);
-  }, 120_000);
+  it.skipIf(noSource !== null)(
+    "runs the live Open MPI figures before and after the zmpi job, never during it",
+    async () => {
+      const bin = join(dir, "fake-mpi");
+      mkdirSync(bin, { recursive: true });
+      const log = join(dir, "fake-mpirun.log");
+      writeFileSync(
+        join(bin, "mpirun"),
+        `#!/bin/bash\nfor i in $(seq 20); do pgrep -f 'bench/osu\\.(ts|js)' >/dev/null && echo overlap >> '${log}'; sleep 0.05; done\necho run >> '${log}'\n`,
+      );
+      writeFileSync(join(bin, "mpicc"), "#!/bin/bash\nexit 0\n");
+      chmodSync(join(bin, "mpirun"), 0o755);
+      chmodSync(join(bin, "mpicc"), 0o755);
+      const path = process.env.PATH;
+      process.env.PATH = `${bin}:${path}`;
+      try {
+        const out = sink();
+        const err = sink();
+        const r = await runBench({
+          np: 2,
+          sizes: [8],
+          iterations: 200,
+          warmup: 2,
+          batches: 2,
+          benchmarks: ["latency"],
+          out: dir,
+          name: "live-order",
+          compareAnchors: true,
+          anchorsPath: join(dir, "no-such-anchors.json"),
+          stdout: out.stream,
+          stderr: err.stream,
+          timeoutSec: 120,
+        });
+        expect(r.code, err.text()).toBe(0);
+      } finally {
+        process.env.PATH = path;
+      }
+      const lines = readFileSync(log, "utf8").trim().split("\n");
+      expect(lines.filter((l) => l === "run")).toHaveLength(4); // tcp and shm, before and after
+      expect(lines.filter((l) => l === "overlap")).toEqual([]);
+    },
+    120_000,
+  );
 });
