@@ -7,7 +7,7 @@ import { RankFailedError, type TimeoutError, UsageError, ZmpiError } from "../er
 import { DType } from "../transport/dtype.js";
 import { Kind, type Envelope } from "../transport/frame.js";
 import type { RemotePayload, Transport } from "../transport/transport.js";
-import { materialize, MatchQueue, type Incoming, type PostedWait } from "./matching.js";
+import { materialize, MatchQueue, type Incoming, type Into, type PostedWait } from "./matching.js";
 import { SyncLedger } from "./sync.js";
 
 /**
@@ -100,6 +100,7 @@ export class Engine {
     readonly config: EngineConfig,
   ) {
     transport.onMessage((env, payload, remote) => this.deliver(env, payload, remote));
+    transport.onLend?.((env, byteLength, revoke) => this.lend(env, byteLength, revoke));
     transport.onFailure((rank, reason) => this.fail(new RankFailedError(reason, { ranks: [rank] })));
   }
 
@@ -178,6 +179,16 @@ export class Engine {
     for (const id of this.contexts.keys()) if (id > m) m = id;
     for (const id of this.early.keys()) if (id > m) m = id;
     return m;
+  }
+
+  /** The memory of the receive that will take this arriving message, if it is sure (see MatchQueue.lend). */
+  private lend(env: Envelope, byteLength: number, revoke: () => void): Uint8Array | null {
+    const ctx = this.contexts.get(env.comm);
+    if (!ctx || this.failure) return null;
+    const source = ctx.rankOfWorld(env.src);
+    if (source < 0) return null;
+    const queue = env.kind === Kind.COLL ? ctx.coll : env.kind === Kind.P2P || env.kind === Kind.SYNC ? ctx.p2p : null;
+    return queue ? queue.lend(source, env.tag, env.dtype, byteLength, revoke) : null;
   }
 
   private deliver(env: Envelope, payload: Buffer | null, remote?: RemotePayload): void {
@@ -269,9 +280,10 @@ export class Engine {
     timeoutMs: number | undefined,
     onTimeout: () => TimeoutError,
     pollFrom?: number,
+    into?: Into,
   ): Promise<Incoming> {
     if (this.failure) return Promise.reject(this.failure);
-    const p = queue.wait(source, tag, peek, op, timeoutMs ?? this.config.timeoutMs, onTimeout);
+    const p = queue.wait(source, tag, peek, op, timeoutMs ?? this.config.timeoutMs, onTimeout, into);
     const posted = queue.posted;
     if (posted && pollFrom !== undefined && this.transport.spin) {
       // Polled once the caller's synchronous code has run, as MPI polls in Wait, not in Irecv:

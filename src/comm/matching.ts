@@ -4,6 +4,7 @@
  * sender's messages arrive in the order it sent them, this gives MPI's non-overtaking rule per
  * (source, tag, communicator).
  */
+import { DType } from "../transport/dtype.js";
 import type { RemotePayload } from "../transport/transport.js";
 import { deadlines, type Deadline } from "./deadlines.js";
 
@@ -77,11 +78,15 @@ export function payloadOf(m: Incoming): Buffer | null {
   return m.payload;
 }
 
-/** Puts the message's bytes into `dest` (exactly the payload's length): one copy whichever way they came. */
+/**
+ * Puts the message's bytes into `dest` (exactly the payload's length): one copy whichever way they
+ * came, none when the stream reader already read them there (see {@link MatchQueue.lend}).
+ */
 export function readPayloadInto(m: Incoming, dest: Uint8Array): void {
   const r = claimRemote(m);
   if (!r) {
-    if (m.payload) dest.set(m.payload);
+    const p = m.payload;
+    if (p && !(p.buffer === dest.buffer && p.byteOffset === dest.byteOffset)) dest.set(p);
     return;
   }
   try {
@@ -119,6 +124,35 @@ interface Waiter {
   reject: (e: Error) => void;
   /** Set when the wait is over (matched, failed or timed out), synchronously: a polling receive watches it. */
   done?: boolean;
+  /** Where a receive with an `out` array wants its bytes. */
+  into?: Into;
+  /** Set while a stream reader fills {@link into} with the message it expects this wait to take. */
+  lent?: Lent;
+}
+
+/** A typed receive's destination: the element type and the bytes of its `out` array. */
+export interface Into {
+  dtype: number;
+  bytes: Uint8Array;
+}
+
+interface Lent {
+  bytes: Uint8Array;
+  /** Takes the memory back: the reader copies what it wrote so far and goes on in a buffer of its own. */
+  revoke: () => void;
+}
+
+/** A message's element type fits a receive's `out` (Buffer and Uint8Array are one type here, as in decodeData). */
+function sameElements(a: number, b: number): boolean {
+  return a === b || ((a === DType.BUFFER || a === DType.U8) && (b === DType.BUFFER || b === DType.U8));
+}
+
+/** The wait ends without the lent message: the reader must stop writing into its memory first. */
+function takeBack(w: Waiter): void {
+  const l = w.lent;
+  if (!l) return;
+  w.lent = undefined;
+  l.revoke();
 }
 
 /** What a receive that polls may watch of the wait it posted. */
@@ -127,7 +161,11 @@ export interface PostedWait {
 }
 
 function fits(m: Incoming, source: number, tag: number): boolean {
-  return (source === ANY_SOURCE || m.source === source) && (tag === ANY_TAG || m.tag === tag);
+  return fitsKey(m.source, m.tag, source, tag);
+}
+
+function fitsKey(mSource: number, mTag: number, source: number, tag: number): boolean {
+  return (source === ANY_SOURCE || mSource === source) && (tag === ANY_TAG || mTag === tag);
 }
 
 /**
@@ -157,6 +195,13 @@ export class MatchQueue {
       if (!fits(m, w.source, w.tag)) continue;
       this.waiters.splice(i, 1);
       w.deadline?.cancel();
+      if (w.lent) {
+        // Only the message the memory was lent for may take it as it is; anything else (never, by
+        // lend's rules) gets it back first, so the bytes already read are not lost under a copy.
+        const p = m.payload;
+        if (p && p.buffer === w.lent.bytes.buffer && p.byteOffset === w.lent.bytes.byteOffset) w.lent = undefined;
+        else takeBack(w);
+      }
       w.done = true;
       w.resolve(m);
       if (!w.peek) {
@@ -196,16 +241,18 @@ export class MatchQueue {
    * `timeoutMs`. One promise per wait and no timer of its own (see deadlines.ts): the receive path
    * is on every message's critical path.
    */
-  wait(source: number, tag: number, peek: boolean, op: string, timeoutMs: number, onTimeout: () => Error): Promise<Incoming> {
+  wait(source: number, tag: number, peek: boolean, op: string, timeoutMs: number, onTimeout: () => Error, into?: Into): Promise<Incoming> {
     const found = peek ? this.peek(source, tag) : this.take(source, tag);
     this.posted = null;
     if (found) return Promise.resolve(found);
     return new Promise<Incoming>((resolve, reject) => {
       const w: Waiter = { source, tag, peek, op, resolve, reject };
+      if (into) w.into = into;
       if (Number.isFinite(timeoutMs)) {
         w.deadline = deadlines.add(timeoutMs, () => {
           const i = this.waiters.indexOf(w);
           if (i >= 0) this.waiters.splice(i, 1);
+          takeBack(w);
           w.done = true;
           reject(onTimeout());
         });
@@ -215,10 +262,34 @@ export class MatchQueue {
     });
   }
 
+  /**
+   * Lends a stream reader the `out` memory of the receive that will take the message now arriving
+   * from `source` (whose header, `tag`, `dtype` and `byteLength`, is here before its bytes), so the
+   * bytes are read straight into it: no buffer allocated per message (a garbage collection per few
+   * MiB otherwise, 2.2 ms instead of 0.4 ms per 1 MiB hop under tsx) and no copy. Null unless that
+   * receive is sure: the earliest posted wait the message fits that is not a probe names this very
+   * source (a wildcard one could be taken by another rank's message first), has an `out` of the
+   * same element type with room, and is not lent already. The caller must only ask for the next
+   * message in `source`'s order, so nothing from it can come in between. If the wait ends without
+   * the message (deadline, failure, freed communicator), `revoke` is called first.
+   */
+  lend(source: number, tag: number, dtype: number, byteLength: number, revoke: () => void): Uint8Array | null {
+    for (const w of this.waiters) {
+      if (w.peek || !fitsKey(source, tag, w.source, w.tag)) continue;
+      const into = w.into;
+      if (w.source !== source || !into || w.lent || !sameElements(into.dtype, dtype) || into.bytes.byteLength < byteLength) return null;
+      const bytes = into.bytes.subarray(0, byteLength);
+      w.lent = { bytes, revoke };
+      return bytes;
+    }
+    return null;
+  }
+
   /** Rejects every waiter (a rank died, or the communicator was freed), with an error naming its operation. */
   failAll(makeError: (op: string) => Error): void {
     for (const w of this.waiters.splice(0)) {
       w.deadline?.cancel();
+      takeBack(w);
       w.done = true;
       w.reject(makeError(w.op));
     }

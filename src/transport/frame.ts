@@ -107,12 +107,10 @@ function isInt(x: unknown, lo: number, hi: number): x is number {
 }
 
 /**
- * Decodes and checks one inbound message. Returns a reason string for anything malformed, so the
- * caller can drop and count it: bytes that are not ours must never reach the job's state.
+ * Decodes and checks a header alone, before its payload is here (a stream reader deciding where the
+ * payload goes); {@link decodeFrames} checks a whole message, the payload against its header.
  */
-export function decodeFrames(frames: Buffer[], worldSize: number): { env: Envelope; payload: Buffer | null } | { error: string } {
-  if (frames.length < 1 || frames.length > 2) return { error: `expected 1 or 2 frames, got ${frames.length}` };
-  const head = frames[0]!;
+export function decodeHeader(head: Buffer, worldSize: number): Envelope | { error: string } {
   if (head.length < FIXED || head.length > FIXED + 8 + 2 + MAX_META) return { error: `header of ${head.length} bytes` };
   if (head[0] !== MAGIC) return { error: "not a zmpi header (bad magic byte)" };
   if (head[1] !== VERSION) return { error: `header version ${head[1]}, this build speaks ${VERSION}` };
@@ -152,6 +150,21 @@ export function decodeFrames(frames: Buffer[], worldSize: number): { env: Envelo
   if (!isInt(h.kind, 0, Kind.SYNC)) return { error: "bad kind" };
   if (!isInt(h.dtype, 0, DType.NONE)) return { error: "bad dtype" };
   if (!isInt(h.count, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad count" };
+  const env: Envelope = { comm: h.comm, src: h.src, tag: h.tag, seq: h.seq, kind: h.kind, dtype: h.dtype, count: h.count };
+  if (h.meta !== undefined) env.meta = h.meta;
+  if (h.ack === 1) env.ack = 1;
+  if (h.cma !== undefined) env.cma = h.cma;
+  return env;
+}
+
+/**
+ * Decodes and checks one inbound message. Returns a reason string for anything malformed, so the
+ * caller can drop and count it: bytes that are not ours must never reach the job's state.
+ */
+export function decodeFrames(frames: Buffer[], worldSize: number): { env: Envelope; payload: Buffer | null } | { error: string } {
+  if (frames.length < 1 || frames.length > 2) return { error: `expected 1 or 2 frames, got ${frames.length}` };
+  const h = decodeHeader(frames[0]!, worldSize);
+  if ("error" in h) return h;
   const payload = frames.length === 2 ? frames[1]! : null;
   const dtype = h.dtype;
   if (h.cma !== undefined) {
@@ -168,19 +181,7 @@ export function decodeFrames(frames: Buffer[], worldSize: number): { env: Envelo
   } else if (isTypedCode(dtype) && payload.length !== h.count * elementBytes(dtype)) {
     return { error: `payload of ${payload.length} bytes for ${h.count} elements` };
   }
-  const env: Envelope = {
-    comm: h.comm,
-    src: h.src,
-    tag: h.tag,
-    seq: h.seq,
-    kind: h.kind,
-    dtype,
-    count: h.count,
-  };
-  if (h.meta !== undefined) env.meta = h.meta;
-  if (h.ack === 1) env.ack = 1;
-  if (h.cma !== undefined) env.cma = h.cma;
-  return { env, payload };
+  return { env: h, payload };
 }
 
 /**

@@ -68,6 +68,11 @@ export class InOrder<T> {
     return "delivered";
   }
 
+  /** The number of the next message from `src` to deliver. */
+  next(src: number): number {
+    return this.expect[src]!;
+  }
+
   /** Messages from `src` waiting for an earlier one (diagnostics). */
   heldFrom(src: number): number {
     return this.held.get(src)?.items.size ?? 0;

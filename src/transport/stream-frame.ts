@@ -32,6 +32,8 @@ export class FrameParser {
   private header: Buffer | null = null;
   private payload: Buffer | null = null;
   private filled = 0;
+  /** Set while {@link payload} is memory lent by the receive that will take the message. */
+  private lent = false;
 
   /**
    * @param onFrame receives each message
@@ -42,11 +44,31 @@ export class FrameParser {
    * @param reused the chunks given to {@link push} are views of one buffer that the next read
    *   overwrites: whatever outlives the call (a payload, a partial frame) is copied first
    */
+  /**
+   * @param lend offered a header whose payload has not all come: memory to read the rest into
+   *   (exactly that long; the receive's own array, see transport.ts LendHandler), or null for a
+   *   buffer of the parser's own. `takeBack` moves the rest of that payload off it.
+   */
   constructor(
     private readonly onFrame: (header: Buffer, payload: Buffer | null) => void,
     private readonly check: (header: Buffer, payloadBytes: number) => string | null = () => null,
     private readonly reused = false,
+    private readonly lend: (header: Buffer, payloadBytes: number, takeBack: () => Buffer | null) => Buffer | null = () => null,
   ) {}
+
+  /**
+   * Moves the payload being read off lent memory `lent` (if it still is there): what has come is
+   * copied into a buffer of the parser's own, where the rest goes. Returns that buffer, or null
+   * when there was nothing to move (the message is done, or was not on `lent`).
+   */
+  takeBack(lent: Buffer): Buffer | null {
+    if (!this.lent || this.payload !== lent) return null;
+    const own = Buffer.allocUnsafeSlow(lent.length);
+    lent.copy(own, 0, 0, this.filled);
+    this.payload = own;
+    this.lent = false;
+    return own;
+  }
 
   /** Where the next bytes should be read to: the rest of the payload being gathered, or null (anywhere). */
   pendingTarget(): Buffer | null {
@@ -61,6 +83,7 @@ export class FrameParser {
     const p = this.payload!;
     this.header = this.payload = null;
     this.filled = 0;
+    this.lent = false;
     this.onFrame(h, p);
   }
 
@@ -80,6 +103,7 @@ export class FrameParser {
       const p = this.payload;
       this.header = this.payload = null;
       this.filled = 0;
+      this.lent = false;
       this.onFrame(h, p);
       if (n === chunk.length) return null;
       chunk = chunk.subarray(n);
@@ -108,12 +132,18 @@ export class FrameParser {
         this.onFrame(header, this.reused ? Buffer.from(p) : p);
         continue;
       }
-      try {
-        this.payload = Buffer.allocUnsafeSlow(pLen);
-      } catch (e) {
-        return `cannot allocate a ${pLen}-byte payload: ${(e as Error).message}`;
-      }
       this.header = Buffer.from(header);
+      const lent = this.lend(this.header, pLen, () => this.takeBack(lent!));
+      if (lent && lent.length === pLen) {
+        this.payload = lent;
+        this.lent = true;
+      } else {
+        try {
+          this.payload = Buffer.allocUnsafeSlow(pLen);
+        } catch (e) {
+          return `cannot allocate a ${pLen}-byte payload: ${(e as Error).message}`;
+        }
+      }
       this.filled = buf.copy(this.payload, 0, start);
       return null;
     }

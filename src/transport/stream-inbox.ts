@@ -14,9 +14,11 @@
 import { createServer, type Server, Socket } from "node:net";
 import { unlinkSync } from "node:fs";
 import { acceptHandshake, HandshakeError } from "./auth-handshake.js";
-import { announcedPayload, decodeFrames } from "./frame.js";
+import { isTypedCode } from "./dtype.js";
+import { announcedPayload, decodeFrames, decodeHeader } from "./frame.js";
 import type { Refusals } from "./refusals.js";
 import { FrameParser } from "./stream-frame.js";
+import type { LendHandler } from "./transport.js";
 import type { InboxHandler } from "./zmq-inbox.js";
 import { HANDSHAKE_MS } from "./zmq-security.js";
 
@@ -47,6 +49,8 @@ interface StreamInboxOptions {
   handler: InboxHandler;
   /** Told when an authenticated connection ends in the middle of a message (the sender died mid-transfer). */
   onCut?: (rank: number) => void;
+  /** Where an arriving typed payload may be read straight into (see transport.ts LendHandler). */
+  lend?: LendHandler;
 }
 
 /** `tcp://host:port` → connect options, or null. */
@@ -163,6 +167,17 @@ export class StreamInbox {
     // as the payload instead of 64 KiB each (see directReader).
     const direct = tcp ? directReader(socket) : null;
     const conn = direct ?? socket;
+    const lendTo = this.opts.lend;
+    // A payload still to come may go straight into the memory of the receive that will take it.
+    const lend = (header: Buffer, bytes: number, takeBack: () => Buffer | null): Buffer | null => {
+      if (!lendTo || direct?.canRetarget === false) return null;
+      const env = decodeHeader(header, this.opts.worldSize);
+      if ("error" in env || env.cma !== undefined || !isTypedCode(env.dtype)) return null;
+      const mem = lendTo(env, bytes, () => {
+        if (takeBack()) direct?.retarget();
+      });
+      return mem && Buffer.from(mem.buffer, mem.byteOffset, mem.byteLength);
+    };
     const parser = new FrameParser(
       (header, payload) => {
         if (conn.destroyed) return;
@@ -179,6 +194,7 @@ export class StreamInbox {
       },
       check,
       direct !== null,
+      lend,
     );
     const feed = (chunk: Buffer) => {
       const err = parser.push(chunk);
@@ -223,6 +239,10 @@ interface DirectReader {
   destroyed: boolean;
   on(ev: "close", f: () => void): void;
   start(parser: FrameParser, feed: (chunk: Buffer) => void): void;
+  /** The parser's target moved between reads (lent memory was taken back): read there from now on. */
+  retarget(): void;
+  /** False when this Node cannot change a socket's read buffer between reads: then nothing is lent. */
+  canRetarget: boolean;
 }
 
 /**
@@ -236,10 +256,12 @@ function directReader(accepted: Socket): DirectReader | null {
   if (!inner._handle) return null;
   const early: Buffer[] = [];
   for (let b = accepted.read() as Buffer | null; b !== null; b = accepted.read() as Buffer | null) early.push(b);
-  const handle = inner._handle;
+  const handle = inner._handle as { useUserBuffer?: (b: Uint8Array) => void };
   const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   let parser: FrameParser | null = null;
   let feed: ((chunk: Buffer) => void) | null = null;
+  // Where the next read goes: the parser's pending payload, or the scratch buffer. Tracked here,
+  // not taken from the callback's argument, which still names the first buffer after a retarget.
   let target: Buffer = scratch;
   const socket = new Socket({
     handle: handle as never,
@@ -248,8 +270,8 @@ function directReader(accepted: Socket): DirectReader | null {
     manualStart: true,
     onread: {
       buffer: () => target,
-      callback: (n: number, buf: Uint8Array) => {
-        if (buf === scratch) feed!(scratch.subarray(0, n));
+      callback: (n: number) => {
+        if (target === scratch) feed!(scratch.subarray(0, n));
         else parser!.wrote(n);
         target = parser!.pendingTarget() ?? scratch;
         return true;
@@ -272,6 +294,12 @@ function directReader(accepted: Socket): DirectReader | null {
       target = p.pendingTarget() ?? scratch;
       socket.resume();
       socket.read(0);
+    },
+    canRetarget: typeof handle.useUserBuffer === "function",
+    retarget() {
+      // Node keeps the buffer its last read callback returned; this one takes effect now.
+      target = parser!.pendingTarget() ?? scratch;
+      if (!socket.destroyed) handle.useUserBuffer!(target);
     },
   };
 }

@@ -27,6 +27,14 @@ export interface RemotePayload {
  */
 export type MessageHandler = (env: Envelope, payload: Buffer | null, remote?: RemotePayload) => void;
 
+/**
+ * Asked by a stream reader when a message's header is here and its bytes are still coming: the
+ * memory of the receive that will take it (exactly `byteLength` bytes), to read them straight into,
+ * or null. `revoke` is called if that receive ends without the message before it is delivered: the
+ * reader must then stop writing there (see MatchQueue.lend).
+ */
+export type LendHandler = (env: Envelope, byteLength: number, revoke: () => void) => Uint8Array | null;
+
 /** Told when a peer is known to be gone (connection lost, or the coordinator said so). */
 export type FailureHandler = (rank: number, reason: string) => void;
 
@@ -62,6 +70,10 @@ export interface TransportStats {
   /** Messages read from same-node peers' shared-memory rings, and doorbells this rank rang (shm-channel.ts). */
   sharedMemoryReceived: number;
   doorbellsRung: number;
+  /** Messages a stream connection read straight into the `out` array of the receive that took them. */
+  receivedInPlace: number;
+  /** Of those begun so, messages moved off the array because its receive ended first (deadline, failure, freed communicator). */
+  inPlaceTakenBack: number;
 }
 
 /** What the communicator layer needs from a transport. */
@@ -84,6 +96,8 @@ export interface Transport {
   stats(): TransportStats;
   /** Closes every socket; pending sends reject. */
   close(): Promise<void>;
+  /** Lets a stream transport read payloads straight into posted receives (see {@link LendHandler}). */
+  onLend?(handler: LendHandler): void;
   /** Peers this rank sends large arrays to by cross-memory attach (none if the transport has no such path). */
   singleCopyPeers?(): number[];
   /**
@@ -109,6 +123,8 @@ export function emptyStats(): TransportStats {
     singleCopyBytes: 0,
     sharedMemoryReceived: 0,
     doorbellsRung: 0,
+    receivedInPlace: 0,
+    inPlaceTakenBack: 0,
     byPeerKind: { self: emptyTraffic(), node: emptyTraffic(), remote: emptyTraffic() },
   };
 }

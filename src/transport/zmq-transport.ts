@@ -2,7 +2,9 @@
  * The real transport: one bound PULL inbox per rank (tcp on the node's address, plus ipc for ranks
  * on the same node) and one lazily opened PUSH link per peer. Payload frames carry typed-array
  * bytes as they are. A zero-copy send resolves when the receiver acknowledges the message, because
- * zeromq reads the caller's memory after `send()` has returned.
+ * zeromq reads the caller's memory after `send()` has returned; over an authenticated stream
+ * socket (across nodes: TCP), once the kernel has taken its last byte. A stream reader puts an
+ * arriving payload straight into the `out` array of the receive sure to take it (MatchQueue.lend).
  *
  * Every ZeroMQ connection is CURVE (encrypted and mutually authenticated; zmq-security.ts). The
  * inbox admits the coordinator, whose key every holder of the job key can derive, and the job's
@@ -31,7 +33,17 @@ import { SingleCopyPeers } from "./single-copy-peers.js";
 import { remotePayload } from "./single-copy.js";
 import { parseTcpEndpoint, StreamInbox } from "./stream-inbox.js";
 import { StreamLink, type PeerLink } from "./stream-link.js";
-import { copyStats, countTraffic, emptyStats, type FailureHandler, type MessageHandler, type OutboundEnvelope, type Transport, type TransportStats } from "./transport.js";
+import {
+  copyStats,
+  countTraffic,
+  emptyStats,
+  type FailureHandler,
+  type LendHandler,
+  type MessageHandler,
+  type OutboundEnvelope,
+  type Transport,
+  type TransportStats,
+} from "./transport.js";
 import type { ZapHandler } from "./zap.js";
 import { Inbox } from "./zmq-inbox.js";
 import { HEARTBEAT_TIMEOUT_MS, Link, type LinkFailure } from "./zmq-link.js";
@@ -111,6 +123,7 @@ export class ZmqTransport implements Transport {
   private readonly tableKnown = new Promise<void>((resolve) => (this.tableArrived = resolve));
   private readonly deferredAcks: Array<[number, number, number]> = [];
   private handler: MessageHandler = () => {};
+  private lender: LendHandler | null = null;
   private failureHandler: FailureHandler = () => {};
   private controlHandler: (env: Envelope, payload: Buffer | null) => void = () => {};
   private readonly counters = emptyStats();
@@ -180,6 +193,7 @@ export class ZmqTransport implements Transport {
       refusals: opts.refusals,
       handler: (env, payload) => t.dispatch(env, payload, "stream"),
       onCut: (r) => t.lost(r, "disconnected"),
+      lend: (env, bytes, revoke) => t.lend(env, bytes, revoke),
     });
     const streams = opts.stream !== false && process.platform !== "win32";
     if (opts.ipcDir !== null) {
@@ -296,6 +310,25 @@ export class ZmqTransport implements Transport {
 
   onMessage(handler: MessageHandler): void {
     this.handler = handler;
+  }
+
+  onLend(handler: LendHandler): void {
+    this.lender = handler;
+  }
+
+  /**
+   * A stream payload may be read into a posted receive's memory only if it is the next message in
+   * its sender's order: then nothing from that sender can reach the receive before it.
+   */
+  private lend(env: Envelope, bytes: number, revoke: () => void): Uint8Array | null {
+    if (!this.lender || env.src < 0 || env.src === this.rank || this.order.next(env.src) !== env.seq) return null;
+    const mem = this.lender(env, bytes, () => {
+      this.counters.receivedInPlace--;
+      this.counters.inPlaceTakenBack++;
+      revoke();
+    });
+    if (mem) this.counters.receivedInPlace++;
+    return mem;
   }
 
   onFailure(handler: FailureHandler): void {

@@ -35,3 +35,19 @@ describe("TCP data path across nodes", () => {
     }, 180_000);
   }
 });
+
+describe("TCP data path: reading into the receive's own array", () => {
+  it("reads large arrays straight into posted out arrays, in matching order, and stops when a receive ends mid-message", async () => {
+    const r = await runJob("tcp-in-place.ts", 2, { nodes: 2 });
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1]) {
+      const lines = linesOf(r.stdout, rank);
+      expect(
+        lines.some((l) => /^ok window in place \d+$/.test(l)),
+        lines.join("\n"),
+      ).toBe(true);
+      expect(lines).toContain("ok partial and mismatch");
+      expect(lines).toContain("ok taken back");
+    }
+  }, 120_000);
+});
