@@ -72,34 +72,56 @@ const MAX_META = 1024;
 /** Packs user values: `moreTypes` keeps typed arrays nested in objects as typed arrays. */
 export const valuePackr = new Packr({ useRecords: false, moreTypes: true });
 
-/** Encodes a header. */
+/** Bytes of `env`'s header (throws for a meta string longer than a header carries). */
+export function headerBytes(env: Envelope): number {
+  return FIXED + (env.cma !== undefined ? 8 : 0) + (env.meta === undefined ? 0 : 2 + metaBytes(env.meta));
+}
+
+function metaBytes(meta: string): number {
+  const n = Buffer.byteLength(meta);
+  if (n > MAX_META) throw new RangeError(`header meta of ${n} bytes (at most ${MAX_META})`);
+  return n;
+}
+
+/** Encodes a header into a Buffer of its own. */
 export function encodeHeader(env: Envelope): Buffer {
-  const metaLen = env.meta === undefined ? 0 : Buffer.byteLength(env.meta);
-  if (metaLen > MAX_META) throw new RangeError(`header meta of ${metaLen} bytes (at most ${MAX_META})`);
+  const b = Buffer.allocUnsafe(headerBytes(env));
+  encodeHeaderInto(env, b, 0);
+  return b;
+}
+
+/**
+ * Encodes a header into `target` at `offset`, which must have {@link headerBytes} of room (a
+ * shared-memory ring's record: shm-channel.ts writes there directly, where a Buffer of its own
+ * and a copy of it cost a second allocation and copy per message). Returns the bytes written;
+ * throws, writing nothing, for a meta string too long.
+ */
+export function encodeHeaderInto(env: Envelope, target: Buffer, offset: number): number {
+  const metaLen = env.meta === undefined ? -1 : metaBytes(env.meta);
   const hasCma = env.cma !== undefined;
-  const size = FIXED + (hasCma ? 8 : 0) + (env.meta === undefined ? 0 : 2 + metaLen);
-  const b = Buffer.allocUnsafe(size);
-  b[0] = MAGIC;
-  b[1] = VERSION;
-  b[2] = env.kind;
-  b[3] = env.dtype;
-  b[4] = (env.ack === 1 ? FLAG_ACK : 0) | (hasCma ? FLAG_CMA : 0) | (env.meta === undefined ? 0 : FLAG_META);
-  b[5] = b[6] = b[7] = 0;
-  b.writeInt32LE(env.comm, 8);
-  b.writeInt32LE(env.src, 12);
-  b.writeInt32LE(env.tag, 16);
-  b.writeDoubleLE(env.seq, 20);
-  b.writeDoubleLE(env.count, 28);
-  let at = FIXED;
+  const b = target;
+  b[offset] = MAGIC;
+  b[offset + 1] = VERSION;
+  b[offset + 2] = env.kind;
+  b[offset + 3] = env.dtype;
+  b[offset + 4] = (env.ack === 1 ? FLAG_ACK : 0) | (hasCma ? FLAG_CMA : 0) | (metaLen < 0 ? 0 : FLAG_META);
+  b[offset + 5] = b[offset + 6] = b[offset + 7] = 0;
+  b.writeInt32LE(env.comm, offset + 8);
+  b.writeInt32LE(env.src, offset + 12);
+  b.writeInt32LE(env.tag, offset + 16);
+  b.writeDoubleLE(env.seq, offset + 20);
+  b.writeDoubleLE(env.count, offset + 28);
+  let at = offset + FIXED;
   if (hasCma) {
     b.writeDoubleLE(env.cma!, at);
     at += 8;
   }
-  if (env.meta !== undefined) {
+  if (metaLen >= 0) {
     b.writeUInt16LE(metaLen, at);
-    b.write(env.meta, at + 2, "utf8");
+    b.write(env.meta!, at + 2, metaLen, "utf8");
+    at += 2 + metaLen;
   }
-  return b;
+  return at - offset;
 }
 
 function isInt(x: unknown, lo: number, hi: number): x is number {

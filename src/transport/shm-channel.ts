@@ -24,7 +24,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { announcedPayload, decodeFrames, type Envelope } from "./frame.js";
+import { announcedPayload, decodeFrames, type Envelope, encodeHeaderInto, headerBytes } from "./frame.js";
 import { maxRecordBody, RingReader, RingWriter, ringBytes } from "./shm-ring.js";
 
 /** Each ring's data bytes: records up to an eighth (8 KiB) go inline, and several in flight. */
@@ -210,8 +210,8 @@ export class ShmChannel {
   }
 
   /**
-   * Writes message number `seq` (-1: a receipt or other unnumbered frame, which no order binds)
-   * into `peer`'s ring and rings its bell if it sleeps. False, with
+   * Writes message number `seq` (-1: a receipt or other unnumbered frame, which no order binds),
+   * its header encoded from `env`, into `peer`'s ring and rings its bell if it sleeps. False, with
    * nothing written, when there is no ring, the message is too large for one, the ring is full,
    * or an earlier message went by the socket and the peer has not delivered it yet: the caller
    * sends it by the socket (and tells {@link sentBySocket}).
@@ -223,18 +223,24 @@ export class ShmChannel {
    * until the reader's mark (the next number it delivers, published in the ring) has passed it
    * keeps the two paths from overtaking each other by more than one ring.
    */
-  trySend(peer: number, seq: number, header: Buffer, payload: Uint8Array | null): boolean {
+  trySend(peer: number, seq: number, env: Envelope, payload: Uint8Array | null): boolean {
     const out = this.#outbound.get(peer);
-    if (!out || header.byteLength + (payload ? payload.byteLength : 0) > out.writer.maxBody) return false;
+    if (!out) return false;
+    const writer = out.writer;
+    const h = headerBytes(env);
+    const body = h + (payload ? payload.byteLength : 0);
+    if (body > writer.maxBody) return false;
     if (out.bySocket !== null && seq >= 0) {
-      if (((out.writer.mark() - out.bySocket - 1) | 0) < 0) return false;
+      if (((writer.mark() - out.bySocket - 1) | 0) < 0) return false;
       out.bySocket = null;
     }
-    if (this.#dieInWrite) {
-      out.writer.tryWrite(header, payload, true);
-      process.kill(process.pid, "SIGKILL");
-    }
-    if (!out.writer.tryWrite(header, payload)) return false;
+    // The header is encoded where the reader will find it: no Buffer of its own, no second copy.
+    const at = writer.reserve(h, body);
+    if (at >= 0) encodeHeaderInto(env, writer.data, at);
+    if (this.#dieInWrite) process.kill(process.pid, "SIGKILL"); // half a record, never published
+    if (at < 0) return false;
+    if (payload) writer.data.set(payload, at + h);
+    writer.publish();
     if (Atomics.load(out.armed, ARMED_WORD) === 1 && Atomics.compareExchange(out.armed, ARMED_WORD, 1, 0) === 1) this.host.bell(peer);
     return true;
   }

@@ -17,11 +17,12 @@
  * payload), padded to 8 bytes. A record never wraps: when it does not fit before the end, the
  * writer leaves a wrap marker (body length 0xffffffff) and starts again at 0.
  *
- * The writer fills the record first and publishes it last, with one sequentially consistent store
- * of `tail`; the reader loads `tail` the same way before it reads. So a writer that dies in the
- * middle of a record leaves nothing the reader will ever see. A record that is nonetheless wrong —
- * a length that runs past what was published, a stamp out of sequence (memory scribbled on by a
- * broken or hostile peer) — breaks the ring for good: the reader reports it and never reads on.
+ * The writer reserves a record, fills it (the channel encodes the message header straight into
+ * it) and publishes it last, with one sequentially consistent store of `tail`; the reader loads
+ * `tail` the same way before it reads. So a writer that dies in the middle of a record leaves
+ * nothing the reader will ever see. A record that is nonetheless wrong — a length that runs past
+ * what was published, a stamp out of sequence (memory scribbled on by a broken or hostile peer) —
+ * breaks the ring for good: the reader reports it and never reads on.
  */
 
 /** Bytes of the control block in front of a ring's data. */
@@ -63,11 +64,14 @@ function pad8(n: number): number {
 /** The writing end. */
 export class RingWriter {
   readonly #control: Int32Array;
-  readonly #data: Uint8Array;
   readonly #words: DataView;
   readonly #mask: number;
   #tail: number;
+  /** `tail` once the reserved record is published; -1: none reserved. */
+  #pending = -1;
   #count = 0;
+  /** The data area: a reserved record's body is filled here (see {@link reserve}). */
+  readonly data: Buffer;
   /** Largest body one record may carry. */
   readonly maxBody: number;
 
@@ -78,11 +82,48 @@ export class RingWriter {
   ) {
     checkGeometry(buffer, offset, capacity);
     this.#control = new Int32Array(buffer, offset, RING_CONTROL_BYTES / 4);
-    this.#data = new Uint8Array(buffer, offset + RING_CONTROL_BYTES, capacity);
+    this.data = Buffer.from(buffer, offset + RING_CONTROL_BYTES, capacity);
     this.#words = new DataView(buffer, offset + RING_CONTROL_BYTES, capacity);
     this.#mask = capacity - 1;
     this.#tail = Atomics.load(this.#control, TAIL) >>> 0;
     this.maxBody = maxRecordBody(capacity);
+  }
+
+  /**
+   * Reserves the next record, for a body of `body` bytes whose first `header` are the message
+   * header, and writes its record header. Returns where in {@link data} the caller fills the body
+   * before {@link publish}, or -1, reserving nothing, when the ring has no room now (the reader is
+   * behind). Until published the record is past `tail`: a writer that dies filling it, or reserves
+   * again instead, leaves nothing the reader will ever see.
+   */
+  reserve(header: number, body: number): number {
+    if (body > this.maxBody) throw new RangeError(`a record of ${body} bytes is larger than the ring carries (${this.maxBody})`);
+    const need = RECORD_HEADER + pad8(body);
+    const head = Atomics.load(this.#control, HEAD) >>> 0;
+    let tail = this.#tail;
+    const used = (tail - head) >>> 0;
+    let pos = tail & this.#mask;
+    const before = this.capacity - pos;
+    if (need > before) {
+      if (used + before + need > this.capacity) return -1;
+      this.#words.setUint32(pos, WRAP, true);
+      tail = (tail + before) >>> 0;
+      pos = 0;
+    } else if (used + need > this.capacity) return -1;
+    this.#words.setUint32(pos, body, true);
+    this.#words.setUint16(pos + 4, header, true);
+    this.#words.setUint16(pos + 6, this.#count & 0xffff, true);
+    this.#pending = (tail + need) >>> 0;
+    return pos + RECORD_HEADER;
+  }
+
+  /** Publishes the record {@link reserve} returned, filled: one sequentially consistent store of `tail`. */
+  publish(): void {
+    if (this.#pending < 0) throw new Error("no reserved record to publish");
+    this.#tail = this.#pending;
+    this.#pending = -1;
+    this.#count++;
+    Atomics.store(this.#control, TAIL, this.#tail | 0);
   }
 
   /**
@@ -92,29 +133,12 @@ export class RingWriter {
    */
   tryWrite(header: Uint8Array, payload: Uint8Array | null, corrupt = false): boolean {
     const h = header.byteLength;
-    const body = h + (payload ? payload.byteLength : 0);
-    if (body > this.maxBody) throw new RangeError(`a record of ${body} bytes is larger than the ring carries (${this.maxBody})`);
-    const need = RECORD_HEADER + pad8(body);
-    const head = Atomics.load(this.#control, HEAD) >>> 0;
-    let tail = this.#tail;
-    const used = (tail - head) >>> 0;
-    let pos = tail & this.#mask;
-    const before = this.capacity - pos;
-    if (need > before) {
-      if (used + before + need > this.capacity) return false;
-      this.#words.setUint32(pos, WRAP, true);
-      tail = (tail + before) >>> 0;
-      pos = 0;
-    } else if (used + need > this.capacity) return false;
-    this.#words.setUint32(pos, body, true);
-    this.#words.setUint16(pos + 4, h, true);
-    this.#words.setUint16(pos + 6, this.#count & 0xffff, true);
-    this.#data.set(header, pos + RECORD_HEADER);
+    const at = this.reserve(h, h + (payload ? payload.byteLength : 0));
+    if (at < 0) return false;
+    this.data.set(header, at);
     if (corrupt) return true; // dies here: half a record, never published
-    if (payload) this.#data.set(payload, pos + RECORD_HEADER + h);
-    this.#tail = (tail + need) >>> 0;
-    this.#count++;
-    Atomics.store(this.#control, TAIL, this.#tail | 0);
+    if (payload) this.data.set(payload, at + h);
+    this.publish();
     return true;
   }
 

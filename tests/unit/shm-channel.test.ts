@@ -3,7 +3,7 @@
 // segments are in tests/mp/shm.test.ts.
 import { describe, expect, it } from "vitest";
 import { DType } from "../../src/transport/dtype.js";
-import { encodeHeader, type Envelope, Kind } from "../../src/transport/frame.js";
+import { type Envelope, Kind } from "../../src/transport/frame.js";
 import { type ChannelHost, type SegmentSource, SHM_SPIN_US, ShmChannel } from "../../src/transport/shm-channel.js";
 
 /** Segments in this process's memory; `attach` finds them by (pid, fd) as the kernel would. */
@@ -59,9 +59,9 @@ function pairOfRanks(spinUs = 50, lastSent = -1) {
   return { a: sides[0]!, b: sides[1]!, segments };
 }
 
-function message(src: number, seq: number, payload: number[] | null = null): [Buffer, Uint8Array | null] {
+function message(src: number, seq: number, payload: number[] | null = null): [Envelope, Uint8Array | null] {
   const env: Envelope = { comm: 0, src, tag: 7, seq, kind: Kind.P2P, dtype: payload ? DType.U8 : DType.NONE, count: payload ? payload.length : 0 };
-  return [encodeHeader(env), payload ? Uint8Array.from(payload) : null];
+  return [env, payload ? Uint8Array.from(payload) : null];
 }
 
 describe("same-node shared-memory channel", () => {
@@ -79,6 +79,24 @@ describe("same-node shared-memory channel", () => {
       [1, 1, null],
     ]);
     expect(a.ch.poll()).toBe(0);
+  });
+
+  it("carries every header shape intact: meta, a single-copy address, an empty array, a value, a receipt", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    const base = { comm: 3, src: 1, tag: 9 };
+    const sent: Array<[Envelope, number[] | null]> = [
+      [{ ...base, seq: 0, kind: Kind.COLL, dtype: DType.F64, count: 1, meta: "allreduce(float64[1], SUM, ring) · ü" }, [0, 0, 0, 0, 0, 0, 0xf0, 0x3f]],
+      [{ ...base, seq: 1, kind: Kind.P2P, dtype: DType.F32, count: 1 << 20, ack: 1, cma: 0x7f00_1234_5000 }, null],
+      [{ ...base, seq: 2, kind: Kind.P2P, dtype: DType.F32, count: 0 }, []],
+      [{ ...base, seq: 3, kind: Kind.P2P, dtype: DType.MSGPACK, count: 3 }, [0x92, 1, 2]],
+      [{ comm: 0, src: 1, tag: 0, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: 41 }, null],
+    ];
+    for (const [env, p] of sent) expect(b.ch.trySend(0, env.kind === Kind.ACK ? -1 : env.seq, env, p && Uint8Array.from(p))).toBe(true);
+    expect(a.ch.poll()).toBe(sent.length);
+    expect(a.broken).toEqual([]);
+    expect(a.got).toEqual(sent);
   });
 
   it("rings the bell once while the reader sleeps, never while it polls", () => {
