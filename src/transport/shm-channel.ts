@@ -24,7 +24,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { announcedPayload, decodeFrames, type Envelope, encodeHeaderInto, headerBytes } from "./frame.js";
+import { announcedPayload, decodeHeader, type Envelope, encodeHeaderInto, headerBytes } from "./frame.js";
 import { maxRecordBody, RingReader, RingWriter, ringBytes } from "./shm-ring.js";
 
 /** Each ring's data bytes: records up to an eighth (8 KiB) go inline, and several in flight. */
@@ -269,7 +269,7 @@ export class ShmChannel {
       const [peer, reader] = readers[i]!;
       if (!reader.hasData()) continue;
       try {
-        n += reader.drain((header, payload) => this.#take(peer, header, payload));
+        n += reader.drain((data, at, header, body) => this.#take(peer, data, at, header, body));
       } catch (e) {
         if (!(e instanceof RingRecordError)) throw e;
         this.#fault(peer, e.message);
@@ -280,18 +280,24 @@ export class ShmChannel {
     return n;
   }
 
-  #take(peer: number, header: Buffer, payload: Buffer | null): void {
-    // An empty array has a payload of no bytes: the record cannot tell it from none, the header can.
-    const a = payload ? null : announcedPayload(header);
-    const d = decodeFrames(payload ? [header, payload] : a && "bytes" in a && a.bytes === 0 ? [header, EMPTY] : [header], this.host.size);
-    if ("error" in d) throw new RingRecordError(d.error);
-    if (d.env.src !== peer) throw new RingRecordError(`a message in rank ${peer}'s ring names rank ${d.env.src} as its sender`);
-    let copy: Buffer | null = null;
-    if (d.payload) {
-      copy = Buffer.allocUnsafeSlow(d.payload.byteLength);
-      copy.set(d.payload);
+  /** One record, `data[at, at + body)` with a header of `header` bytes, read where it lies in the ring. */
+  #take(peer: number, data: Buffer, at: number, header: number, body: number): void {
+    let payloadBytes = body > header ? body - header : -1;
+    if (payloadBytes < 0) {
+      // An empty array has a payload of no bytes: the record cannot tell it from none, the header can.
+      const a = announcedPayload(data, at, header);
+      if ("bytes" in a && a.bytes === 0) payloadBytes = 0;
     }
-    this.host.deliver(d.env, copy);
+    const env = decodeHeader(data, at, header, payloadBytes, this.host.size);
+    if ("error" in env) throw new RingRecordError(env.error);
+    if (env.src !== peer) throw new RingRecordError(`a message in rank ${peer}'s ring names rank ${env.src} as its sender`);
+    let copy: Buffer | null = null;
+    if (payloadBytes >= 0) {
+      // A private copy, made before the ring space is freed: the handler may keep it for as long as it likes.
+      copy = Buffer.allocUnsafeSlow(payloadBytes);
+      data.copy(copy, 0, at + header, at + body);
+    }
+    this.host.deliver(env, copy);
   }
 
   #fault(peer: number, why: string): void {
@@ -403,8 +409,6 @@ export class ShmChannel {
     }
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** A record that decoded wrong: the ring is treated as broken. */
 class RingRecordError extends Error {}

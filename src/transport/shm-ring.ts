@@ -154,9 +154,9 @@ export type RingFault = string;
 /** The reading end. */
 export class RingReader {
   readonly #control: Int32Array;
-  readonly #buffer: ArrayBufferLike;
-  readonly #dataOffset: number;
   readonly #words: DataView;
+  /** The data area, one view for every record (see {@link drain}). */
+  readonly #data: Buffer;
   readonly #mask: number;
   #head: number;
   #count = 0;
@@ -169,10 +169,9 @@ export class RingReader {
     readonly capacity: number,
   ) {
     checkGeometry(buffer, offset, capacity);
-    this.#buffer = buffer;
     this.#control = new Int32Array(buffer, offset, RING_CONTROL_BYTES / 4);
-    this.#dataOffset = offset + RING_CONTROL_BYTES;
-    this.#words = new DataView(buffer, this.#dataOffset, capacity);
+    this.#words = new DataView(buffer, offset + RING_CONTROL_BYTES, capacity);
+    this.#data = Buffer.from(buffer, offset + RING_CONTROL_BYTES, capacity);
     this.#mask = capacity - 1;
     this.#head = Atomics.load(this.#control, HEAD) >>> 0;
   }
@@ -188,11 +187,14 @@ export class RingReader {
   }
 
   /**
-   * Hands every published record to `take(header, payload)`, in order, and frees its space. The
-   * views are into the ring: `take` copies what it keeps before it returns. Returns the number of
-   * records read; a wrong record sets {@link fault} and stops (for good).
+   * Hands every published record to `take(data, at, header, body)`, in order, and frees its space:
+   * its body is `data[at, at + body)`, of which the first `header` bytes are the message header.
+   * `data` is the ring's data area itself, the same view for every record (two views a record, one
+   * for the header and one for the payload, were made for nothing): `take` copies what it keeps
+   * before it returns, and reads nothing outside the record. Returns the number of records read;
+   * a wrong record sets {@link fault} and stops (for good).
    */
-  drain(take: (header: Buffer, payload: Buffer | null) => void): number {
+  drain(take: (data: Buffer, at: number, header: number, body: number) => void): number {
     if (this.fault !== null) return 0;
     const tail = Atomics.load(this.#control, TAIL) >>> 0;
     let n = 0;
@@ -213,14 +215,11 @@ export class RingReader {
       if (need > avail || need > before) return this.#broken(n, `a record of ${body} bytes runs past the ${Math.min(avail, before)} published`);
       if (h < MIN_MESSAGE_HEADER || h > body) return this.#broken(n, `a message header of ${h} bytes in a ${body}-byte record`);
       if (stamp !== (this.#count & 0xffff)) return this.#broken(n, `record ${this.#count} stamped ${stamp}`);
-      const at = this.#dataOffset + pos + RECORD_HEADER;
-      const header = Buffer.from(this.#buffer, at, h);
-      const payload = body > h ? Buffer.from(this.#buffer, at + h, body - h) : null;
       this.#head = (this.#head + need) >>> 0;
       this.#count++;
       n++;
       try {
-        take(header, payload);
+        take(this.#data, pos + RECORD_HEADER, h, body);
       } finally {
         Atomics.store(this.#control, HEAD, this.#head | 0);
       }

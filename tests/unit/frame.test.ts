@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesOf, DType, dtypeOf, viewAs } from "../../src/transport/dtype.js";
-import { decodeFrames, encodeHeader, encodeHeaderInto, headerBytes, Kind, type Envelope } from "../../src/transport/frame.js";
+import { decodeFrames, decodeHeader, encodeHeader, encodeHeaderInto, headerBytes, Kind, type Envelope } from "../../src/transport/frame.js";
 import { decodeData, encodeData } from "../../src/comm/payload.js";
 
 /** A copy of `b` with byte `at` set to `v`. */
@@ -104,6 +104,33 @@ describe("frame codec", () => {
     const target = Buffer.alloc(2000, 0xee);
     expect(() => encodeHeaderInto(e, target, 0)).toThrow(/meta of 1025 bytes/);
     expect(target.every((b) => b === 0xee)).toBe(true);
+  });
+
+  it("decodes a header where it lies in a larger buffer as decodeFrames does, the payload given by its length", () => {
+    const rejects = (frames: Buffer[]) => {
+      const out = decodeFrames(frames, 4);
+      return "error" in out ? out.error : null;
+    };
+    const cases: Buffer[][] = [
+      [encodeHeader(env()), Buffer.alloc(16)],
+      [encodeHeader(env({ meta: "bcast(root 0)", ack: 1 })), Buffer.alloc(16)],
+      [encodeHeader(env({ ack: 1, cma: 4096 }))],
+      [encodeHeader(env({ dtype: DType.NONE, count: 0 }))],
+      [encodeHeader(env({ dtype: DType.F32, count: 0 })), Buffer.alloc(0)],
+      [encodeHeader(env()), Buffer.alloc(15)],
+      [encodeHeader(env())],
+      [encodeHeader(env({ ack: 1, cma: 4096 })), Buffer.alloc(16)],
+      [patch(encodeHeader(env()), 4, 0x80), Buffer.alloc(16)],
+      [Buffer.concat([encodeHeader(env()), Buffer.alloc(3)]), Buffer.alloc(16)],
+    ];
+    for (const frames of cases) {
+      const [head, payload] = frames as [Buffer, Buffer | undefined];
+      const around = Buffer.concat([Buffer.alloc(5, 0x5a), head, Buffer.alloc(7, 0x5a)]);
+      const got = decodeHeader(around, 5, head.length, payload ? payload.length : -1, 4);
+      const want = decodeFrames(frames, 4);
+      expect("error" in got ? got.error : null).toBe(rejects(frames));
+      if ("env" in want) expect(got).toEqual(want.env);
+    }
   });
 
   it("never throws on random frames", () => {

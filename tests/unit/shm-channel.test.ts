@@ -99,6 +99,20 @@ describe("same-node shared-memory channel", () => {
     expect(a.got).toEqual(sent);
   });
 
+  it("delivers payloads that stay intact after their ring space is written over", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    const kept: Buffer[] = [];
+    (a.ch as unknown as { host: ChannelHost }).host.deliver = (_env, payload) => kept.push(payload!);
+    // 100 records of 60 bytes through a 1 KiB ring: each slot is reused many times.
+    for (let seq = 0; seq < 100; seq++) {
+      expect(b.ch.trySend(0, seq, ...message(1, seq, new Array(60).fill(seq)))).toBe(true);
+      expect(a.ch.poll()).toBe(1);
+    }
+    expect(kept.map((p) => p.every((x) => x === p[0]) && p[0])).toEqual([...Array(100).keys()]);
+  });
+
   it("rings the bell once while the reader sleeps, never while it polls", () => {
     const { a, b } = pairOfRanks();
     a.ch.start([{ rank: 1, pid: process.pid }]);

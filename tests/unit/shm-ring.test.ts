@@ -29,7 +29,7 @@ function pair(capacity = 1024, offset = 0) {
 
 function drainAll(r: RingReader): Array<{ n: number; payload: number[] }> {
   const got: Array<{ n: number; payload: number[] }> = [];
-  r.drain((h, p) => got.push({ n: h.readUInt32LE(0), payload: p ? [...p] : [] }));
+  r.drain((data, at, h, body) => got.push({ n: data.readUInt32LE(at), payload: [...data.subarray(at + h, at + body)] }));
   return got;
 }
 
@@ -189,12 +189,12 @@ describe("shared-memory ring", () => {
     let bad = "";
     const deadline = Date.now() + 30_000;
     while (next < total && Date.now() < deadline && !bad) {
-      r.drain((h, p) => {
-        const n = h.readUInt32LE(0);
+      r.drain((data, at, h, body) => {
+        const n = data.readUInt32LE(at);
         const len = (n * 7919) % 300;
         if (n !== next) bad ||= `record ${n} where ${next} was due`;
-        if ((p?.length ?? 0) !== len) bad ||= `record ${n}: ${p?.length ?? 0} bytes, not ${len}`;
-        if (p) for (let i = 0; i < len; i++) if (p[i] !== ((n + i) & 0xff)) bad ||= `record ${n} byte ${i} wrong`;
+        if (body - h !== len) bad ||= `record ${n}: ${body - h} bytes, not ${len}`;
+        for (let i = 0; i < len; i++) if (data[at + h + i] !== ((n + i) & 0xff)) bad ||= `record ${n} byte ${i} wrong`;
         next++;
       });
       await new Promise((res) => setImmediate(res));
