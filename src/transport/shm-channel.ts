@@ -104,8 +104,8 @@ export class ShmChannel {
   #token = "";
   readonly #offers = new Map<number, Offer>();
   readonly #inbound = new Map<number, RingReader>();
-  /** The inbound rings as an array with their peers, for the poll loop. */
-  #readers: Array<[number, RingReader]> = [];
+  /** The inbound rings as an array, for the poll loop. */
+  #readers: Inbound[] = [];
   readonly #outbound = new Map<number, Outbound>();
   /** Peers offered a ring at their first message (many peers). */
   readonly #lazy = new Set<number>();
@@ -156,7 +156,7 @@ export class ShmChannel {
       this.#inbound.set(peer, new RingReader(seg.buffer, offset, this.capacity));
       this.#offers.set(peer, { fd: seg.fd, bytes, offset, capacity: this.capacity, token: this.#token });
     });
-    this.#readers = [...this.#inbound];
+    this.#listReaders();
     this.segments.permit?.(candidates.map((c) => c.pid));
     for (const peer of peers) {
       if (peers.length <= eagerMax) this.#offer(peer);
@@ -266,10 +266,10 @@ export class ShmChannel {
     let n = 0;
     const readers = this.#readers;
     for (let i = 0; i < readers.length; i++) {
-      const [peer, reader] = readers[i]!;
+      const { peer, reader, take } = readers[i]!;
       if (!reader.hasData()) continue;
       try {
-        n += reader.drain((data, at, header, body) => this.#take(peer, data, at, header, body));
+        n += reader.drain(take);
       } catch (e) {
         if (!(e instanceof RingRecordError)) throw e;
         this.#fault(peer, e.message);
@@ -312,16 +312,22 @@ export class ShmChannel {
    */
   spin(sources: readonly number[], done: (i: number) => boolean): void {
     if (this.spinUs <= 0 || this.#readers.length === 0) return;
-    const mine: number[] = [];
-    for (let i = 0; i < sources.length; i++) if (sources[i]! < 0 || this.#inbound.has(sources[i]!)) mine.push(i);
-    if (mine.length === 0) return;
-    const allDone = () => mine.every(done);
-    if (allDone()) return;
+    // The waits a ring could end, by index; null: the one wait of `sources` (most turns have a
+    // single receive: it allocates nothing).
+    let mine: number[] | null = null;
+    if (sources.length === 1) {
+      if (sources[0]! >= 0 && !this.#inbound.has(sources[0]!)) return;
+    } else {
+      mine = [];
+      for (let i = 0; i < sources.length; i++) if (sources[i]! < 0 || this.#inbound.has(sources[i]!)) mine.push(i);
+      if (mine.length === 0) return;
+    }
+    if (allDone(mine, done)) return;
     Atomics.store(this.#armed!, ARMED_WORD, 0);
     const end = performance.now() + this.#budget / 1000;
     for (let i = 1; ; i++) {
       this.poll();
-      if (allDone()) {
+      if (allDone(mine, done)) {
         // Found: the caller's code runs on, likely into another receive soon. Writers that write
         // meanwhile need not ring: the doorbell is armed when this turn of the event loop ends.
         this.#armLater();
@@ -379,8 +385,16 @@ export class ShmChannel {
   }
 
   #forgetInbound(peer: number): void {
-    if (this.#inbound.delete(peer)) this.#readers = [...this.#inbound];
+    if (this.#inbound.delete(peer)) this.#listReaders();
     this.#lazy.delete(peer);
+  }
+
+  #listReaders(): void {
+    this.#readers = [...this.#inbound].map(([peer, reader]) => ({
+      peer,
+      reader,
+      take: (data: Buffer, at: number, header: number, body: number) => this.#take(peer, data, at, header, body),
+    }));
   }
 
   /**
@@ -408,6 +422,20 @@ export class ShmChannel {
       this.#armed = null;
     }
   }
+}
+
+/** An inbound ring, its peer, and what reads its records (made once: a poll allocates nothing). */
+interface Inbound {
+  peer: number;
+  reader: RingReader;
+  take: (data: Buffer, at: number, header: number, body: number) => void;
+}
+
+/** True when `done` holds for every wait in `mine` (null: the one wait, 0). */
+function allDone(mine: readonly number[] | null, done: (i: number) => boolean): boolean {
+  if (mine === null) return done(0);
+  for (let k = 0; k < mine.length; k++) if (!done(mine[k]!)) return false;
+  return true;
 }
 
 /** A record that decoded wrong: the ring is treated as broken. */

@@ -158,6 +158,29 @@ describe("same-node shared-memory channel", () => {
     expect(a.bells).toEqual([1, 1]);
   });
 
+  it("polls for one source, any source, or several, asking only about the waits a ring could end", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    for (const sources of [[1], [-1], [5, 1], [1, 5, -1]]) {
+      const asked = new Set<number>();
+      const before = a.got.length;
+      let n = 0;
+      a.ch.spin(sources, (i) => {
+        asked.add(i);
+        if (++n === 3) b.ch.trySend(0, -1, ...message(1, 0));
+        return a.got.length > before;
+      });
+      expect(a.got.length).toBe(before + 1);
+      expect([...asked].sort()).toEqual([...sources.keys()].filter((i) => sources[i] !== 5));
+    }
+    // No wait a ring could end: not asked at all.
+    let calls = 0;
+    a.ch.spin([5, 7], () => ++calls > 0);
+    a.ch.spin([], () => ++calls > 0);
+    expect(calls).toBe(0);
+  });
+
   it("a polling receive gives up after its budget and then sleeps (the next write rings)", () => {
     const { a, b } = pairOfRanks(200);
     a.ch.start([{ rank: 1, pid: process.pid }]);
