@@ -25,6 +25,7 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { announcedPayload, decodeHeader, type Envelope, encodeHeaderInto, headerBytes } from "./frame.js";
+import { type Offer, parseOffer } from "./shm-offer.js";
 import { maxRecordBody, RingReader, RingWriter, ringBytes } from "./shm-ring.js";
 
 /** Each ring's data bytes: records up to an eighth (8 KiB) go inline, and several in flight. */
@@ -75,15 +76,6 @@ export interface ChannelHost {
   deliver(env: Envelope, payload: Buffer | null): void;
   /** `peer`'s ring holds something that is not a message: nothing after it can be trusted. */
   broken(peer: number, why: string): void;
-}
-
-/** A ring offer: where in the offering rank's segment the receiver's ring is. */
-interface Offer {
-  fd: number;
-  bytes: number;
-  offset: number;
-  capacity: number;
-  token: string;
 }
 
 interface Outbound {
@@ -184,7 +176,7 @@ export class ShmChannel {
     if (this.#closed || this.#outbound.has(peer)) return false;
     let buffer: ArrayBuffer | SharedArrayBuffer | null = null;
     try {
-      const o = parseOffer(text, this.capacity);
+      const o = parseOffer(text, this.capacity, HEADER_BYTES);
       buffer = this.segments.attach(pid, o.fd, o.bytes);
       const view = new DataView(buffer);
       if (view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== VERSION) throw new Error("not a zmpi segment");
@@ -440,24 +432,3 @@ function allDone(mine: readonly number[] | null, done: (i: number) => boolean): 
 
 /** A record that decoded wrong: the ring is treated as broken. */
 class RingRecordError extends Error {}
-
-function parseOffer(text: string, capacity: number): Offer {
-  let o: Partial<Offer>;
-  try {
-    o = JSON.parse(text) as Partial<Offer>;
-  } catch {
-    throw new Error("the ring offer is not JSON");
-  }
-  const ok =
-    Number.isSafeInteger(o.fd) &&
-    o.fd! >= 0 &&
-    Number.isSafeInteger(o.bytes) &&
-    Number.isSafeInteger(o.offset) &&
-    o.capacity === capacity &&
-    o.offset! >= HEADER_BYTES &&
-    o.offset! + ringBytes(capacity) <= o.bytes! &&
-    typeof o.token === "string" &&
-    /^[0-9a-f]{32}$/.test(o.token);
-  if (!ok) throw new Error(`a malformed ring offer (${text.slice(0, 120)})`);
-  return o as Offer;
-}
