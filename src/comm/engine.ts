@@ -288,22 +288,48 @@ export class Engine {
     if (posted && pollFrom !== undefined && this.transport.spin) {
       // Polled once the caller's synchronous code has run, as MPI polls in Wait, not in Irecv:
       // `Promise.all([recv(peer), send(peer)])` must send before it polls for the answer.
-      if (!this.pollBatch) {
-        this.pollBatch = [];
+      if (this.pollFirst === null) {
+        this.pollFirst = posted;
+        this.pollFirstFrom = pollFrom;
         queueMicrotask(this.pollPosted);
+      } else if (this.pollMore === null) {
+        this.pollMore = [[pollFrom, posted]];
+      } else {
+        this.pollMore.push([pollFrom, posted]);
       }
-      this.pollBatch.push([pollFrom, posted]);
     }
     return p;
   }
 
-  /** Receives posted in this turn that wait to poll, with the world rank each waits for. */
-  private pollBatch: Array<[number, PostedWait]> | null = null;
+  /**
+   * The first receive posted in this turn that waits to poll, and the world rank it waits for.
+   * Most turns post just one (a blocking receive): polling for it allocates nothing.
+   */
+  private pollFirst: PostedWait | null = null;
+  private pollFirstFrom = 0;
+  /** The others posted in the same turn, with the world rank each waits for. */
+  private pollMore: Array<[number, PostedWait]> | null = null;
+  /** The one wait being polled for, as the transport asks (index 0). */
+  private polling: PostedWait | null = null;
+  private readonly pollSource = [0];
+  private readonly pollingDone = (): boolean => this.polling?.done === true;
 
   private readonly pollPosted = (): void => {
-    const batch = this.pollBatch!;
-    this.pollBatch = null;
+    const first = this.pollFirst!;
+    const more = this.pollMore;
+    this.pollFirst = this.pollMore = null;
     if (this.failure) return;
+    if (more === null) {
+      this.pollSource[0] = this.pollFirstFrom;
+      this.polling = first;
+      try {
+        this.transport.spin!(this.pollSource, this.pollingDone);
+      } finally {
+        this.polling = null;
+      }
+      return;
+    }
+    const batch: Array<[number, PostedWait]> = [[this.pollFirstFrom, first], ...more];
     this.transport.spin!(
       batch.map(([from]) => from),
       (i) => batch[i]![1].done === true,

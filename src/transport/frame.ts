@@ -72,89 +72,60 @@ const MAX_META = 1024;
 /** Packs user values: `moreTypes` keeps typed arrays nested in objects as typed arrays. */
 export const valuePackr = new Packr({ useRecords: false, moreTypes: true });
 
-/** Encodes a header. */
+/** Bytes of `env`'s header (throws for a meta string longer than a header carries). */
+export function headerBytes(env: Envelope): number {
+  return FIXED + (env.cma !== undefined ? 8 : 0) + (env.meta === undefined ? 0 : 2 + metaBytes(env.meta));
+}
+
+function metaBytes(meta: string): number {
+  const n = Buffer.byteLength(meta);
+  if (n > MAX_META) throw new RangeError(`header meta of ${n} bytes (at most ${MAX_META})`);
+  return n;
+}
+
+/** Encodes a header into a Buffer of its own. */
 export function encodeHeader(env: Envelope): Buffer {
-  const metaLen = env.meta === undefined ? 0 : Buffer.byteLength(env.meta);
-  if (metaLen > MAX_META) throw new RangeError(`header meta of ${metaLen} bytes (at most ${MAX_META})`);
+  const b = Buffer.allocUnsafe(headerBytes(env));
+  encodeHeaderInto(env, b, 0);
+  return b;
+}
+
+/**
+ * Encodes a header into `target` at `offset`, which must have {@link headerBytes} of room (a
+ * shared-memory ring's record: shm-channel.ts writes there directly, where a Buffer of its own
+ * and a copy of it cost a second allocation and copy per message). Returns the bytes written;
+ * throws, writing nothing, for a meta string too long.
+ */
+export function encodeHeaderInto(env: Envelope, target: Buffer, offset: number): number {
+  const metaLen = env.meta === undefined ? -1 : metaBytes(env.meta);
   const hasCma = env.cma !== undefined;
-  const size = FIXED + (hasCma ? 8 : 0) + (env.meta === undefined ? 0 : 2 + metaLen);
-  const b = Buffer.allocUnsafe(size);
-  b[0] = MAGIC;
-  b[1] = VERSION;
-  b[2] = env.kind;
-  b[3] = env.dtype;
-  b[4] = (env.ack === 1 ? FLAG_ACK : 0) | (hasCma ? FLAG_CMA : 0) | (env.meta === undefined ? 0 : FLAG_META);
-  b[5] = b[6] = b[7] = 0;
-  b.writeInt32LE(env.comm, 8);
-  b.writeInt32LE(env.src, 12);
-  b.writeInt32LE(env.tag, 16);
-  b.writeDoubleLE(env.seq, 20);
-  b.writeDoubleLE(env.count, 28);
-  let at = FIXED;
+  const b = target;
+  b[offset] = MAGIC;
+  b[offset + 1] = VERSION;
+  b[offset + 2] = env.kind;
+  b[offset + 3] = env.dtype;
+  b[offset + 4] = (env.ack === 1 ? FLAG_ACK : 0) | (hasCma ? FLAG_CMA : 0) | (metaLen < 0 ? 0 : FLAG_META);
+  b[offset + 5] = b[offset + 6] = b[offset + 7] = 0;
+  b.writeInt32LE(env.comm, offset + 8);
+  b.writeInt32LE(env.src, offset + 12);
+  b.writeInt32LE(env.tag, offset + 16);
+  b.writeDoubleLE(env.seq, offset + 20);
+  b.writeDoubleLE(env.count, offset + 28);
+  let at = offset + FIXED;
   if (hasCma) {
     b.writeDoubleLE(env.cma!, at);
     at += 8;
   }
-  if (env.meta !== undefined) {
+  if (metaLen >= 0) {
     b.writeUInt16LE(metaLen, at);
-    b.write(env.meta, at + 2, "utf8");
+    b.write(env.meta!, at + 2, metaLen, "utf8");
+    at += 2 + metaLen;
   }
-  return b;
+  return at - offset;
 }
 
 function isInt(x: unknown, lo: number, hi: number): x is number {
   return typeof x === "number" && Number.isInteger(x) && x >= lo && x <= hi;
-}
-
-/**
- * Decodes and checks a header alone, before its payload is here (a stream reader deciding where the
- * payload goes); {@link decodeFrames} checks a whole message, the payload against its header.
- */
-export function decodeHeader(head: Buffer, worldSize: number): Envelope | { error: string } {
-  if (head.length < FIXED || head.length > FIXED + 8 + 2 + MAX_META) return { error: `header of ${head.length} bytes` };
-  if (head[0] !== MAGIC) return { error: "not a zmpi header (bad magic byte)" };
-  if (head[1] !== VERSION) return { error: `header version ${head[1]}, this build speaks ${VERSION}` };
-  const flags = head[4]!;
-  if (flags & ~(FLAG_ACK | FLAG_CMA | FLAG_META) || head[5] !== 0 || head[6] !== 0 || head[7] !== 0) return { error: "bad header flags" };
-  const h = {
-    kind: head[2]!,
-    dtype: head[3]!,
-    comm: head.readInt32LE(8),
-    src: head.readInt32LE(12),
-    tag: head.readInt32LE(16),
-    seq: head.readDoubleLE(20),
-    count: head.readDoubleLE(28),
-    ack: flags & FLAG_ACK ? 1 : undefined,
-    cma: undefined as number | undefined,
-    meta: undefined as string | undefined,
-  };
-  let at = FIXED;
-  if (flags & FLAG_CMA) {
-    if (head.length < at + 8) return { error: "header too short for its cma address" };
-    h.cma = head.readDoubleLE(at);
-    at += 8;
-  }
-  if (flags & FLAG_META) {
-    if (head.length < at + 2) return { error: "header too short for its meta" };
-    const n = head.readUInt16LE(at);
-    if (head.length !== at + 2 + n) return { error: "meta length does not match the header" };
-    h.meta = head.toString("utf8", at + 2, at + 2 + n);
-  } else if (head.length !== at) {
-    return { error: "trailing bytes after the header" };
-  }
-  const maxSrc = worldSize > 0 ? worldSize - 1 : 0x7fffffff;
-  if (!isInt(h.comm, 0, 0x7fffffff)) return { error: "bad comm" };
-  if (!isInt(h.src, -1, maxSrc)) return { error: `bad src ${String(h.src)}` };
-  if (!isInt(h.tag, 0, 0x7fffffff)) return { error: "bad tag" };
-  if (!isInt(h.seq, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad seq" };
-  if (!isInt(h.kind, 0, Kind.SYNC)) return { error: "bad kind" };
-  if (!isInt(h.dtype, 0, DType.NONE)) return { error: "bad dtype" };
-  if (!isInt(h.count, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad count" };
-  const env: Envelope = { comm: h.comm, src: h.src, tag: h.tag, seq: h.seq, kind: h.kind, dtype: h.dtype, count: h.count };
-  if (h.meta !== undefined) env.meta = h.meta;
-  if (h.ack === 1) env.ack = 1;
-  if (h.cma !== undefined) env.cma = h.cma;
-  return env;
 }
 
 /**
@@ -163,25 +134,74 @@ export function decodeHeader(head: Buffer, worldSize: number): Envelope | { erro
  */
 export function decodeFrames(frames: Buffer[], worldSize: number): { env: Envelope; payload: Buffer | null } | { error: string } {
   if (frames.length < 1 || frames.length > 2) return { error: `expected 1 or 2 frames, got ${frames.length}` };
-  const h = decodeHeader(frames[0]!, worldSize);
-  if ("error" in h) return h;
+  const head = frames[0]!;
   const payload = frames.length === 2 ? frames[1]! : null;
-  const dtype = h.dtype;
-  if (h.cma !== undefined) {
+  const env = decodeHeader(head, 0, head.length, payload === null ? -1 : payload.length, worldSize);
+  return "error" in env ? env : { env, payload };
+}
+
+/**
+ * {@link decodeFrames} for a header at `head[at, at + length)` whose message has a payload of
+ * `payloadBytes` (-1: no payload frame): a shared-memory ring's record is read where it lies, with
+ * no Buffer view of its own.
+ */
+export function decodeHeader(head: Buffer, at: number, length: number, payloadBytes: number, worldSize: number): Envelope | { error: string } {
+  if (length < FIXED || length > FIXED + 8 + 2 + MAX_META) return { error: `header of ${length} bytes` };
+  if (head[at] !== MAGIC) return { error: "not a zmpi header (bad magic byte)" };
+  if (head[at + 1] !== VERSION) return { error: `header version ${head[at + 1]}, this build speaks ${VERSION}` };
+  const flags = head[at + 4]!;
+  if (flags & ~(FLAG_ACK | FLAG_CMA | FLAG_META) || head[at + 5] !== 0 || head[at + 6] !== 0 || head[at + 7] !== 0) return { error: "bad header flags" };
+  const kind = head[at + 2]!;
+  const dtype = head[at + 3]!;
+  const comm = head.readInt32LE(at + 8);
+  const src = head.readInt32LE(at + 12);
+  const tag = head.readInt32LE(at + 16);
+  const seq = head.readDoubleLE(at + 20);
+  const count = head.readDoubleLE(at + 28);
+  let cma: number | undefined;
+  let meta: string | undefined;
+  let used = FIXED;
+  if (flags & FLAG_CMA) {
+    if (length < used + 8) return { error: "header too short for its cma address" };
+    cma = head.readDoubleLE(at + used);
+    used += 8;
+  }
+  if (flags & FLAG_META) {
+    if (length < used + 2) return { error: "header too short for its meta" };
+    const n = head.readUInt16LE(at + used);
+    if (length !== used + 2 + n) return { error: "meta length does not match the header" };
+    meta = head.toString("utf8", at + used + 2, at + used + 2 + n);
+  } else if (length !== used) {
+    return { error: "trailing bytes after the header" };
+  }
+  const maxSrc = worldSize > 0 ? worldSize - 1 : 0x7fffffff;
+  if (!isInt(comm, 0, 0x7fffffff)) return { error: "bad comm" };
+  if (!isInt(src, -1, maxSrc)) return { error: `bad src ${String(src)}` };
+  if (!isInt(tag, 0, 0x7fffffff)) return { error: "bad tag" };
+  if (!isInt(seq, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad seq" };
+  if (!isInt(kind, 0, Kind.SYNC)) return { error: "bad kind" };
+  if (!isInt(dtype, 0, DType.NONE)) return { error: "bad dtype" };
+  if (!isInt(count, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad count" };
+  const ack = flags & FLAG_ACK ? 1 : undefined;
+  if (cma !== undefined) {
     // A single-copy message: the bytes stay with the sender until the receipt.
-    if (!isInt(h.cma, 1, Number.MAX_SAFE_INTEGER)) return { error: "bad cma address" };
-    if (payload !== null) return { error: "payload frame on a cma message" };
-    if (!isTypedCode(dtype) || h.ack !== 1) return { error: "cma message that is not an acknowledged typed array" };
+    if (!isInt(cma, 1, Number.MAX_SAFE_INTEGER)) return { error: "bad cma address" };
+    if (payloadBytes >= 0) return { error: "payload frame on a cma message" };
+    if (!isTypedCode(dtype) || ack !== 1) return { error: "cma message that is not an acknowledged typed array" };
   } else if (dtype === DType.NONE) {
-    if (payload !== null && payload.length !== 0) return { error: "payload on a dtype-none message" };
-  } else if (payload === null) {
+    if (payloadBytes > 0) return { error: "payload on a dtype-none message" };
+  } else if (payloadBytes < 0) {
     return { error: "missing payload frame" };
   } else if (dtype === DType.MSGPACK) {
-    if (payload.length !== h.count) return { error: `msgpack payload of ${payload.length} bytes, header says ${h.count}` };
-  } else if (isTypedCode(dtype) && payload.length !== h.count * elementBytes(dtype)) {
-    return { error: `payload of ${payload.length} bytes for ${h.count} elements` };
+    if (payloadBytes !== count) return { error: `msgpack payload of ${payloadBytes} bytes, header says ${count}` };
+  } else if (isTypedCode(dtype) && payloadBytes !== count * elementBytes(dtype)) {
+    return { error: `payload of ${payloadBytes} bytes for ${count} elements` };
   }
-  return { env: h, payload };
+  const env: Envelope = { comm, src, tag, seq, kind, dtype, count };
+  if (meta !== undefined) env.meta = meta;
+  if (ack === 1) env.ack = 1;
+  if (cma !== undefined) env.cma = cma;
+  return env;
 }
 
 /**
@@ -192,17 +212,18 @@ export const MAX_MESSAGE_BYTES = 2 ** 32;
 
 /**
  * What a header says about its payload, before the payload is read: its sender and how many bytes
- * must follow (-1: no payload frame; for DType.NONE, 0 is allowed too). Lets a stream reader refuse
+ * must follow (-1: no payload frame; for DType.NONE, 0 is allowed too), of the header at
+ * `head[at, at + length)`. Lets a stream reader refuse
  * a claim that does not match its own header before buffering a byte of it; the full check is
  * {@link decodeFrames}, once the payload is there. An error for a header that is not even that.
  */
-export function announcedPayload(head: Buffer): { src: number; bytes: number } | { error: string } {
-  if (head.length < FIXED || head[0] !== MAGIC || head[1] !== VERSION) return { error: "not a zmpi header" };
-  const dtype = head[3]!;
-  const count = head.readDoubleLE(28);
-  const src = head.readInt32LE(12);
+export function announcedPayload(head: Buffer, at = 0, length = head.length): { src: number; bytes: number } | { error: string } {
+  if (length < FIXED || head[at] !== MAGIC || head[at + 1] !== VERSION) return { error: "not a zmpi header" };
+  const dtype = head[at + 3]!;
+  const count = head.readDoubleLE(at + 28);
+  const src = head.readInt32LE(at + 12);
   if (!isInt(count, 0, Number.MAX_SAFE_INTEGER)) return { error: "bad count" };
-  if (head[4]! & FLAG_CMA || dtype === DType.NONE) return { src, bytes: -1 };
+  if (head[at + 4]! & FLAG_CMA || dtype === DType.NONE) return { src, bytes: -1 };
   if (dtype === DType.MSGPACK) return { src, bytes: count };
   if (isTypedCode(dtype)) return { src, bytes: count * elementBytes(dtype) };
   return { error: "bad dtype" };

@@ -24,7 +24,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { announcedPayload, decodeFrames, type Envelope } from "./frame.js";
+import { announcedPayload, decodeHeader, type Envelope, encodeHeaderInto, headerBytes } from "./frame.js";
+import { type Offer, parseOffer } from "./shm-offer.js";
 import { maxRecordBody, RingReader, RingWriter, ringBytes } from "./shm-ring.js";
 
 /** Each ring's data bytes: records up to an eighth (8 KiB) go inline, and several in flight. */
@@ -77,15 +78,6 @@ export interface ChannelHost {
   broken(peer: number, why: string): void;
 }
 
-/** A ring offer: where in the offering rank's segment the receiver's ring is. */
-interface Offer {
-  fd: number;
-  bytes: number;
-  offset: number;
-  capacity: number;
-  token: string;
-}
-
 interface Outbound {
   buffer: ArrayBuffer | SharedArrayBuffer;
   writer: RingWriter;
@@ -104,8 +96,8 @@ export class ShmChannel {
   #token = "";
   readonly #offers = new Map<number, Offer>();
   readonly #inbound = new Map<number, RingReader>();
-  /** The inbound rings as an array with their peers, for the poll loop. */
-  #readers: Array<[number, RingReader]> = [];
+  /** The inbound rings as an array, for the poll loop. */
+  #readers: Inbound[] = [];
   readonly #outbound = new Map<number, Outbound>();
   /** Peers offered a ring at their first message (many peers). */
   readonly #lazy = new Set<number>();
@@ -156,7 +148,7 @@ export class ShmChannel {
       this.#inbound.set(peer, new RingReader(seg.buffer, offset, this.capacity));
       this.#offers.set(peer, { fd: seg.fd, bytes, offset, capacity: this.capacity, token: this.#token });
     });
-    this.#readers = [...this.#inbound];
+    this.#listReaders();
     this.segments.permit?.(candidates.map((c) => c.pid));
     for (const peer of peers) {
       if (peers.length <= eagerMax) this.#offer(peer);
@@ -184,7 +176,7 @@ export class ShmChannel {
     if (this.#closed || this.#outbound.has(peer)) return false;
     let buffer: ArrayBuffer | SharedArrayBuffer | null = null;
     try {
-      const o = parseOffer(text, this.capacity);
+      const o = parseOffer(text, this.capacity, HEADER_BYTES);
       buffer = this.segments.attach(pid, o.fd, o.bytes);
       const view = new DataView(buffer);
       if (view.getUint32(0, true) !== MAGIC || view.getUint32(4, true) !== VERSION) throw new Error("not a zmpi segment");
@@ -210,8 +202,8 @@ export class ShmChannel {
   }
 
   /**
-   * Writes message number `seq` (-1: a receipt or other unnumbered frame, which no order binds)
-   * into `peer`'s ring and rings its bell if it sleeps. False, with
+   * Writes message number `seq` (-1: a receipt or other unnumbered frame, which no order binds),
+   * its header encoded from `env`, into `peer`'s ring and rings its bell if it sleeps. False, with
    * nothing written, when there is no ring, the message is too large for one, the ring is full,
    * or an earlier message went by the socket and the peer has not delivered it yet: the caller
    * sends it by the socket (and tells {@link sentBySocket}).
@@ -223,18 +215,24 @@ export class ShmChannel {
    * until the reader's mark (the next number it delivers, published in the ring) has passed it
    * keeps the two paths from overtaking each other by more than one ring.
    */
-  trySend(peer: number, seq: number, header: Buffer, payload: Uint8Array | null): boolean {
+  trySend(peer: number, seq: number, env: Envelope, payload: Uint8Array | null): boolean {
     const out = this.#outbound.get(peer);
-    if (!out || header.byteLength + (payload ? payload.byteLength : 0) > out.writer.maxBody) return false;
+    if (!out) return false;
+    const writer = out.writer;
+    const h = headerBytes(env);
+    const body = h + (payload ? payload.byteLength : 0);
+    if (body > writer.maxBody) return false;
     if (out.bySocket !== null && seq >= 0) {
-      if (((out.writer.mark() - out.bySocket - 1) | 0) < 0) return false;
+      if (((writer.mark() - out.bySocket - 1) | 0) < 0) return false;
       out.bySocket = null;
     }
-    if (this.#dieInWrite) {
-      out.writer.tryWrite(header, payload, true);
-      process.kill(process.pid, "SIGKILL");
-    }
-    if (!out.writer.tryWrite(header, payload)) return false;
+    // The header is encoded where the reader will find it: no Buffer of its own, no second copy.
+    const at = writer.reserve(h, body);
+    if (at >= 0) encodeHeaderInto(env, writer.data, at);
+    if (this.#dieInWrite) process.kill(process.pid, "SIGKILL"); // half a record, never published
+    if (at < 0) return false;
+    if (payload) writer.data.set(payload, at + h);
+    writer.publish();
     if (Atomics.load(out.armed, ARMED_WORD) === 1 && Atomics.compareExchange(out.armed, ARMED_WORD, 1, 0) === 1) this.host.bell(peer);
     return true;
   }
@@ -260,10 +258,10 @@ export class ShmChannel {
     let n = 0;
     const readers = this.#readers;
     for (let i = 0; i < readers.length; i++) {
-      const [peer, reader] = readers[i]!;
+      const { peer, reader, take } = readers[i]!;
       if (!reader.hasData()) continue;
       try {
-        n += reader.drain((header, payload) => this.#take(peer, header, payload));
+        n += reader.drain(take);
       } catch (e) {
         if (!(e instanceof RingRecordError)) throw e;
         this.#fault(peer, e.message);
@@ -274,18 +272,24 @@ export class ShmChannel {
     return n;
   }
 
-  #take(peer: number, header: Buffer, payload: Buffer | null): void {
-    // An empty array has a payload of no bytes: the record cannot tell it from none, the header can.
-    const a = payload ? null : announcedPayload(header);
-    const d = decodeFrames(payload ? [header, payload] : a && "bytes" in a && a.bytes === 0 ? [header, EMPTY] : [header], this.host.size);
-    if ("error" in d) throw new RingRecordError(d.error);
-    if (d.env.src !== peer) throw new RingRecordError(`a message in rank ${peer}'s ring names rank ${d.env.src} as its sender`);
-    let copy: Buffer | null = null;
-    if (d.payload) {
-      copy = Buffer.allocUnsafeSlow(d.payload.byteLength);
-      copy.set(d.payload);
+  /** One record, `data[at, at + body)` with a header of `header` bytes, read where it lies in the ring. */
+  #take(peer: number, data: Buffer, at: number, header: number, body: number): void {
+    let payloadBytes = body > header ? body - header : -1;
+    if (payloadBytes < 0) {
+      // An empty array has a payload of no bytes: the record cannot tell it from none, the header can.
+      const a = announcedPayload(data, at, header);
+      if ("bytes" in a && a.bytes === 0) payloadBytes = 0;
     }
-    this.host.deliver(d.env, copy);
+    const env = decodeHeader(data, at, header, payloadBytes, this.host.size);
+    if ("error" in env) throw new RingRecordError(env.error);
+    if (env.src !== peer) throw new RingRecordError(`a message in rank ${peer}'s ring names rank ${env.src} as its sender`);
+    let copy: Buffer | null = null;
+    if (payloadBytes >= 0) {
+      // A private copy, made before the ring space is freed: the handler may keep it for as long as it likes.
+      copy = Buffer.allocUnsafeSlow(payloadBytes);
+      data.copy(copy, 0, at + header, at + body);
+    }
+    this.host.deliver(env, copy);
   }
 
   #fault(peer: number, why: string): void {
@@ -300,16 +304,22 @@ export class ShmChannel {
    */
   spin(sources: readonly number[], done: (i: number) => boolean): void {
     if (this.spinUs <= 0 || this.#readers.length === 0) return;
-    const mine: number[] = [];
-    for (let i = 0; i < sources.length; i++) if (sources[i]! < 0 || this.#inbound.has(sources[i]!)) mine.push(i);
-    if (mine.length === 0) return;
-    const allDone = () => mine.every(done);
-    if (allDone()) return;
+    // The waits a ring could end, by index; null: the one wait of `sources` (most turns have a
+    // single receive: it allocates nothing).
+    let mine: number[] | null = null;
+    if (sources.length === 1) {
+      if (sources[0]! >= 0 && !this.#inbound.has(sources[0]!)) return;
+    } else {
+      mine = [];
+      for (let i = 0; i < sources.length; i++) if (sources[i]! < 0 || this.#inbound.has(sources[i]!)) mine.push(i);
+      if (mine.length === 0) return;
+    }
+    if (allDone(mine, done)) return;
     Atomics.store(this.#armed!, ARMED_WORD, 0);
     const end = performance.now() + this.#budget / 1000;
     for (let i = 1; ; i++) {
       this.poll();
-      if (allDone()) {
+      if (allDone(mine, done)) {
         // Found: the caller's code runs on, likely into another receive soon. Writers that write
         // meanwhile need not ring: the doorbell is armed when this turn of the event loop ends.
         this.#armLater();
@@ -367,8 +377,16 @@ export class ShmChannel {
   }
 
   #forgetInbound(peer: number): void {
-    if (this.#inbound.delete(peer)) this.#readers = [...this.#inbound];
+    if (this.#inbound.delete(peer)) this.#listReaders();
     this.#lazy.delete(peer);
+  }
+
+  #listReaders(): void {
+    this.#readers = [...this.#inbound].map(([peer, reader]) => ({
+      peer,
+      reader,
+      take: (data: Buffer, at: number, header: number, body: number) => this.#take(peer, data, at, header, body),
+    }));
   }
 
   /**
@@ -398,28 +416,19 @@ export class ShmChannel {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
+/** An inbound ring, its peer, and what reads its records (made once: a poll allocates nothing). */
+interface Inbound {
+  peer: number;
+  reader: RingReader;
+  take: (data: Buffer, at: number, header: number, body: number) => void;
+}
+
+/** True when `done` holds for every wait in `mine` (null: the one wait, 0). */
+function allDone(mine: readonly number[] | null, done: (i: number) => boolean): boolean {
+  if (mine === null) return done(0);
+  for (let k = 0; k < mine.length; k++) if (!done(mine[k]!)) return false;
+  return true;
+}
 
 /** A record that decoded wrong: the ring is treated as broken. */
 class RingRecordError extends Error {}
-
-function parseOffer(text: string, capacity: number): Offer {
-  let o: Partial<Offer>;
-  try {
-    o = JSON.parse(text) as Partial<Offer>;
-  } catch {
-    throw new Error("the ring offer is not JSON");
-  }
-  const ok =
-    Number.isSafeInteger(o.fd) &&
-    o.fd! >= 0 &&
-    Number.isSafeInteger(o.bytes) &&
-    Number.isSafeInteger(o.offset) &&
-    o.capacity === capacity &&
-    o.offset! >= HEADER_BYTES &&
-    o.offset! + ringBytes(capacity) <= o.bytes! &&
-    typeof o.token === "string" &&
-    /^[0-9a-f]{32}$/.test(o.token);
-  if (!ok) throw new Error(`a malformed ring offer (${text.slice(0, 120)})`);
-  return o as Offer;
-}

@@ -17,11 +17,12 @@
  * payload), padded to 8 bytes. A record never wraps: when it does not fit before the end, the
  * writer leaves a wrap marker (body length 0xffffffff) and starts again at 0.
  *
- * The writer fills the record first and publishes it last, with one sequentially consistent store
- * of `tail`; the reader loads `tail` the same way before it reads. So a writer that dies in the
- * middle of a record leaves nothing the reader will ever see. A record that is nonetheless wrong —
- * a length that runs past what was published, a stamp out of sequence (memory scribbled on by a
- * broken or hostile peer) — breaks the ring for good: the reader reports it and never reads on.
+ * The writer reserves a record, fills it (the channel encodes the message header straight into
+ * it) and publishes it last, with one sequentially consistent store of `tail`; the reader loads
+ * `tail` the same way before it reads. So a writer that dies in the middle of a record leaves
+ * nothing the reader will ever see. A record that is nonetheless wrong — a length that runs past
+ * what was published, a stamp out of sequence (memory scribbled on by a broken or hostile peer) —
+ * breaks the ring for good: the reader reports it and never reads on.
  */
 
 /** Bytes of the control block in front of a ring's data. */
@@ -63,11 +64,14 @@ function pad8(n: number): number {
 /** The writing end. */
 export class RingWriter {
   readonly #control: Int32Array;
-  readonly #data: Uint8Array;
   readonly #words: DataView;
   readonly #mask: number;
   #tail: number;
+  /** `tail` once the reserved record is published; -1: none reserved. */
+  #pending = -1;
   #count = 0;
+  /** The data area: a reserved record's body is filled here (see {@link reserve}). */
+  readonly data: Buffer;
   /** Largest body one record may carry. */
   readonly maxBody: number;
 
@@ -78,11 +82,48 @@ export class RingWriter {
   ) {
     checkGeometry(buffer, offset, capacity);
     this.#control = new Int32Array(buffer, offset, RING_CONTROL_BYTES / 4);
-    this.#data = new Uint8Array(buffer, offset + RING_CONTROL_BYTES, capacity);
+    this.data = Buffer.from(buffer, offset + RING_CONTROL_BYTES, capacity);
     this.#words = new DataView(buffer, offset + RING_CONTROL_BYTES, capacity);
     this.#mask = capacity - 1;
     this.#tail = Atomics.load(this.#control, TAIL) >>> 0;
     this.maxBody = maxRecordBody(capacity);
+  }
+
+  /**
+   * Reserves the next record, for a body of `body` bytes whose first `header` are the message
+   * header, and writes its record header. Returns where in {@link data} the caller fills the body
+   * before {@link publish}, or -1, reserving nothing, when the ring has no room now (the reader is
+   * behind). Until published the record is past `tail`: a writer that dies filling it, or reserves
+   * again instead, leaves nothing the reader will ever see.
+   */
+  reserve(header: number, body: number): number {
+    if (body > this.maxBody) throw new RangeError(`a record of ${body} bytes is larger than the ring carries (${this.maxBody})`);
+    const need = RECORD_HEADER + pad8(body);
+    const head = Atomics.load(this.#control, HEAD) >>> 0;
+    let tail = this.#tail;
+    const used = (tail - head) >>> 0;
+    let pos = tail & this.#mask;
+    const before = this.capacity - pos;
+    if (need > before) {
+      if (used + before + need > this.capacity) return -1;
+      this.#words.setUint32(pos, WRAP, true);
+      tail = (tail + before) >>> 0;
+      pos = 0;
+    } else if (used + need > this.capacity) return -1;
+    this.#words.setUint32(pos, body, true);
+    this.#words.setUint16(pos + 4, header, true);
+    this.#words.setUint16(pos + 6, this.#count & 0xffff, true);
+    this.#pending = (tail + need) >>> 0;
+    return pos + RECORD_HEADER;
+  }
+
+  /** Publishes the record {@link reserve} returned, filled: one sequentially consistent store of `tail`. */
+  publish(): void {
+    if (this.#pending < 0) throw new Error("no reserved record to publish");
+    this.#tail = this.#pending;
+    this.#pending = -1;
+    this.#count++;
+    Atomics.store(this.#control, TAIL, this.#tail | 0);
   }
 
   /**
@@ -92,29 +133,12 @@ export class RingWriter {
    */
   tryWrite(header: Uint8Array, payload: Uint8Array | null, corrupt = false): boolean {
     const h = header.byteLength;
-    const body = h + (payload ? payload.byteLength : 0);
-    if (body > this.maxBody) throw new RangeError(`a record of ${body} bytes is larger than the ring carries (${this.maxBody})`);
-    const need = RECORD_HEADER + pad8(body);
-    const head = Atomics.load(this.#control, HEAD) >>> 0;
-    let tail = this.#tail;
-    const used = (tail - head) >>> 0;
-    let pos = tail & this.#mask;
-    const before = this.capacity - pos;
-    if (need > before) {
-      if (used + before + need > this.capacity) return false;
-      this.#words.setUint32(pos, WRAP, true);
-      tail = (tail + before) >>> 0;
-      pos = 0;
-    } else if (used + need > this.capacity) return false;
-    this.#words.setUint32(pos, body, true);
-    this.#words.setUint16(pos + 4, h, true);
-    this.#words.setUint16(pos + 6, this.#count & 0xffff, true);
-    this.#data.set(header, pos + RECORD_HEADER);
+    const at = this.reserve(h, h + (payload ? payload.byteLength : 0));
+    if (at < 0) return false;
+    this.data.set(header, at);
     if (corrupt) return true; // dies here: half a record, never published
-    if (payload) this.#data.set(payload, pos + RECORD_HEADER + h);
-    this.#tail = (tail + need) >>> 0;
-    this.#count++;
-    Atomics.store(this.#control, TAIL, this.#tail | 0);
+    if (payload) this.data.set(payload, at + h);
+    this.publish();
     return true;
   }
 
@@ -130,9 +154,9 @@ export type RingFault = string;
 /** The reading end. */
 export class RingReader {
   readonly #control: Int32Array;
-  readonly #buffer: ArrayBufferLike;
-  readonly #dataOffset: number;
   readonly #words: DataView;
+  /** The data area, one view for every record (see {@link drain}). */
+  readonly #data: Buffer;
   readonly #mask: number;
   #head: number;
   #count = 0;
@@ -145,10 +169,9 @@ export class RingReader {
     readonly capacity: number,
   ) {
     checkGeometry(buffer, offset, capacity);
-    this.#buffer = buffer;
     this.#control = new Int32Array(buffer, offset, RING_CONTROL_BYTES / 4);
-    this.#dataOffset = offset + RING_CONTROL_BYTES;
-    this.#words = new DataView(buffer, this.#dataOffset, capacity);
+    this.#words = new DataView(buffer, offset + RING_CONTROL_BYTES, capacity);
+    this.#data = Buffer.from(buffer, offset + RING_CONTROL_BYTES, capacity);
     this.#mask = capacity - 1;
     this.#head = Atomics.load(this.#control, HEAD) >>> 0;
   }
@@ -164,11 +187,14 @@ export class RingReader {
   }
 
   /**
-   * Hands every published record to `take(header, payload)`, in order, and frees its space. The
-   * views are into the ring: `take` copies what it keeps before it returns. Returns the number of
-   * records read; a wrong record sets {@link fault} and stops (for good).
+   * Hands every published record to `take(data, at, header, body)`, in order, and frees its space:
+   * its body is `data[at, at + body)`, of which the first `header` bytes are the message header.
+   * `data` is the ring's data area itself, the same view for every record (two views a record, one
+   * for the header and one for the payload, were made for nothing): `take` copies what it keeps
+   * before it returns, and reads nothing outside the record. Returns the number of records read;
+   * a wrong record sets {@link fault} and stops (for good).
    */
-  drain(take: (header: Buffer, payload: Buffer | null) => void): number {
+  drain(take: (data: Buffer, at: number, header: number, body: number) => void): number {
     if (this.fault !== null) return 0;
     const tail = Atomics.load(this.#control, TAIL) >>> 0;
     let n = 0;
@@ -189,14 +215,11 @@ export class RingReader {
       if (need > avail || need > before) return this.#broken(n, `a record of ${body} bytes runs past the ${Math.min(avail, before)} published`);
       if (h < MIN_MESSAGE_HEADER || h > body) return this.#broken(n, `a message header of ${h} bytes in a ${body}-byte record`);
       if (stamp !== (this.#count & 0xffff)) return this.#broken(n, `record ${this.#count} stamped ${stamp}`);
-      const at = this.#dataOffset + pos + RECORD_HEADER;
-      const header = Buffer.from(this.#buffer, at, h);
-      const payload = body > h ? Buffer.from(this.#buffer, at + h, body - h) : null;
       this.#head = (this.#head + need) >>> 0;
       this.#count++;
       n++;
       try {
-        take(header, payload);
+        take(this.#data, pos + RECORD_HEADER, h, body);
       } finally {
         Atomics.store(this.#control, HEAD, this.#head | 0);
       }

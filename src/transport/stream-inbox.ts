@@ -171,7 +171,7 @@ export class StreamInbox {
     // A payload still to come may go straight into the memory of the receive that will take it.
     const lend = (header: Buffer, bytes: number, takeBack: () => Buffer | null): Buffer | null => {
       if (!lendTo || direct?.canRetarget === false) return null;
-      const env = decodeHeader(header, this.opts.worldSize);
+      const env = decodeHeader(header, 0, header.length, bytes, this.opts.worldSize);
       if ("error" in env || env.cma !== undefined || !isTypedCode(env.dtype)) return null;
       const mem = lendTo(env, bytes, () => {
         if (takeBack()) direct?.retarget();

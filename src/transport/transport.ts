@@ -103,7 +103,8 @@ export interface Transport {
   /**
    * Receives wait for world ranks `sources` (-1: any): poll for a moment for messages that need no
    * event-loop turn (shared memory), returning once `done(i)` holds for each wait that such a
-   * message could end, or the budget is spent.
+   * message could end, or the budget is spent. Neither argument is kept: the caller may reuse
+   * them for its next turn, and `done` answers only during the call.
    */
   spin?(sources: readonly number[], done: (i: number) => boolean): void;
 }

@@ -21,7 +21,7 @@
 import { RankFailedError, UsageError } from "../errors.js";
 import { addressOf, CMA_EAGER_MIN_BYTES, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
-import { encodeHeader, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
+import { encodeHeader, headerBytes, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
 import { InOrder } from "./in-order.js";
 import { jobKeys, randomKeyPair, type CurveKeyPair } from "./keys.js";
 import { lossReason, probePeer } from "./liveness.js";
@@ -276,10 +276,10 @@ export class ZmqTransport implements Transport {
       this.deferredAcks.push([src, seq, tag]);
       return;
     }
-    const header = encodeHeader({ comm: 0, src: this.rank, tag, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq });
-    if (tag === 0 && this.shm?.trySend(src, -1, header, null)) return;
+    const env: Envelope = { comm: 0, src: this.rank, tag, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: seq };
+    if (tag === 0 && this.shm?.trySend(src, -1, env, null)) return;
     this.link(src)
-      ?.send([header])
+      ?.send([encodeHeader(env)])
       .catch(() => {});
   }
 
@@ -515,10 +515,10 @@ export class ZmqTransport implements Transport {
     const ring = this.shm?.sendsTo(dest) ? this.shm : null;
     let ringTooSmall = false;
     if (ring) {
-      // Small messages to a same-node peer: copied into its ring, done (the caller's buffer is free).
-      const header = encodeHeader(full);
-      if (header.byteLength + (bytes ? bytes.byteLength : 0) > ring.maxBody) ringTooSmall = true;
-      else if (ring.trySend(dest, seq, header, bytes)) return SENT;
+      // Small messages to a same-node peer: header and bytes written into its ring, done (the
+      // caller's buffer is free). Headers are encoded only where they go: the ring or the socket.
+      if (headerBytes(full) + (bytes ? bytes.byteLength : 0) > ring.maxBody) ringTooSmall = true;
+      else if (ring.trySend(dest, seq, full, bytes)) return SENT;
     }
     const streamProven = link instanceof StreamLink && link.authenticated;
     if (zeroCopy && streamProven && bytes !== null && !this.single.peerReads(dest)) {
@@ -546,19 +546,18 @@ export class ZmqTransport implements Transport {
       full.cma = addressOf(payload);
       full.ack = 1;
     }
-    let header = encodeHeader(full);
-    const byRing = single && ring?.trySend(dest, seq, header, null) === true;
+    const byRing = single && ring?.trySend(dest, seq, full, null) === true;
     // Whatever goes by the socket holds later messages there until the peer has delivered it.
     if (ring && !byRing) ring.sentBySocket(dest, seq);
     if (single && !byRing && !streamProven) {
       // The ring is full and the socket is not proven yet: the bytes go as bytes.
       delete full.cma;
       if (!zeroCopy) delete full.ack;
-      header = encodeHeader(full);
-      return this.sendFrames(link, dest, seq, [header, payload], zeroCopy, false, payload);
+      return this.sendFrames(link, dest, seq, [encodeHeader(full), payload], zeroCopy, false, payload);
     }
-    const frames = bytes !== null && !single ? [header, bytes] : [header];
-    return this.sendFrames(byRing ? null : link, dest, seq, frames, zeroCopy, single, payload);
+    if (byRing) return this.sendFrames(null, dest, seq, [], zeroCopy, single, payload);
+    const frames = bytes !== null && !single ? [encodeHeader(full), bytes] : [encodeHeader(full)];
+    return this.sendFrames(link, dest, seq, frames, zeroCopy, single, payload);
   }
 
   /**

@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { memoryWorld } from "../../src/groups/memory-world.js";
 import { ANY_SOURCE, type World } from "../../src/index.js";
+import { DType } from "../../src/transport/dtype.js";
+import { type Envelope, Kind } from "../../src/transport/frame.js";
 
 type Spin = (sources: readonly number[], done: (i: number) => boolean) => void;
 
@@ -33,6 +35,25 @@ describe("polling receives", () => {
     await b.send("x", 0, { tag: 1 });
     await b.send("y", 0, { tag: 2 });
     await done;
+  });
+
+  it("poll for the receives of each turn, turn after turn, one or several, and see each done once its message came", async () => {
+    const a = (memoryWorld(3) as World[])[0]!;
+    const t = (a as unknown as { engine: { transport: { spin?: Spin; deliver(env: Envelope, payload: Buffer): void } } }).engine.transport;
+    const polls: string[] = [];
+    // A message found while polling is delivered then and there, as a ring's would be.
+    t.spin = (sources, done) => {
+      const before = sources.map((_, i) => done(i));
+      for (const from of sources) {
+        t.deliver({ comm: 0, src: from, tag: 4, seq: 0, kind: Kind.P2P, dtype: DType.F64, count: 1 }, Buffer.from(new Float64Array([from]).buffer));
+      }
+      polls.push(`[${sources.join(",")}] ${before.join(",")} ${sources.map((_, i) => done(i)).join(",")}`);
+    };
+    const recv = (from: number) => a.recv<Float64Array>({ source: from, tag: 4 }).then((x) => x[0]);
+    for (const from of [1, 2, 1]) expect(await recv(from)).toBe(from);
+    expect(await Promise.all([recv(2), recv(1)])).toEqual([2, 1]);
+    expect(await recv(2)).toBe(2);
+    expect(polls).toEqual(["[1] false true", "[2] false true", "[1] false true", "[2,1] false,false true,true", "[2] false true"]);
   });
 
   it("do not poll for irecv, nor for a receive whose message is already there", async () => {

@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bytesOf, DType, dtypeOf, viewAs } from "../../src/transport/dtype.js";
-import { decodeFrames, encodeHeader, Kind, type Envelope } from "../../src/transport/frame.js";
+import { decodeFrames, decodeHeader, encodeHeader, encodeHeaderInto, headerBytes, Kind, type Envelope } from "../../src/transport/frame.js";
 import { decodeData, encodeData } from "../../src/comm/payload.js";
 
 /** A copy of `b` with byte `at` set to `v`. */
@@ -56,6 +56,81 @@ describe("frame codec", () => {
   ])("rejects %s", (_name, frames, re) => {
     const out = decodeFrames(frames as Buffer[], 4);
     expect("error" in out && out.error).toMatch(re);
+  });
+
+  it("encodes into a buffer at an offset the same bytes as a header of its own, with and without cma and meta (fast-check)", () => {
+    const envelope = fc.record(
+      {
+        comm: fc.nat({ max: 0x7fffffff }),
+        src: fc.integer({ min: -1, max: 0x7fffffff }),
+        tag: fc.nat({ max: 0x7fffffff }),
+        seq: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        kind: fc.nat({ max: Kind.SYNC }),
+        dtype: fc.nat({ max: DType.NONE }),
+        count: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        meta: fc.string({ unit: "binary", maxLength: 250 }), // at most 4 bytes a code point: within the 1024
+        ack: fc.constant(1),
+        cma: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      },
+      { requiredKeys: ["comm", "src", "tag", "seq", "kind", "dtype", "count"] },
+    );
+    fc.assert(
+      fc.property(envelope, fc.nat({ max: 64 }), (e, offset) => {
+        const own = encodeHeader(e);
+        expect(own.length).toBe(headerBytes(e));
+        const target = Buffer.alloc(offset + own.length + 16, 0xee);
+        expect(encodeHeaderInto(e, target, offset)).toBe(own.length);
+        expect(target.subarray(offset, offset + own.length).equals(own)).toBe(true);
+        // Not a byte outside the header's own.
+        expect(target.subarray(0, offset).every((b) => b === 0xee)).toBe(true);
+        expect(target.subarray(offset + own.length).every((b) => b === 0xee)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    for (const over of [{}, { cma: 4096, ack: 1 }, { meta: "allreduce(float64[2], SUM, ring)" }, { meta: "bcast(root 0) · ünïcode", cma: 8, ack: 1 }]) {
+      const e = env(over);
+      const target = Buffer.alloc(headerBytes(e) + 3);
+      encodeHeaderInto(e, target, 3);
+      expect(target.subarray(3).equals(encodeHeader(e))).toBe(true);
+      const out = decodeFrames([target.subarray(3), ...(e.cma === undefined ? [Buffer.alloc(16)] : [])], 4);
+      expect("env" in out && out.env).toEqual(e);
+    }
+  });
+
+  it("refuses a meta longer than a header carries, writing nothing", () => {
+    const e = env({ meta: "x".repeat(1025) });
+    expect(() => headerBytes(e)).toThrow(/meta of 1025 bytes/);
+    expect(() => encodeHeader(e)).toThrow(/meta of 1025 bytes/);
+    const target = Buffer.alloc(2000, 0xee);
+    expect(() => encodeHeaderInto(e, target, 0)).toThrow(/meta of 1025 bytes/);
+    expect(target.every((b) => b === 0xee)).toBe(true);
+  });
+
+  it("decodes a header where it lies in a larger buffer as decodeFrames does, the payload given by its length", () => {
+    const rejects = (frames: Buffer[]) => {
+      const out = decodeFrames(frames, 4);
+      return "error" in out ? out.error : null;
+    };
+    const cases: Buffer[][] = [
+      [encodeHeader(env()), Buffer.alloc(16)],
+      [encodeHeader(env({ meta: "bcast(root 0)", ack: 1 })), Buffer.alloc(16)],
+      [encodeHeader(env({ ack: 1, cma: 4096 }))],
+      [encodeHeader(env({ dtype: DType.NONE, count: 0 }))],
+      [encodeHeader(env({ dtype: DType.F32, count: 0 })), Buffer.alloc(0)],
+      [encodeHeader(env()), Buffer.alloc(15)],
+      [encodeHeader(env())],
+      [encodeHeader(env({ ack: 1, cma: 4096 })), Buffer.alloc(16)],
+      [patch(encodeHeader(env()), 4, 0x80), Buffer.alloc(16)],
+      [Buffer.concat([encodeHeader(env()), Buffer.alloc(3)]), Buffer.alloc(16)],
+    ];
+    for (const frames of cases) {
+      const [head, payload] = frames as [Buffer, Buffer | undefined];
+      const around = Buffer.concat([Buffer.alloc(5, 0x5a), head, Buffer.alloc(7, 0x5a)]);
+      const got = decodeHeader(around, 5, head.length, payload ? payload.length : -1, 4);
+      const want = decodeFrames(frames, 4);
+      expect("error" in got ? got.error : null).toBe(rejects(frames));
+      if ("env" in want) expect(got).toEqual(want.env);
+    }
   });
 
   it("never throws on random frames", () => {

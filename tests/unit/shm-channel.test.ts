@@ -3,7 +3,7 @@
 // segments are in tests/mp/shm.test.ts.
 import { describe, expect, it } from "vitest";
 import { DType } from "../../src/transport/dtype.js";
-import { encodeHeader, type Envelope, Kind } from "../../src/transport/frame.js";
+import { type Envelope, Kind } from "../../src/transport/frame.js";
 import { type ChannelHost, type SegmentSource, SHM_SPIN_US, ShmChannel } from "../../src/transport/shm-channel.js";
 
 /** Segments in this process's memory; `attach` finds them by (pid, fd) as the kernel would. */
@@ -59,9 +59,9 @@ function pairOfRanks(spinUs = 50, lastSent = -1) {
   return { a: sides[0]!, b: sides[1]!, segments };
 }
 
-function message(src: number, seq: number, payload: number[] | null = null): [Buffer, Uint8Array | null] {
+function message(src: number, seq: number, payload: number[] | null = null): [Envelope, Uint8Array | null] {
   const env: Envelope = { comm: 0, src, tag: 7, seq, kind: Kind.P2P, dtype: payload ? DType.U8 : DType.NONE, count: payload ? payload.length : 0 };
-  return [encodeHeader(env), payload ? Uint8Array.from(payload) : null];
+  return [env, payload ? Uint8Array.from(payload) : null];
 }
 
 describe("same-node shared-memory channel", () => {
@@ -79,6 +79,38 @@ describe("same-node shared-memory channel", () => {
       [1, 1, null],
     ]);
     expect(a.ch.poll()).toBe(0);
+  });
+
+  it("carries every header shape intact: meta, a single-copy address, an empty array, a value, a receipt", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    const base = { comm: 3, src: 1, tag: 9 };
+    const sent: Array<[Envelope, number[] | null]> = [
+      [{ ...base, seq: 0, kind: Kind.COLL, dtype: DType.F64, count: 1, meta: "allreduce(float64[1], SUM, ring) · ü" }, [0, 0, 0, 0, 0, 0, 0xf0, 0x3f]],
+      [{ ...base, seq: 1, kind: Kind.P2P, dtype: DType.F32, count: 1 << 20, ack: 1, cma: 0x7f00_1234_5000 }, null],
+      [{ ...base, seq: 2, kind: Kind.P2P, dtype: DType.F32, count: 0 }, []],
+      [{ ...base, seq: 3, kind: Kind.P2P, dtype: DType.MSGPACK, count: 3 }, [0x92, 1, 2]],
+      [{ comm: 0, src: 1, tag: 0, seq: 0, kind: Kind.ACK, dtype: DType.NONE, count: 41 }, null],
+    ];
+    for (const [env, p] of sent) expect(b.ch.trySend(0, env.kind === Kind.ACK ? -1 : env.seq, env, p && Uint8Array.from(p))).toBe(true);
+    expect(a.ch.poll()).toBe(sent.length);
+    expect(a.broken).toEqual([]);
+    expect(a.got).toEqual(sent);
+  });
+
+  it("delivers payloads that stay intact after their ring space is written over", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    const kept: Buffer[] = [];
+    (a.ch as unknown as { host: ChannelHost }).host.deliver = (_env, payload) => kept.push(payload!);
+    // 100 records of 60 bytes through a 1 KiB ring: each slot is reused many times.
+    for (let seq = 0; seq < 100; seq++) {
+      expect(b.ch.trySend(0, seq, ...message(1, seq, new Array(60).fill(seq)))).toBe(true);
+      expect(a.ch.poll()).toBe(1);
+    }
+    expect(kept.map((p) => p.every((x) => x === p[0]) && p[0])).toEqual([...Array(100).keys()]);
   });
 
   it("rings the bell once while the reader sleeps, never while it polls", () => {
@@ -124,6 +156,29 @@ describe("same-node shared-memory channel", () => {
     expect(a.got.map(([e]) => e.seq)).toEqual([0, 1, 2]);
     b.ch.trySend(0, 3, ...message(1, 3));
     expect(a.bells).toEqual([1, 1]);
+  });
+
+  it("polls for one source, any source, or several, asking only about the waits a ring could end", () => {
+    const { a, b } = pairOfRanks();
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    for (const sources of [[1], [-1], [5, 1], [1, 5, -1]]) {
+      const asked = new Set<number>();
+      const before = a.got.length;
+      let n = 0;
+      a.ch.spin(sources, (i) => {
+        asked.add(i);
+        if (++n === 3) b.ch.trySend(0, -1, ...message(1, 0));
+        return a.got.length > before;
+      });
+      expect(a.got.length).toBe(before + 1);
+      expect([...asked].sort()).toEqual([...sources.keys()].filter((i) => sources[i] !== 5));
+    }
+    // No wait a ring could end: not asked at all.
+    let calls = 0;
+    a.ch.spin([5, 7], () => ++calls > 0);
+    a.ch.spin([], () => ++calls > 0);
+    expect(calls).toBe(0);
   });
 
   it("a polling receive gives up after its budget and then sleeps (the next write rings)", () => {

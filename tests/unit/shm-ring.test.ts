@@ -29,7 +29,7 @@ function pair(capacity = 1024, offset = 0) {
 
 function drainAll(r: RingReader): Array<{ n: number; payload: number[] }> {
   const got: Array<{ n: number; payload: number[] }> = [];
-  r.drain((h, p) => got.push({ n: h.readUInt32LE(0), payload: p ? [...p] : [] }));
+  r.drain((data, at, h, body) => got.push({ n: data.readUInt32LE(at), payload: [...data.subarray(at + h, at + body)] }));
   return got;
 }
 
@@ -79,6 +79,52 @@ describe("shared-memory ring", () => {
     expect(drainAll(r).map((g) => g.n)).toEqual([0]);
     expect(r.hasData()).toBe(false);
     expect(r.fault).toBeNull();
+  });
+
+  it("reserve, fill, publish: the record is read only once published, with its stamp in sequence", () => {
+    const { w, r } = pair(1024);
+    const at = w.reserve(36, 36 + 5);
+    expect(at).toBeGreaterThanOrEqual(0);
+    w.data.set(header(0), at);
+    w.data.set(payload(0, 5), at + 36);
+    expect(r.hasData()).toBe(false);
+    expect(drainAll(r)).toEqual([]);
+    w.publish();
+    expect(drainAll(r)).toEqual([{ n: 0, payload: [...payload(0, 5)] }]);
+    expect(() => w.publish()).toThrow(/no reserved record/);
+    expect(w.tryWrite(header(1), null)).toBe(true);
+    expect(drainAll(r).map((g) => g.n)).toEqual([1]);
+    expect(r.fault).toBeNull();
+  });
+
+  it("never shows the reader a record abandoned before publish; the next reservation takes its place", () => {
+    const { w, r } = pair(1024);
+    expect(w.tryWrite(header(0), payload(0, 10))).toBe(true);
+    const at = w.reserve(36, 36 + 60);
+    w.data.set(header(99), at); // filled halfway, then given up
+    expect(drainAll(r).map((g) => g.n)).toEqual([0]);
+    expect(r.hasData()).toBe(false);
+    // Reserved again (a smaller record): written over the abandoned one, stamped as the next.
+    expect(w.reserve(36, 36)).toBe(at);
+    w.data.set(header(1), at);
+    w.publish();
+    expect(drainAll(r).map((g) => g.n)).toEqual([1]);
+    expect(r.fault).toBeNull();
+  });
+
+  it("reserves nothing when full, and refuses a body larger than an eighth of the ring", () => {
+    const { w, r } = pair(1024);
+    let n = 0;
+    for (let at = w.reserve(36, 100); at >= 0; at = w.reserve(36, 100)) {
+      w.data.set(header(n++), at);
+      w.publish();
+    }
+    expect(n).toBe(9); // 8 + 100 → 112 bytes a record, as tryWrite
+    expect(() => w.publish()).toThrow(/no reserved record/);
+    expect(() => w.reserve(36, maxRecordBody(1024) + 1)).toThrow(/larger than the ring carries/);
+    expect(drainAll(r).map((g) => g.n)).toEqual([...Array(9).keys()]);
+    // Past the end of the data: a wrap marker, then the record at 0.
+    expect(w.reserve(36, 100)).toBe(8);
   });
 
   it("breaks for good on scribbled memory, reading nothing wrong: bad length, bad stamp, bad header length", () => {
@@ -143,12 +189,12 @@ describe("shared-memory ring", () => {
     let bad = "";
     const deadline = Date.now() + 30_000;
     while (next < total && Date.now() < deadline && !bad) {
-      r.drain((h, p) => {
-        const n = h.readUInt32LE(0);
+      r.drain((data, at, h, body) => {
+        const n = data.readUInt32LE(at);
         const len = (n * 7919) % 300;
         if (n !== next) bad ||= `record ${n} where ${next} was due`;
-        if ((p?.length ?? 0) !== len) bad ||= `record ${n}: ${p?.length ?? 0} bytes, not ${len}`;
-        if (p) for (let i = 0; i < len; i++) if (p[i] !== ((n + i) & 0xff)) bad ||= `record ${n} byte ${i} wrong`;
+        if (body - h !== len) bad ||= `record ${n}: ${body - h} bytes, not ${len}`;
+        for (let i = 0; i < len; i++) if (data[at + h + i] !== ((n + i) & 0xff)) bad ||= `record ${n} byte ${i} wrong`;
         next++;
       });
       await new Promise((res) => setImmediate(res));
