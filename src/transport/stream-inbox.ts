@@ -260,8 +260,11 @@ function directReader(accepted: Socket): DirectReader | null {
   const scratch = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   let parser: FrameParser | null = null;
   let feed: ((chunk: Buffer) => void) | null = null;
-  // Where the next read goes: the parser's pending payload, or the scratch buffer. Tracked here,
-  // not taken from the callback's argument, which still names the first buffer after a retarget.
+  // `reading`: where the socket reads now (the callback's argument still names the first buffer
+  // after a retarget, so it is tracked here); `target`: where the parser wants the next bytes
+  // (given to the socket after each read). They differ only after start() found the parser in the
+  // middle of a payload: that read lands in the scratch buffer and is fed to the parser as a chunk.
+  let reading: Buffer = scratch;
   let target: Buffer = scratch;
   const socket = new Socket({
     handle: handle as never,
@@ -271,9 +274,9 @@ function directReader(accepted: Socket): DirectReader | null {
     onread: {
       buffer: () => target,
       callback: (n: number) => {
-        if (target === scratch) feed!(scratch.subarray(0, n));
+        if (reading === scratch) feed!(scratch.subarray(0, n));
         else parser!.wrote(n);
-        target = parser!.pendingTarget() ?? scratch;
+        reading = target = parser!.pendingTarget() ?? scratch;
         return true;
       },
     },
@@ -299,7 +302,9 @@ function directReader(accepted: Socket): DirectReader | null {
     retarget() {
       // Node keeps the buffer its last read callback returned; this one takes effect now.
       target = parser!.pendingTarget() ?? scratch;
-      if (!socket.destroyed) handle.useUserBuffer!(target);
+      if (socket.destroyed) return;
+      handle.useUserBuffer!(target);
+      reading = target;
     },
   };
 }
