@@ -42,6 +42,7 @@ describe("TCP data path: reading into the receive's own array", () => {
     expect(r.code, r.stderr).toBe(0);
     for (const rank of [0, 1]) {
       const lines = linesOf(r.stdout, rank);
+      expect(lines).toContain("ok first messages");
       expect(
         lines.some((l) => /^ok window in place \d+$/.test(l)),
         lines.join("\n"),
