@@ -8,7 +8,7 @@ import type { BaseCommunicator } from "../comm/communicator.js";
 import { discardPayload, type Incoming, type MatchQueue } from "../comm/matching.js";
 import { decodeData, type Encoded } from "../comm/payload.js";
 import { CollectiveMismatchError } from "../errors.js";
-import type { TypedArray } from "../transport/dtype.js";
+import { bytesOf, dtypeOf, type TypedArray } from "../transport/dtype.js";
 import { Kind } from "../transport/frame.js";
 
 /** Tags on the collective plane are the call's sequence number (30 bits). */
@@ -85,9 +85,13 @@ export class Coll {
     return this.host.comm.sendEncodedOn(Kind.COLL, enc, this.commRank(dest), this.tag, this.sig);
   }
 
-  /** Receives the next message of this call from `source`, checking its signature. */
-  async recvRaw(source: number): Promise<Incoming> {
-    const m = await this.host.comm.recvOn(this.host.queue, this.commRank(source), this.tag, false, this.op, this.timeoutMs);
+  /**
+   * Receives the next message of this call from `source`, checking its signature. `into`, where
+   * the caller will put a typed payload, lets a stream read it straight there (MatchQueue.lend).
+   */
+  async recvRaw(source: number, into?: TypedArray): Promise<Incoming> {
+    const dst = into && { dtype: dtypeOf(into), bytes: bytesOf(into) };
+    const m = await this.host.comm.recvOn(this.host.queue, this.commRank(source), this.tag, false, this.op, this.timeoutMs, true, dst);
     this.check(m);
     return m;
   }

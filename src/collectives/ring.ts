@@ -9,7 +9,7 @@ import { decodeData, decodeToward } from "../comm/payload.js";
 import { bytesOf, type TypedArray } from "../transport/dtype.js";
 import type { RemotePayload } from "../transport/transport.js";
 import type { Coll } from "./coll.js";
-import { put, scratchLike, segments } from "./blocks.js";
+import { like, put, scratchLike, segments } from "./blocks.js";
 import type { Op } from "./op.js";
 import { RING_SEGMENT_BYTES } from "./select.js";
 
@@ -32,9 +32,12 @@ function sendBlock(c: Coll, dest: number, buf: TypedArray, off: number, n: numbe
   return p;
 }
 
-/** The next message from `source`, which must hold `len` elements (else it is released and this throws). */
-async function recvCount(c: Coll, source: number, len: number, what: string): Promise<Incoming> {
-  const m = await c.recvRaw(source);
+/**
+ * The next message from `source`, which must hold `len` elements (else it is released and this
+ * throws); `into` is where its bytes will go (a stream may read them straight there).
+ */
+async function recvCount(c: Coll, source: number, len: number, what: string, into?: TypedArray): Promise<Incoming> {
+  const m = await c.recvRaw(source, into);
   if (m.count !== len) {
     discardPayload(m);
     throw new RangeError(`${what}: rank ${c.commRank(source)} sent ${m.count} elements, expected ${len}`);
@@ -44,8 +47,8 @@ async function recvCount(c: Coll, source: number, len: number, what: string): Pr
 
 /** Receives `len` elements from `source` into `buf` at `at`: straight there when the bytes come out of the sender's memory. */
 async function recvSegment(c: Coll, source: number, buf: TypedArray, at: number, len: number, what: string): Promise<void> {
-  const m = await recvCount(c, source, len, what);
   const dst = buf.subarray(at, at + len);
+  const m = await recvCount(c, source, len, what, dst);
   const got = decodeToward(m, dst);
   if (got !== dst) put(buf, got, at);
 }
@@ -88,13 +91,18 @@ export async function reduceScatterRing(c: Coll, buf: TypedArray, op: Op, counts
   const next = (r + 1) % p;
   const prev = (r - 1 + p) % p;
   const seg = segElems(buf);
+  // This call's own landing place for a segment that comes over a stream (across nodes): read
+  // there, reduced, then the next one. (The shared scratch of blocks.ts may not wait across an await.)
+  let landing: TypedArray | null = null;
   for (let s = 0; s < p - 1; s++) {
     const sb = (((r - s - 1) % p) + p) % p;
     const rb = (((r - s - 2) % p) + p) % p;
     // Step 0 sends this rank's own input; later steps forward partial sums already in buf.
     const sent = sendBlock(c, next, s === 0 ? src : buf, offs[sb]!, counts[sb]!);
     for (const [so, len] of segments(counts[rb]!, seg)) {
-      const m = await recvCount(c, prev, len, "ring reduce-scatter");
+      const big = len * buf.BYTES_PER_ELEMENT > c.eagerLimit;
+      if (big && !landing) landing = like(buf, Math.min(seg, Math.max(...counts)));
+      const m = await recvCount(c, prev, len, "ring reduce-scatter", big ? landing!.subarray(0, len) : undefined);
       const at = offs[rb]! + so;
       const dst = buf.subarray(at, at + len);
       // From here to the reduction nothing awaits, so the shared scratch cannot be overwritten.

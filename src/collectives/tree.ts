@@ -31,7 +31,7 @@ export async function bcastBinomial(c: Coll, root: number, enc: Encoded | null, 
   let mask = 1;
   while (mask < p) {
     if (vr & mask) {
-      const m = await c.recvRaw((vr - mask + root) % p);
+      const m = await c.recvRaw((vr - mask + root) % p, dest);
       let bytes: Uint8Array | null;
       if (dest && m.dtype === dtypeOf(dest) && m.count === dest.length) {
         // Straight into the caller's array (one copy when it comes out of the parent's memory).
