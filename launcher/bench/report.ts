@@ -87,7 +87,7 @@ export function tableHeader(
     if (raw) lines.push(`# raw zmq = bare zeromq.js PUSH/PULL${over} between the same two processes; zmpi/raw time > 1 means zmpi is slower`);
     if (singleCopy !== undefined) {
       lines.push(
-        `# zmpi receives into a buffer allocated once, as OSU does; arrays >= 64 KiB ${singleCopy ? "are copied once out of the sender (same machine, cross-memory attach; ZMPI_CMA=0 turns it off)" : "go over zmq (single copy is off)"}`,
+        `# zmpi receives into a buffer allocated once, as OSU does; arrays >= 64 KiB ${singleCopy ? "are copied once out of the sender (same machine, cross-memory attach; ZMPI_CMA=0 turns it off)" : "go as bytes (no single copy between these ranks: another node, or ZMPI_CMA=0), read into the receive buffer as they arrive"}`,
       );
     }
   } else if (timing === "batch") {
