@@ -63,6 +63,8 @@ export function parseTcpEndpoint(ep: string): { host: string; port: number } | n
 export class StreamInbox {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Socket>();
+  /** The TCP connection each rank writes to this one on, once authenticated (for {@link pollFrom}). */
+  private readonly byRank = new Map<number, DirectReader>();
   private closed = false;
   private pending = 0;
   /** Messages dropped as malformed (the connection is then closed). */
@@ -207,12 +209,33 @@ export class StreamInbox {
     if (direct) {
       this.sockets.delete(socket);
       this.sockets.add(direct.socket);
-      direct.socket.on("close", () => this.sockets.delete(direct.socket));
+      this.byRank.set(from, direct);
+      direct.socket.on("close", () => {
+        this.sockets.delete(direct.socket);
+        if (this.byRank.get(from) === direct) this.byRank.delete(from);
+      });
       direct.start(parser, feed);
       return;
     }
     socket.on("data", feed);
     socket.resume();
+  }
+
+  /** True when `rank` writes to this rank over an authenticated TCP connection that {@link pollFrom} can read. */
+  pollable(rank: number): boolean {
+    return this.byRank.has(rank);
+  }
+
+  /**
+   * Reads what `rank` has sent over TCP so far, without waiting, and delivers it: a receive that
+   * polls for a moment (tcp-poll.ts). Bytes read; 0 when nothing came (or no such connection).
+   */
+  pollFrom(rank: number, recvNow: (fd: number, into: Uint8Array) => number): number {
+    const r = this.byRank.get(rank);
+    if (!r) return 0;
+    const n = r.pollNow(recvNow);
+    if (n < 0) this.byRank.delete(rank);
+    return Math.max(n, 0);
   }
 
   /** Stops listening, closes every connection and removes the socket file. */
@@ -243,6 +266,12 @@ interface DirectReader {
   retarget(): void;
   /** False when this Node cannot change a socket's read buffer between reads: then nothing is lent. */
   canRetarget: boolean;
+  /**
+   * Reads what has arrived, now, with `recvNow` (tcp-poll.ts) and feeds it to the parser: bytes
+   * read, 0 for none (or when the socket is aimed at a payload's memory: libuv reads that), -1
+   * when the socket is done (libuv reports how).
+   */
+  pollNow(recvNow: (fd: number, into: Uint8Array) => number): number;
 }
 
 /**
@@ -299,6 +328,19 @@ function directReader(accepted: Socket): DirectReader | null {
       socket.read(0);
     },
     canRetarget: typeof handle.useUserBuffer === "function",
+    pollNow(recvNow) {
+      const fd = (handle as { fd?: number }).fd;
+      if (reading !== scratch || socket.destroyed || parser === null || typeof fd !== "number" || fd < 0) return socket.destroyed ? -1 : 0;
+      // Only while libuv reads into the scratch buffer, so where its next read goes stays right: a
+      // payload begun here is read straight into its memory, then gathered from libuv's chunks.
+      const into = parser.pendingTarget();
+      const n = recvNow(fd, into ?? scratch);
+      if (n > 0) {
+        if (into) parser.wrote(n);
+        else feed!(scratch.subarray(0, n));
+      }
+      return n;
+    },
     retarget() {
       // Node keeps the buffer its last read callback returned; this one takes effect now.
       target = parser!.pendingTarget() ?? scratch;

@@ -74,6 +74,8 @@ export interface TransportStats {
   receivedInPlace: number;
   /** Of those begun so, messages moved off the array because its receive ended first (deadline, failure, freed communicator). */
   inPlaceTakenBack: number;
+  /** Polls of a TCP connection from another node, by a waiting receive, that found bytes (tcp-poll.ts). */
+  tcpPollHits: number;
 }
 
 /** What the communicator layer needs from a transport. */
@@ -126,6 +128,7 @@ export function emptyStats(): TransportStats {
     doorbellsRung: 0,
     receivedInPlace: 0,
     inPlaceTakenBack: 0,
+    tcpPollHits: 0,
     byPeerKind: { self: emptyTraffic(), node: emptyTraffic(), remote: emptyTraffic() },
   };
 }

@@ -18,11 +18,13 @@
  * single-copy header is honoured only from the socket connection that proved it comes from the
  * rank it names. Each peer's data is delivered in send order whatever way it came (in-order.ts).
  */
+import { availableParallelism } from "node:os";
 import { RankFailedError, UsageError } from "../errors.js";
 import { addressOf, CMA_EAGER_MIN_BYTES, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
 import { encodeHeader, headerBytes, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
 import { InOrder } from "./in-order.js";
+import { nativeRecvNow, TCP_SPIN_US, TcpPoller } from "./tcp-poll.js";
 import { jobKeys, randomKeyPair, type CurveKeyPair } from "./keys.js";
 import { lossReason, probePeer } from "./liveness.js";
 import { PeerTable, type PeerEndpoint } from "./peer-table.js";
@@ -101,6 +103,8 @@ interface ZmqTransportOptions {
   segments?: SegmentSource | null;
   /** Polling budget of a waiting receive, µs (ZMPI_SHM_SPIN_US); unset: chosen by the channel (shm-channel.ts). */
   shmSpinUs?: number;
+  /** Polling budget of a receive waiting for another node, µs (ZMPI_TCP_SPIN_US); unset: tcp-poll.ts's default, 0 when oversubscribed. */
+  tcpSpinUs?: number;
 }
 
 /**
@@ -131,6 +135,8 @@ export class ZmqTransport implements Transport {
   private readonly warned = new Set<number>();
   private readonly single: SingleCopyPeers;
   private shm: ShmChannel | null = null;
+  /** Polls TCP connections from other nodes for a waiting receive (tcp-poll.ts). */
+  private tcp: TcpPoller | null = null;
   /** This rank's CURVE keypair, drawn at random for this process. */
   readonly keys: CurveKeyPair = randomKeyPair();
   /** Path of the same-machine stream socket, or null. */
@@ -226,6 +232,11 @@ export class ZmqTransport implements Transport {
     const candidates = this.stream ? peers.filter((p) => p.rank !== this.rank && p.cma && p.stream && this.table.sameMachine(p.rank)) : [];
     this.single.start(candidates);
     const ringPeers = this.stream?.path ? peers.filter((p) => p.rank !== this.rank && p.stream && this.table.sameMachine(p.rank)).map((p) => p.rank) : [];
+    const recvNow = this.stream?.tcpEndpoint ? nativeRecvNow() : null;
+    if (recvNow && this.stream) {
+      const local = peers.filter((p) => p.rank === this.rank || this.table.sameMachine(p.rank)).length;
+      this.tcp = new TcpPoller(this.stream, recvNow, this.opts.tcpSpinUs ?? (local <= availableParallelism() ? TCP_SPIN_US : 0));
+    }
     try {
       this.shm?.start(ringPeers.map((r) => ({ rank: r, pid: this.table.get(r)!.pid })));
     } catch (e) {
@@ -268,6 +279,7 @@ export class ZmqTransport implements Transport {
   /** Polls the shared-memory rings while receives wait for `sources` (-1: any); see shm-channel.ts. */
   spin(sources: readonly number[], done: (i: number) => boolean): void {
     this.shm?.spin(sources, done);
+    this.tcp?.spin(sources, done);
   }
 
   private ack(src: number, seq: number, tag = 0): void {
@@ -606,6 +618,7 @@ export class ZmqTransport implements Transport {
       malformedDropped: this.inbox.malformed + this.counters.malformedDropped + (st ? st.malformed : 0),
       refusedConnections: this.opts.refusals.total,
       refusedByCoordinator: this.coordinatorRefusals?.total ?? 0,
+      tcpPollHits: this.tcp?.hits ?? 0,
     };
   }
 

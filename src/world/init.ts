@@ -143,6 +143,7 @@ async function initDistributed(
       cma: settings.cma,
       segments: settings.shm && settings.stream ? nativeSegments() : null,
       shmSpinUs: settings.shmSpinUs,
+      tcpSpinUs: settings.tcpSpinUs,
       onExhausted: (why) => exhausted(`rank ${env.rank} ${why}`),
     });
     cleanups.push(() => transport.close());

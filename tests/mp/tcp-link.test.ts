@@ -11,6 +11,17 @@ describe("TCP data path across nodes", () => {
       expect(linesOf(r.stdout, rank)).toContain("ok exchange");
       expect(linesOf(r.stdout, rank).join("\n")).toMatch(/via tcp-stream tcp:\/\//);
     }
+    // A blocking receive polled its TCP connection for a moment (ZMPI_TCP_SPIN_US) and found bytes.
+    expect(linesOf(r.stdout, 0).join("\n")).toMatch(/tcp poll hits [1-9]\d*/);
+  });
+
+  it("with ZMPI_TCP_SPIN_US=0 no receive polls, and the same traffic arrives intact", async () => {
+    const r = await runJob("tcp-link.ts", 2, { nodes: 2, env: { ZMPI_TCP_SPIN_US: "0" } });
+    expect(r.code, r.stderr).toBe(0);
+    for (const rank of [0, 1]) {
+      expect(linesOf(r.stdout, rank)).toContain("ok exchange");
+      expect(linesOf(r.stdout, rank)).toContain("tcp poll hits 0");
+    }
   });
 
   it("with ZMPI_TCP_LINK=0 the same traffic goes over ZeroMQ (CURVE)", async () => {

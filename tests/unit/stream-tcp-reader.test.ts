@@ -10,6 +10,7 @@ import { encodeHeader, Kind, type Envelope } from "../../src/transport/frame.js"
 import { Refusals } from "../../src/transport/refusals.js";
 import { StreamInbox } from "../../src/transport/stream-inbox.js";
 import { StreamLink } from "../../src/transport/stream-link.js";
+import { nativeRecvNow } from "../../src/transport/tcp-poll.js";
 
 const key = randomBytes(32);
 const cleanup: Array<() => void> = [];
@@ -82,5 +83,27 @@ describe("TCP stream reader", () => {
     expect(got[0]!.payload!.buffer).toBe(mem.buffer);
     expect(Buffer.from(mem.buffer).equals(message(0, 300_000)[1])).toBe(true);
     expect(got[1]!.payload!.equals(message(1, 100_000)[1])).toBe(true);
+  });
+
+  const recvNow = nativeRecvNow();
+  if (!recvNow) console.warn("skipped the polling test: the native addon has no recvNow (npm run build:native)");
+  it.skipIf(!recvNow)("pollFrom delivers what has arrived with no event-loop turn, small and large, in order", async () => {
+    const { got, link, box } = await inbox();
+    await link.send(message(0, 1));
+    await until(() => got.length === 1);
+    expect(box.pollable(1)).toBe(true);
+    expect(box.pollFrom(0, recvNow!)).toBe(0); // no connection from rank 0
+    for (const [seq, n] of [
+      [1, 1],
+      [2, 100_000],
+      [3, 3],
+    ] as const) {
+      void link.send(message(seq, n)); // written at once: the link is up
+      // Synchronously: no await, so libuv never reads; only polling can deliver it.
+      const end = Date.now() + 2000;
+      while (got.length === seq && Date.now() < end) box.pollFrom(1, recvNow!);
+      expect(got.length, `message ${seq} delivered by polling`).toBe(seq + 1);
+      expect(got[seq]!.payload!.equals(message(seq, n)[1])).toBe(true);
+    }
   });
 });

@@ -159,6 +159,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (zmpi_shm_register(env, exports) != napi_ok) return NULL;
+  if (zmpi_socket_register(env, exports) != napi_ok) return NULL;
   return exports;
 }
 

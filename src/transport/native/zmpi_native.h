@@ -18,4 +18,7 @@ int zmpi_get_args(napi_env env, napi_callback_info info, size_t n, napi_value *a
 /* Adds shmCreate, shmAttach, shmRelease and closeFd to `exports`. */
 napi_status zmpi_shm_register(napi_env env, napi_value exports);
 
+/* Adds recvNow (zmpi_socket.c) to `exports`. */
+napi_status zmpi_socket_register(napi_env env, napi_value exports);
+
 #endif
