@@ -8,7 +8,7 @@ import type { BaseCommunicator } from "../comm/communicator.js";
 import { discardPayload, type Incoming, type MatchQueue } from "../comm/matching.js";
 import { decodeData, type Encoded } from "../comm/payload.js";
 import { CollectiveMismatchError } from "../errors.js";
-import { bytesOf, dtypeOf, type TypedArray } from "../transport/dtype.js";
+import type { TypedArray } from "../transport/dtype.js";
 import { Kind } from "../transport/frame.js";
 
 /** Tags on the collective plane are the call's sequence number (30 bits). */
@@ -90,8 +90,7 @@ export class Coll {
    * the caller will put a typed payload, lets a stream read it straight there (MatchQueue.lend).
    */
   async recvRaw(source: number, into?: TypedArray): Promise<Incoming> {
-    const dst = into && { dtype: dtypeOf(into), bytes: bytesOf(into) };
-    const m = await this.host.comm.recvOn(this.host.queue, this.commRank(source), this.tag, false, this.op, this.timeoutMs, true, dst);
+    const m = await this.host.comm.recvOn(this.host.queue, this.commRank(source), this.tag, false, this.op, this.timeoutMs, true, into);
     this.check(m);
     return m;
   }

@@ -6,11 +6,11 @@
  */
 import { performance } from "node:perf_hooks";
 import { TimeoutError, UsageError } from "../errors.js";
-import { bytesOf, dtypeOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
+import { bytesOf, isTypedArray, type TypedArray } from "../transport/dtype.js";
 import { Kind } from "../transport/frame.js";
 import { withDeadline } from "./deadlines.js";
 import type { ContextState, Engine } from "./engine.js";
-import { ANY_SOURCE, ANY_TAG, PROC_NULL, type Incoming, type Into, type MatchQueue } from "./matching.js";
+import { ANY_SOURCE, ANY_TAG, PROC_NULL, type Incoming, type MatchQueue } from "./matching.js";
 import { checkDest, checkTag, IPROBE_KEYS, PROBE_KEYS, recvArgs, REPLACE_KEYS, sendArgs, SENDRECV_KEYS, type RecvArgs, type SendArgs } from "./options.js";
 import { checkSendable, decodeData, encodeData, type Encoded } from "./payload.js";
 import { Request } from "./request.js";
@@ -160,7 +160,7 @@ export class BaseCommunicator {
    * @internal Waits for a message on a plane; a blocking wait (`poll`) first polls shared memory for
    * a moment; `into`, a typed receive's destination, lets a stream read the bytes straight there.
    */
-  recvOn(queue: MatchQueue, source: number, tag: number, peek: boolean, op: string, timeoutMs?: number, poll = true, into?: Into): Promise<Incoming> {
+  recvOn(queue: MatchQueue, source: number, tag: number, peek: boolean, op: string, timeoutMs?: number, poll = true, into?: TypedArray): Promise<Incoming> {
     this.checkLive(op);
     const pollFrom = !poll ? undefined : source === ANY_SOURCE ? -1 : this.ctx.group[source];
     return this.engine.await(
@@ -269,8 +269,7 @@ export class BaseCommunicator {
     const t0 = performance.now();
     const c = this.engine.counters;
     c.p2pCalls++;
-    const into = a.out && { dtype: dtypeOf(a.out), bytes: bytesOf(a.out) };
-    return this.recvOn(this.ctx.p2p, a.source, a.tag, false, op, a.timeoutMs, poll, into).then(
+    return this.recvOn(this.ctx.p2p, a.source, a.tag, false, op, a.timeoutMs, poll, a.out).then(
       (m) => {
         c.p2pMs += performance.now() - t0;
         const data = decodeData(m, a.out);

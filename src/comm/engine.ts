@@ -4,10 +4,10 @@
  * turns a failure anywhere into a rejection of every pending operation.
  */
 import { RankFailedError, type TimeoutError, UsageError, ZmpiError } from "../errors.js";
-import { DType } from "../transport/dtype.js";
+import { DType, type TypedArray } from "../transport/dtype.js";
 import { Kind, type Envelope } from "../transport/frame.js";
 import type { RemotePayload, Transport } from "../transport/transport.js";
-import { materialize, MatchQueue, type Incoming, type Into, type PostedWait } from "./matching.js";
+import { materialize, MatchQueue, type Incoming, type PostedWait } from "./matching.js";
 import { SyncLedger } from "./sync.js";
 
 /**
@@ -280,7 +280,7 @@ export class Engine {
     timeoutMs: number | undefined,
     onTimeout: () => TimeoutError,
     pollFrom?: number,
-    into?: Into,
+    into?: TypedArray,
   ): Promise<Incoming> {
     if (this.failure) return Promise.reject(this.failure);
     const p = queue.wait(source, tag, peek, op, timeoutMs ?? this.config.timeoutMs, onTimeout, into);

@@ -4,7 +4,7 @@
  * sender's messages arrive in the order it sent them, this gives MPI's non-overtaking rule per
  * (source, tag, communicator).
  */
-import { DType } from "../transport/dtype.js";
+import { bytesOf, DType, dtypeOf, type TypedArray } from "../transport/dtype.js";
 import type { RemotePayload } from "../transport/transport.js";
 import { deadlines, type Deadline } from "./deadlines.js";
 
@@ -86,7 +86,7 @@ export function readPayloadInto(m: Incoming, dest: Uint8Array): void {
   const r = claimRemote(m);
   if (!r) {
     const p = m.payload;
-    if (p && !(p.buffer === dest.buffer && p.byteOffset === dest.byteOffset)) dest.set(p);
+    if (p && !sameMemory(p, dest)) dest.set(p);
     return;
   }
   try {
@@ -124,16 +124,10 @@ interface Waiter {
   reject: (e: Error) => void;
   /** Set when the wait is over (matched, failed or timed out), synchronously: a polling receive watches it. */
   done?: boolean;
-  /** Where a receive with an `out` array wants its bytes. */
-  into?: Into;
+  /** A receive's `out` array: where it wants its bytes. */
+  into?: TypedArray;
   /** Set while a stream reader fills {@link into} with the message it expects this wait to take. */
   lent?: Lent;
-}
-
-/** A typed receive's destination: the element type and the bytes of its `out` array. */
-export interface Into {
-  dtype: number;
-  bytes: Uint8Array;
 }
 
 interface Lent {
@@ -145,6 +139,11 @@ interface Lent {
 /** A message's element type fits a receive's `out` (Buffer and Uint8Array are one type here, as in decodeData). */
 function sameElements(a: number, b: number): boolean {
   return a === b || ((a === DType.BUFFER || a === DType.U8) && (b === DType.BUFFER || b === DType.U8));
+}
+
+/** True when `a` and `b` start at the same byte of the same memory (a payload read in place). */
+function sameMemory(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset;
 }
 
 /** The wait ends without the lent message: the reader must stop writing into its memory first. */
@@ -198,8 +197,7 @@ export class MatchQueue {
       if (w.lent) {
         // Only the message the memory was lent for may take it as it is; anything else (never, by
         // lend's rules) gets it back first, so the bytes already read are not lost under a copy.
-        const p = m.payload;
-        if (p && p.buffer === w.lent.bytes.buffer && p.byteOffset === w.lent.bytes.byteOffset) w.lent = undefined;
+        if (m.payload && sameMemory(m.payload, w.lent.bytes)) w.lent = undefined;
         else takeBack(w);
       }
       w.done = true;
@@ -241,7 +239,7 @@ export class MatchQueue {
    * `timeoutMs`. One promise per wait and no timer of its own (see deadlines.ts): the receive path
    * is on every message's critical path.
    */
-  wait(source: number, tag: number, peek: boolean, op: string, timeoutMs: number, onTimeout: () => Error, into?: Into): Promise<Incoming> {
+  wait(source: number, tag: number, peek: boolean, op: string, timeoutMs: number, onTimeout: () => Error, into?: TypedArray): Promise<Incoming> {
     const found = peek ? this.peek(source, tag) : this.take(source, tag);
     this.posted = null;
     if (found) return Promise.resolve(found);
@@ -277,8 +275,8 @@ export class MatchQueue {
     for (const w of this.waiters) {
       if (w.peek || !fitsKey(source, tag, w.source, w.tag)) continue;
       const into = w.into;
-      if (w.source !== source || !into || w.lent || !sameElements(into.dtype, dtype) || into.bytes.byteLength < byteLength) return null;
-      const bytes = into.bytes.subarray(0, byteLength);
+      if (w.source !== source || !into || w.lent || !sameElements(dtypeOf(into), dtype) || into.byteLength < byteLength) return null;
+      const bytes = bytesOf(into).subarray(0, byteLength);
       w.lent = { bytes, revoke };
       return bytes;
     }
