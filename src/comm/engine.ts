@@ -187,8 +187,8 @@ export class Engine {
     if (!ctx || this.failure) return null;
     const source = ctx.rankOfWorld(env.src);
     if (source < 0) return null;
-    const queue = env.kind === Kind.COLL ? ctx.coll : env.kind === Kind.P2P || env.kind === Kind.SYNC ? ctx.p2p : null;
-    return queue ? queue.lend(source, env.tag, env.dtype, byteLength, revoke) : null;
+    // The queue deliver() will put the message in.
+    return (env.kind === Kind.COLL ? ctx.coll : ctx.p2p).lend(source, env.tag, env.dtype, byteLength, revoke);
   }
 
   private deliver(env: Envelope, payload: Buffer | null, remote?: RemotePayload): void {

@@ -25,6 +25,7 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { announcedPayload, decodeHeader, type Envelope, encodeHeaderInto, headerBytes } from "./frame.js";
+import { pollBudget } from "./poll-budget.js";
 import { type Offer, parseOffer } from "./shm-offer.js";
 import { maxRecordBody, RingReader, RingWriter, ringBytes } from "./shm-ring.js";
 
@@ -126,9 +127,7 @@ export class ShmChannel {
    */
   start(candidates: ReadonlyArray<{ rank: number; pid: number }>, eagerMax = EAGER_RING_PEERS, cores = availableParallelism()): void {
     if (candidates.length === 0 || this.#segment) return;
-    // Oversubscribed, a rank that polls takes the core its partner needs to answer (measured, 4
-    // ranks on 2 cores, 8 B allreduce: 883–936 µs polling 100 µs, 563–569 µs never polling).
-    this.spinUs = this.spinSetting ?? (candidates.length + 1 <= cores ? SHM_SPIN_US : 0);
+    this.spinUs = pollBudget(this.spinSetting, SHM_SPIN_US, candidates.length + 1, cores);
     this.#budget = this.spinUs;
     const peers = candidates.map((c) => c.rank);
     const one = ringBytes(this.capacity);

@@ -18,12 +18,12 @@
  * single-copy header is honoured only from the socket connection that proved it comes from the
  * rank it names. Each peer's data is delivered in send order whatever way it came (in-order.ts).
  */
-import { availableParallelism } from "node:os";
 import { RankFailedError, UsageError } from "../errors.js";
 import { addressOf, CMA_EAGER_MIN_BYTES, CMA_MIN_BYTES, publishCmaToken, type CmaToken } from "./cma.js";
 import { DType, elementBytes, isTypedCode, privateCopy } from "./dtype.js";
 import { encodeHeader, headerBytes, Kind, MAX_MESSAGE_BYTES, type Envelope } from "./frame.js";
 import { InOrder } from "./in-order.js";
+import { pollBudget } from "./poll-budget.js";
 import { nativeRecvNow, TCP_SPIN_US, TcpPoller } from "./tcp-poll.js";
 import { jobKeys, randomKeyPair, type CurveKeyPair } from "./keys.js";
 import { lossReason, probePeer } from "./liveness.js";
@@ -235,7 +235,7 @@ export class ZmqTransport implements Transport {
     const recvNow = this.stream?.tcpEndpoint ? nativeRecvNow() : null;
     if (recvNow && this.stream) {
       const local = peers.filter((p) => p.rank === this.rank || this.table.sameMachine(p.rank)).length;
-      this.tcp = new TcpPoller(this.stream, recvNow, this.opts.tcpSpinUs ?? (local <= availableParallelism() ? TCP_SPIN_US : 0));
+      this.tcp = new TcpPoller(this.stream, recvNow, pollBudget(this.opts.tcpSpinUs, TCP_SPIN_US, local));
     }
     try {
       this.shm?.start(ringPeers.map((r) => ({ rank: r, pid: this.table.get(r)!.pid })));
