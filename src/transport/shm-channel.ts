@@ -299,9 +299,10 @@ export class ShmChannel {
   /**
    * Receives wait for messages from world ranks `sources` (-1: any): polls the rings until
    * `done(i)` holds for every wait a ring could end, or the budget runs out, then arms the
-   * doorbell. Does nothing when no ring could end any of them.
+   * doorbell. Does nothing when no ring could end any of them. `atLeastUs`: poll at least this
+   * long whatever the budget (a receipt's wait, which lasts as long as the peer's copy).
    */
-  spin(sources: readonly number[], done: (i: number) => boolean): void {
+  spin(sources: readonly number[], done: (i: number) => boolean, atLeastUs = 0): void {
     if (this.spinUs <= 0 || this.#readers.length === 0) return;
     // The waits a ring could end, by index; null: the one wait of `sources` (most turns have a
     // single receive: it allocates nothing).
@@ -315,7 +316,7 @@ export class ShmChannel {
     }
     if (allDone(mine, done)) return;
     Atomics.store(this.#armed!, ARMED_WORD, 0);
-    const end = performance.now() + this.#budget / 1000;
+    const end = performance.now() + Math.max(this.#budget, atLeastUs) / 1000;
     for (let i = 1; ; i++) {
       this.poll();
       if (allDone(mine, done)) {

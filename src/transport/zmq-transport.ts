@@ -66,6 +66,15 @@ const SENT: Promise<void> = Promise.resolve();
  * (measured, 2 ranks, 16 MiB ping-pong: 3.5 ms a hop polling, 3.1 ms without the rings).
  */
 const RECEIPT_POLL_MAX_BYTES = 1 << 20;
+/**
+ * A receipt's poll lasts at least the budget plus the time the peer's copy takes at this rate
+ * (bytes per µs): a 1 MiB copy takes ~190 µs here (64 MiB one-node ping-pong: 12 ms a hop), so
+ * with the plain budget (100 µs, doubled after each miss, halved after each find) about every
+ * other receipt came after the poll had run out, and rang the doorbell. Measured, 2 ranks, 1 MiB
+ * ping-pong, three interleaved pairs of 10000 round trips: bells 6489–10267 → 421–4695, median
+ * hop 184–1636 → 121–144 µs.
+ */
+const RECEIPT_COPY_BYTES_PER_US = 2500;
 /** Failure notices go to every peer directly up to this world size; beyond it, to peers with an open link. */
 const NOTIFY_ALL_MAX = 64;
 
@@ -593,7 +602,8 @@ export class ZmqTransport implements Transport {
       // The header went through the peer's ring and its receipt will come through ours: poll
       // for it, as a receive does, once the caller's turn has run (measured, 2 ranks, 128 KiB
       // ping-pong: 117 µs a hop when every receipt rang the doorbell).
-      queueMicrotask(() => this.shm?.spin([dest], () => !this.receipts.awaits(dest, seq)));
+      const copyUs = payload.byteLength / RECEIPT_COPY_BYTES_PER_US;
+      queueMicrotask(() => this.shm?.spin([dest], () => !this.receipts.awaits(dest, seq), this.shm.spinUs + copyUs));
     }
     if (zeroCopy) return sent.then(() => acked);
     // Our own copy: the receipt only frees it (a peer that dies meanwhile is reported elsewhere).

@@ -219,6 +219,30 @@ describe("same-node shared-memory channel", () => {
     expect(timed(() => false)).toBeGreaterThanOrEqual(4);
   });
 
+  it("a receipt's wait polls for at least the time it asks (the peer's copy), whatever the budget", () => {
+    const { a, b } = pairOfRanks(200);
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    const t0 = performance.now();
+    a.ch.spin([1], () => false, 5000);
+    const us = (performance.now() - t0) * 1000;
+    expect(us).toBeGreaterThanOrEqual(5000);
+    expect(us).toBeLessThan(500_000);
+    // A found message ends it at once: found after 2 ms, not after the 5 ms asked for.
+    const t1 = performance.now();
+    a.ch.spin(
+      [1],
+      () => {
+        if (a.got.length === 0 && performance.now() - t1 >= 2) b.ch.trySend(0, -1, ...message(1, 0));
+        return a.got.length > 0;
+      },
+      5000,
+    );
+    const found = performance.now() - t1;
+    expect(found).toBeGreaterThanOrEqual(2);
+    expect(found).toBeLessThan(5);
+  });
+
   it("does not poll for a sender it has no ring from, nor with a budget of 0", () => {
     const { a, b } = pairOfRanks(0);
     a.ch.start([{ rank: 1, pid: process.pid }]);
