@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { DType } from "../../src/transport/dtype.js";
 import { type Envelope, Kind } from "../../src/transport/frame.js";
+import { YIELD_AFTER_US, YIELD_EVERY_US } from "../../src/transport/poll-budget.js";
 import { type ChannelHost, type SegmentSource, SHM_SPIN_US, ShmChannel } from "../../src/transport/shm-channel.js";
 
 /** Segments in this process's memory; `attach` finds them by (pid, fd) as the kernel would. */
@@ -40,7 +41,7 @@ interface Side {
 }
 
 /** Two ranks' channels, wired as the transport wires them (offers and bells delivered at once). */
-function pairOfRanks(spinUs = 50, lastSent = -1) {
+function pairOfRanks(spinUs = 50, lastSent = -1, yielder: () => void = () => {}) {
   const segments = memorySegments();
   const sides: Side[] = [];
   for (const rank of [0, 1]) {
@@ -53,7 +54,7 @@ function pairOfRanks(spinUs = 50, lastSent = -1) {
       deliver: (env, payload) => side.got.push([env, payload ? [...payload] : null]),
       broken: (peer, why) => side.broken.push(`${peer}: ${why}`),
     };
-    side.ch = new ShmChannel(host, segments, spinUs, 1024);
+    side.ch = new ShmChannel(host, segments, spinUs, 1024, yielder);
     sides.push(side);
   }
   return { a: sides[0]!, b: sides[1]!, segments };
@@ -228,7 +229,7 @@ describe("same-node shared-memory channel", () => {
     const us = (performance.now() - t0) * 1000;
     expect(us).toBeGreaterThanOrEqual(5000);
     expect(us).toBeLessThan(500_000);
-    // A found message ends it at once: found after 2 ms, not after the 5 ms asked for.
+    // A found message ends it at once: found after 2 ms, not after the 50 ms asked for.
     const t1 = performance.now();
     a.ch.spin(
       [1],
@@ -236,11 +237,30 @@ describe("same-node shared-memory channel", () => {
         if (a.got.length === 0 && performance.now() - t1 >= 2) b.ch.trySend(0, -1, ...message(1, 0));
         return a.got.length > 0;
       },
-      5000,
+      50_000,
     );
     const found = performance.now() - t1;
     expect(found).toBeGreaterThanOrEqual(2);
-    expect(found).toBeLessThan(5);
+    expect(found).toBeLessThan(40);
+  });
+
+  it(`a poll that finds nothing for ${YIELD_AFTER_US} µs gives up its core every ${YIELD_EVERY_US} µs; one that finds sooner never does`, () => {
+    const yields: number[] = [];
+    let t0 = 0;
+    const { a, b } = pairOfRanks(2000, -1, () => yields.push(performance.now() - t0));
+    a.ch.start([{ rank: 1, pid: process.pid }]);
+    b.ch.start([{ rank: 0, pid: process.pid }]);
+    t0 = performance.now();
+    a.ch.spin([1], () => false);
+    expect(yields.length).toBeGreaterThanOrEqual(20); // 2 ms: ~200 on an idle machine
+    expect(yields[0]!).toBeGreaterThanOrEqual(YIELD_AFTER_US / 1000);
+    // At most one per YIELD_EVERY_US of the poll's clock after the first.
+    expect(yields.length).toBeLessThanOrEqual(Math.ceil((yields.at(-1)! * 1000 - YIELD_AFTER_US) / YIELD_EVERY_US) + 1);
+    yields.length = 0;
+    b.ch.trySend(0, -1, ...message(1, 0));
+    a.ch.spin([1], () => a.got.length > 0);
+    expect(a.got.length).toBe(1);
+    expect(yields).toEqual([]);
   });
 
   it("does not poll for a sender it has no ring from, nor with a budget of 0", () => {

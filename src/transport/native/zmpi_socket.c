@@ -1,12 +1,19 @@
 /*
+ * What a polling receive needs from the kernel (tcp-poll.ts, shm-channel.ts, poll-budget.ts).
+ *
  * Reading a connected socket without waiting, for a receive that polls its TCP connections from
- * other nodes for a moment (tcp-poll.ts) instead of sleeping in the event loop at once: a rank
- * that sleeps must be woken by the sender's write (on a virtual machine, a cross-CPU interrupt),
- * and that wake-up is most of a small message's time (measured in C over loopback, 8 B ping-pong
- * half round trip: 14-16 µs sleeping in recv, 7 µs polling). The socket stays libuv's: this only
- * takes what has already arrived, at a moment libuv is not reading (the caller's turn).
+ * other nodes for a moment instead of sleeping in the event loop at once: a rank that sleeps must
+ * be woken by the sender's write (on a virtual machine, a cross-CPU interrupt), and that wake-up
+ * is most of a small message's time (measured in C over loopback, 8 B ping-pong half round trip:
+ * 14-16 µs sleeping in recv, 7 µs polling). The socket stays libuv's: this only takes what has
+ * already arrived, at a moment libuv is not reading (the caller's turn).
+ *
+ * Giving up the CPU while polling: the scheduler may put the partner that must answer on the
+ * polling rank's own core (a woken task goes where its waker runs), and a poll that never yields
+ * then holds the answer back for its whole budget.
  */
 #include <errno.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include "zmpi_native.h"
@@ -44,9 +51,18 @@ static napi_value recv_now(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* yieldCpu(): lets another task waiting for this core run now (sched_yield); nothing otherwise. */
+static napi_value yield_cpu(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  sched_yield();
+  return NULL;
+}
+
 napi_status zmpi_socket_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "recvNow", NULL, recv_now, NULL, NULL, NULL, napi_default, NULL },
+    { "yieldCpu", NULL, yield_cpu, NULL, NULL, NULL, napi_default, NULL },
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }
