@@ -1,9 +1,10 @@
 /**
- * How long a waiting receive polls before it sleeps (shared-memory rings, shm-channel.ts; TCP
- * connections from other nodes, tcp-poll.ts): the user's setting, else the path's default while
- * every rank of the job on this machine has a core of its own, else 0. Oversubscribed, a rank
- * that polls takes the core its partner needs to answer (measured, 4 ranks on 2 cores, 8 B
- * allreduce: 883–936 µs polling 100 µs, 563–569 µs never polling); Open MPI yields then too.
+ * How long a waiting receive polls before it sleeps, and how it shares its core meanwhile
+ * (shared-memory rings, shm-channel.ts; TCP connections from other nodes, tcp-poll.ts): the
+ * user's setting, else the path's default while every rank of the job on this machine has a core
+ * of its own, else 0. Oversubscribed, a rank that polls takes the core its partner needs to answer
+ * (measured, 4 ranks on 2 cores, 8 B allreduce: 883–936 µs polling 100 µs, 563–569 µs never
+ * polling); Open MPI yields then too. A long poll yields now and then ({@link YIELD_AFTER_US}).
  */
 import { availableParallelism } from "node:os";
 import { loadNativeAddon } from "./native-addon.js";
