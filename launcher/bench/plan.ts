@@ -114,9 +114,20 @@ export function defaultIterations(benchmark: BenchmarkName, size: number): numbe
   return size < MiB ? 1000 : size < 16 * MiB ? 100 : 20;
 }
 
-/** Default warm-up iterations (untimed), a tenth of the timed ones, at least 2. */
+/**
+ * Below 1 MiB every size gets at least this many warm-up iterations (bw: windows excepted). Each
+ * size range takes a path of its own (inline in the ring, single copy with an eager copy, single
+ * copy with a receipt...), and V8 optimizes a path only after a few thousand messages through it:
+ * one node, 64 KiB ping-pong, the first 2000 round trips take 200–280 µs a hop, 24–40 µs from
+ * ~8000 on; with OSU's tenth (100) the 8 KiB and 64 KiB rows read 91 and 184 µs (median), with
+ * 3000 warm-up iterations 20 and 34 µs — the "cliff" was the warm-up.
+ */
+export const MIN_WARMUP_BELOW_1MIB = 1000;
+
+/** Default warm-up iterations (untimed): a tenth of the timed ones, at least 2 (and see {@link MIN_WARMUP_BELOW_1MIB}). */
 export function defaultWarmup(benchmark: BenchmarkName, size: number): number {
-  return Math.max(2, Math.round(defaultIterations(benchmark, size) / 10));
+  const tenth = Math.max(2, Math.round(defaultIterations(benchmark, size) / 10));
+  return benchmark !== "bw" && size < MiB ? Math.max(tenth, MIN_WARMUP_BELOW_1MIB) : tenth;
 }
 
 /** The bandwidth window for a message size: {@link BW_WINDOW}, capped to {@link BW_WINDOW_BYTES} in flight. */
