@@ -19,13 +19,15 @@ export function pollBudget(setting: number | undefined, defaultUs: number, local
  * (every {@link YIELD_EVERY_US}). The scheduler may put the partner it waits for on its own core
  * (a woken task goes where its waker runs; other load makes it stay there), and a poll that never
  * yields then holds the answer back for its whole budget, message after message. Measured, 2 ranks
- * on 2 pretend nodes pinned to one core (`taskset -c 0`), 8 B half round trip: 194 µs polling
- * without yielding (161–172 in an A/B pair), 73 µs not polling at all, 72–77 µs polling and
- * yielding; unpinned runs fell into that state now and then and stayed (169–182 µs against 38). Not from the first µs: a
- * yield hands the core to any other task that waits for it, niced ones included, and one-node
- * answers come in a few µs (MPICH too polls a while before it yields; UPC++ yields after idle polls).
+ * on 2 pretend nodes pinned to one core (`taskset -c 0`), 8 B half round trip: 161–172 µs polling
+ * without yielding, 73 µs not polling at all, 102–115 µs yielding from 50 µs on; unpinned runs
+ * fell into that state now and then and stayed (169–182 µs against 38). Not sooner: a yield hands
+ * the core to any other task that waits for it, niced ones included, so on a busy machine every
+ * yield costs; an answer from another node takes 33–40 µs here, from the same node a few µs, and
+ * yielding from 20 µs on cost unpinned runs beside other work 39–65 µs a hop against 33–37 µs.
+ * (MPICH polls a while before it yields; UPC++ yields after idle polls when oversubscribed.)
  */
-export const YIELD_AFTER_US = 20;
+export const YIELD_AFTER_US = 50;
 /** Once yielding, a poll yields this often, µs (a yield costs ~1 µs when no other task waits). */
 export const YIELD_EVERY_US = 10;
 
