@@ -65,7 +65,7 @@ export function benchCommand(setStatus: (s: number) => void, name = "bench"): Co
     .option("--min-size <size>", "smallest size of the power-of-two sweep (default 8)", asArg(parseSize))
     .option("--max-size <size>", "largest size of the sweep (default 16M for latency/bw, 64M for collectives)", asArg(parseSize))
     .option("-i, --iterations <N>", "timed iterations at every size (default: 1000, 100 from 1 MiB, 20 from 16 MiB; bw windows 100/50/20)", positiveInt)
-    .option("-x, --warmup <N>", "untimed warm-up iterations at every size (default: a tenth of the timed ones, at least 1000 below 1 MiB but for bw)", nonNegativeInt)
+    .option("-x, --warmup <N>", "untimed warm-up iterations at every size (default: a tenth of the timed ones, at least 3000 below 1 MiB but for bw)", nonNegativeInt)
     .addOption(
       new Option("--timing <mode>", "collectives: batch = calls back to back in timed batches (as the anchors), osu = a barrier before every call")
         .choices(["batch", "osu"])

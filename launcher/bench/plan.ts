@@ -119,10 +119,14 @@ export function defaultIterations(benchmark: BenchmarkName, size: number): numbe
  * size range takes a path of its own (inline in the ring, single copy with an eager copy, single
  * copy with a receipt...), and V8 optimizes a path only after a few thousand messages through it:
  * one node, 64 KiB ping-pong, the first 2000 round trips take 200–280 µs a hop, 24–40 µs from
- * ~8000 on; with OSU's tenth (100) the 8 KiB and 64 KiB rows read 91 and 184 µs (median), with
- * 3000 warm-up iterations 20 and 34 µs — the "cliff" was the warm-up.
+ * ~8000 on. With OSU's tenth (100) the 8 KiB and 64 KiB rows read 91 and 184 µs (median); with
+ * 1000 the first size of the single-copy path, 8 KiB, still read 50–54 µs against 23–27 µs for
+ * 16 KiB; with 3000, 50–52 against 16–18 (two runs each): the first size of a path needs ~5000
+ * (a loop, 8 KiB: round trips 1000–2000 p50 45 µs, 3000–6000 p50 20 µs); with `-x 6000` the rows
+ * from 8 B to 64 MiB rise with the size — the one-node "cliff" was the warm-up. 3000 keeps a
+ * sweep short; pass `-x` for more.
  */
-export const MIN_WARMUP_BELOW_1MIB = 1000;
+export const MIN_WARMUP_BELOW_1MIB = 3000;
 
 /** Default warm-up iterations (untimed): a tenth of the timed ones, at least 2 (and see {@link MIN_WARMUP_BELOW_1MIB}). */
 export function defaultWarmup(benchmark: BenchmarkName, size: number): number {

@@ -50,16 +50,16 @@ describe("plan", () => {
   it("defaults: 8 B to 16 MiB for p2p, to 64 MiB for collectives, iterations scaled down with size", () => {
     const plan = makePlan();
     const lat = plan.benchmarks.find((b) => b.name === "latency")!;
-    expect(lat.steps[0]).toEqual({ size: 8, iterations: 1000, warmup: 1000 });
+    expect(lat.steps[0]).toEqual({ size: 8, iterations: 1000, warmup: 3000 });
     expect(lat.steps.at(-1)).toEqual({ size: 16 * MiB, iterations: 20, warmup: 2 });
     expect(lat.steps.find((s) => s.size === MiB)).toEqual({ size: MiB, iterations: 100, warmup: 10 });
     // Below 1 MiB every size warms its own path up (V8), bw's windows excepted.
-    expect(lat.steps.filter((s) => s.size < MiB).every((s) => s.warmup === 1000)).toBe(true);
+    expect(lat.steps.filter((s) => s.size < MiB).every((s) => s.warmup === 3000)).toBe(true);
     const bw = plan.benchmarks.find((b) => b.name === "bw")!;
     expect(bw.steps[0]!.warmup).toBe(10);
     const ar = plan.benchmarks.find((b) => b.name === "allreduce")!;
     expect(ar.steps.at(-1)!.size).toBe(64 * MiB);
-    expect(plan.benchmarks.find((b) => b.name === "barrier")!.steps).toEqual([{ size: 0, iterations: 1000, warmup: 1000 }]);
+    expect(plan.benchmarks.find((b) => b.name === "barrier")!.steps).toEqual([{ size: 0, iterations: 1000, warmup: 3000 }]);
     expect(plan.raw).toBe(true);
     expect(plan.rawTransport).toBe("ipc");
   });
