@@ -290,8 +290,9 @@ export class World extends Communicator {
       await this.computePool?.close();
       await this.resources.close();
     }
-    // Done, and zmpi's code for init and finalize is compiled now: the bundle loader may keep it.
-    codeCacheAfterFinalize(this.size);
+    // Done, and zmpi's code for init and finalize is compiled now: the bundle loader may keep it
+    // (not from an in-process world of zmpi/testing, which runs none of a real rank's transport).
+    if (this.env.method !== "memory") codeCacheAfterFinalize(this.size);
   }
 
   private finalizeTimeout(ms: number): TimeoutError {

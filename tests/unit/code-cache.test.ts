@@ -50,9 +50,9 @@ async function job(home: string, env: Record<string, string> = {}, args: string[
   return [0, 1].map((rank) => parse(linesOf(r.stdout, rank).find((l) => l.startsWith("code-cache "))));
 }
 
-/** One process that only imports zmpi (so writes nothing); its report. */
-function importOnly(home: string, env: Record<string, string> = {}): Report {
-  const r = spawnSync(process.execPath, [fixture("code-cache-rank.mjs"), "import-only"], {
+/** One process that only imports zmpi (so writes nothing), or runs `mode`; its report. */
+function importOnly(home: string, env: Record<string, string> = {}, mode = "import-only"): Report {
+  const r = spawnSync(process.execPath, [fixture("code-cache-rank.mjs"), mode], {
     env: { ...process.env, XDG_CACHE_HOME: home, ...env },
     encoding: "utf8",
     timeout: 60_000,
@@ -109,6 +109,14 @@ describe("zmpi's code cache", () => {
     const filled = copyOfGood();
     expect(values(importOnly(filled.home, { ZMPI_CODE_CACHE: "off" }))).toEqual(["off"]);
   }, 120_000);
+
+  it("is not written by an in-process world of zmpi/testing (it runs none of a real rank's transport)", () => {
+    const home = freshHome();
+    const r = importOnly(home, {}, "memory");
+    expect(values(r)).toEqual(["absent"]);
+    expect(r.written).toEqual([]);
+    expect(listing(join(home, "zmpi"))).toEqual([]);
+  });
 
   it("refuses a directory that is a symbolic link, group- or other-writable, or another user's: nothing is read from it or written to it", async () => {
     const link = freshHome();
