@@ -18,12 +18,15 @@
 //   kernels and the native addon are found relative to it, and those files stay where tsc wrote
 //   them.
 // - Names are kept (errors set `this.name = new.target.name`; stack traces name functions).
+// - Then each module that can be becomes a CommonJS body behind an ES module facade, compiled
+//   through V8's code cache at run time (scripts/bundle-cjs.mjs, src/env/code-cache.ts).
 // - Files of earlier builds (chunks have content hashes) are removed after the new ones are
 //   written, as prune-dist.mjs does for dist/src.
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, transform } from "esbuild";
+import { convertToBodies } from "./bundle-cjs.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = join(root, "dist");
@@ -73,7 +76,9 @@ const result = await build({
   plugins: [metaUrlPlugin],
 });
 
-const written = new Set(Object.keys(result.metafile.outputs).map((p) => join(root, p)));
+const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const bodies = await convertToBodies({ root, outdir, outputs: result.metafile.outputs, version, loaderSource: join(compiled, "env", "code-cache.js") });
+const written = new Set([...Object.keys(result.metafile.outputs).map((p) => join(root, p)), ...bodies]);
 let removed = 0;
 for (const f of readdirSync(outdir)) {
   if (written.has(join(outdir, f))) continue;

@@ -157,6 +157,12 @@ export const SETTINGS = {
     { unit: "µs", defaultText: "100; 0 when the machine has more of the job's ranks than cores" },
   ),
   metrics: flag("ZMPI_METRICS", false, "user", "print the per-rank metrics table on rank 0 at finalize"),
+  codeCache: flag(
+    "ZMPI_CODE_CACHE",
+    true,
+    "user",
+    "keep V8's compiled code of zmpi in a private per-user directory (`$XDG_CACHE_HOME/zmpi`, else `~/.cache/zmpi`) so ranks start from it (0: compile at every start)",
+  ),
   metricsDir: text("ZMPI_METRICS_DIR", "a directory", "user", "where `metrics.json` goes (else each results output's directory)"),
   mesh: text("ZMPI_MESH", "`dim:size,…` (`pp:2,dp:1,tp:2`)", "zmpi sbatch", 'the mesh `world.mesh("env")` builds'),
   meshPlacement: text("ZMPI_MESH_PLACEMENT", "`dim:inside-nodes|across-nodes|any,…`", "zmpi sbatch", "where the mesh's dimensions sit (`pp:across-nodes,tp:inside-nodes`)"),

@@ -10,6 +10,7 @@ import type { Mesh, MeshOptions } from "../groups/mesh.js";
 import type { MeshEnvOptions } from "../groups/mesh-env.js";
 import type { Engine, ContextState } from "../comm/engine.js";
 import { readSetting, SETTINGS, type Settings, type SettingSpec } from "../env/settings.js";
+import { codeCacheAfterFinalize } from "../env/code-cache-hook.js";
 import type { RankEnvironment } from "../env/types.js";
 import type { TransportStats } from "../transport/transport.js";
 import type { Logger } from "./logger.js";
@@ -289,6 +290,9 @@ export class World extends Communicator {
       await this.computePool?.close();
       await this.resources.close();
     }
+    // Done, and zmpi's code for init and finalize is compiled now: the bundle loader may keep it
+    // (not from an in-process world of zmpi/testing, which runs none of a real rank's transport).
+    if (this.env.method !== "memory") codeCacheAfterFinalize(this.size);
   }
 
   private finalizeTimeout(ms: number): TimeoutError {
