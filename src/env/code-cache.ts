@@ -71,14 +71,15 @@ function load(path: string, url: string, version: string): Record<string, unknow
   // One line of wrapper before the body's first line: stack traces keep the body's line numbers.
   const source = `(function (exports, require, module, __zmpiUrl, __zmpiImport) {"use strict";${readFileSync(path, "utf8")}\n})`;
   const key = `zmpi ${version} | sha256 ${createHash("sha256").update(source).digest("hex")} | node ${process.version} ${process.arch} | v8 ${v8.cachedDataVersionTag()}`;
-  const d = codeCacheEnabled() ? cacheDir() : null;
+  const enabled = codeCacheEnabled();
+  const d = enabled ? cacheDir() : null;
   const cacheFile = d === null ? null : join(d, cacheFileName(path.replace(/^.*[\\/]/, "").replace(/\.cjs$/, ""), key));
   const cached = cacheFile === null ? null : readCache(cacheFile, key);
   const script = new vm.Script(source, {
     filename: path,
     cachedData: cached?.data,
   });
-  const outcome: CacheOutcome = !codeCacheEnabled() ? "off" : d === null ? "unusable dir" : cached === null ? "absent" : script.cachedDataRejected ? "rejected" : "used";
+  const outcome: CacheOutcome = !enabled ? "off" : d === null ? "unusable dir" : cached === null ? "absent" : script.cachedDataRejected ? "rejected" : "used";
   const body: Body = { module: { exports: {} }, script, cacheFile, key, outcome, rejectedId: outcome === "rejected" ? cached!.id : null };
   bodies.set(path, body);
   const fallback = createRequire(path);

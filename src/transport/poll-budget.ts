@@ -31,6 +31,18 @@ export const YIELD_AFTER_US = 50;
 /** Once yielding, a poll yields this often, µs (a yield costs ~1 µs when no other task waits). */
 export const YIELD_EVERY_US = 10;
 
+/** When a poll that began at `start` (ms, `performance.now()`) first yields. */
+export function firstYield(start: number): number {
+  return start + YIELD_AFTER_US / 1000;
+}
+
+/** At `now`, yields with `yielder` if the time `at` has come; returns when to yield next. */
+export function yieldIfDue(now: number, at: number, yielder: () => void): number {
+  if (now < at) return at;
+  yielder();
+  return now + YIELD_EVERY_US / 1000;
+}
+
 let yielder: (() => void) | null = null;
 
 /** Lets a task waiting for this core run now (the addon's `sched_yield`); nothing without the addon. */

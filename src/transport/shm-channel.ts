@@ -25,7 +25,7 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { announcedPayload, decodeHeader, type Envelope, encodeHeaderInto, headerBytes } from "./frame.js";
-import { pollBudget, YIELD_AFTER_US, YIELD_EVERY_US, yieldCpu } from "./poll-budget.js";
+import { firstYield, pollBudget, yieldCpu, yieldIfDue } from "./poll-budget.js";
 import { type Offer, parseOffer } from "./shm-offer.js";
 import { maxRecordBody, RingReader, RingWriter, ringBytes } from "./shm-ring.js";
 
@@ -320,7 +320,7 @@ export class ShmChannel {
     Atomics.store(this.#armed!, ARMED_WORD, 0);
     let now = performance.now();
     const end = now + Math.max(this.#budget, atLeastUs) / 1000;
-    let yieldAt = now + YIELD_AFTER_US / 1000;
+    let yieldAt = firstYield(now);
     for (let i = 1; ; i++) {
       this.poll();
       if (allDone(mine, done)) {
@@ -333,10 +333,7 @@ export class ShmChannel {
       if ((i & 15) === 0) {
         now = performance.now();
         if (now >= end) break;
-        if (now >= yieldAt) {
-          this.yielder();
-          yieldAt = now + YIELD_EVERY_US / 1000;
-        }
+        yieldAt = yieldIfDue(now, yieldAt, this.yielder);
       }
     }
     this.#budget = Math.min(this.spinUs * MAX_BUDGET_FACTOR, this.#budget * 2);

@@ -9,7 +9,7 @@
  * more of the job's ranks than cores (a rank that polls would take its partner's core).
  */
 import { loadNativeAddon } from "./native-addon.js";
-import { YIELD_AFTER_US, YIELD_EVERY_US, yieldCpu } from "./poll-budget.js";
+import { firstYield, yieldCpu, yieldIfDue } from "./poll-budget.js";
 import type { StreamInbox } from "./stream-inbox.js";
 
 /**
@@ -48,7 +48,7 @@ export class TcpPoller {
     for (let i = 0; i < sources.length; i++) if (sources[i]! < 0 || !this.inbox.pollable(sources[i]!)) return;
     const start = performance.now();
     const end = start + this.spinUs / 1000;
-    let yieldAt = start + YIELD_AFTER_US / 1000;
+    let yieldAt = firstYield(start);
     for (let k = 1; ; k++) {
       let all = true;
       for (let i = 0; i < sources.length; i++) {
@@ -63,10 +63,7 @@ export class TcpPoller {
       if ((k & 7) === 0) {
         const now = performance.now();
         if (now >= end) return;
-        if (now >= yieldAt) {
-          this.yielder();
-          yieldAt = now + YIELD_EVERY_US / 1000;
-        }
+        yieldAt = yieldIfDue(now, yieldAt, this.yielder);
       }
     }
   }
