@@ -224,7 +224,7 @@ export class BaseCommunicator {
   /**
    * Sends `data` to `dest` ({@link PROC_NULL}: completes at once, nothing is sent). Typed arrays
    * travel as raw bytes; other values as msgpack. When the promise resolves the caller may modify
-   * `data`: small arrays are copied at once, large ones (over the eager limit, 64 KiB by default)
+   * `data`: small arrays are copied at once, large ones (over the eager limit, 16 KiB by default)
    * are sent without a copy and the promise resolves when `dest` has received them.
    *
    * @example

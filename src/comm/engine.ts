@@ -18,11 +18,25 @@ import { SyncLedger } from "./sync.js";
 const P2P_HOLD_MS = 5;
 const COLL_HOLD_MS = 250;
 
+/**
+ * Typed arrays of up to this many bytes are copied when sent (the send resolves at once); larger
+ * ones go without a copy and their send resolves when the receiver has them. On one machine the
+ * copy is a cost of its own: an array that does not fit a ring (8 KiB) goes by single copy either
+ * way, out of the sender's array or out of zmpi's copy of it, so the eager one is copied twice and
+ * its pair falls out of step more often. Measured, 2 ranks on one node each pinned to a core,
+ * 10000 ping-pongs after 10000, mean µs a hop, two runs: 64 KiB 41–60 eager against 25–28 not,
+ * 32 KiB 38–52 against 28, 16 KiB 24–30 against 25–28 (so not lower). With the former 64 KiB limit
+ * the one-node sweep's 64 KiB row stood above its 128 KiB row in five sweeps of five (issue 12's
+ * "no cliff"; 35–88 µs against 30–38). Open MPI's shared-memory eager limit is 4 KiB.
+ * `ZMPI_EAGER_LIMIT` or `init({ eagerLimit })` sets another.
+ */
+export const DEFAULT_EAGER_LIMIT = 16 * 1024;
+
 /** Engine settings. */
 export interface EngineConfig {
   /** Default deadline of every wait, in ms. */
   timeoutMs: number;
-  /** Typed payloads above this many bytes are sent zero-copy and acknowledged; smaller ones are copied. */
+  /** Typed payloads above this many bytes are sent zero-copy and acknowledged; smaller ones are copied ({@link DEFAULT_EAGER_LIMIT}). */
   eagerLimit: number;
   /**
    * Where `ZMPI_ALGORITHM` and `ZMPI_ALG_<NAME>` are read from: the environment `init()` read

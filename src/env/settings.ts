@@ -156,6 +156,14 @@ export const SETTINGS = {
     "how long a receive waiting for a rank on another node polls its TCP connection before it sleeps in the event loop, µs (0: never poll)",
     { unit: "µs", defaultText: "100; 0 when the machine has more of the job's ranks than cores" },
   ),
+  eagerLimit: integer(
+    "ZMPI_EAGER_LIMIT",
+    0,
+    1 << 30,
+    "user",
+    "typed arrays up to this size are copied when sent and the send resolves at once; larger ones are sent without a copy and the send resolves when the receiver has them; `init({ eagerLimit })` wins",
+    { unit: "bytes", defaultText: "16384" },
+  ),
   metrics: flag("ZMPI_METRICS", false, "user", "print the per-rank metrics table on rank 0 at finalize"),
   codeCache: flag(
     "ZMPI_CODE_CACHE",

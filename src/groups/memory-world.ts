@@ -3,7 +3,7 @@
  * collective and group algorithms at 16–256 ranks in a unit test. Same engine, same algorithms,
  * same matching as the real thing; only the wire is replaced.
  */
-import { Engine, type ContextState } from "../comm/engine.js";
+import { DEFAULT_EAGER_LIMIT, Engine, type ContextState } from "../comm/engine.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
 import { Communicator } from "./communicator.js";
 
@@ -11,7 +11,7 @@ import { Communicator } from "./communicator.js";
 export interface MemoryWorldOptions {
   /** Deadline of every wait, ms (default 30 s). */
   timeoutMs?: number;
-  /** Eager limit, bytes (default 64 KiB). */
+  /** Eager limit, bytes (default 16 KiB, as in a real job). */
   eagerLimit?: number;
   /** Pretend node of each rank (index = rank; equal numbers = same node), for node-aware collectives (default: one node). */
   nodes?: readonly number[];
@@ -23,7 +23,7 @@ export interface MemoryWorldOptions {
  */
 export function memoryEngines(size: number, opts: MemoryWorldOptions = {}): { engine: Engine; ctx: ContextState }[] {
   const net = new MemoryNetwork(size);
-  const engines = net.transports.map((t) => new Engine(t, { timeoutMs: opts.timeoutMs ?? 30_000, eagerLimit: opts.eagerLimit ?? 64 * 1024 }));
+  const engines = net.transports.map((t) => new Engine(t, { timeoutMs: opts.timeoutMs ?? 30_000, eagerLimit: opts.eagerLimit ?? DEFAULT_EAGER_LIMIT }));
   for (const e of engines) e.spread = (err) => engines.forEach((o) => o !== e && o.fail(err));
   if (opts.nodes) {
     if (opts.nodes.length !== size) throw new RangeError(`memoryWorld: nodes has ${opts.nodes.length} entries for ${size} ranks`);

@@ -17,7 +17,7 @@ import { World, type WorldResources } from "../world/world.js";
 export interface MemoryWorldOptions {
   /** Deadline of every wait, ms (default 30 s, so a test that deadlocks fails instead of hanging). */
   timeoutMs?: number;
-  /** Eager limit, bytes (default 64 KiB, as in a real job). */
+  /** Eager limit, bytes (default 16 KiB, as in a real job). */
   eagerLimit?: number;
   /** Level of `world.log` (default `"info"`). */
   logLevel?: LogLevel;

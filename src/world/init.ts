@@ -5,7 +5,7 @@
 import { writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Engine, type EngineConfig } from "../comm/engine.js";
+import { DEFAULT_EAGER_LIMIT, Engine, type EngineConfig } from "../comm/engine.js";
 import { RankFailedError, RendezvousError, type ZmpiError, CollectiveMismatchError, TimeoutError } from "../errors.js";
 import { detectEnvironment } from "../env/detect.js";
 import { resolveHostAddress } from "../env/resolve.js";
@@ -39,7 +39,7 @@ export interface InitOptions {
   onFailure?: "exit" | "throw";
   /** Grace before the forced exit, ms (default 1000), so the error can be printed. */
   exitGraceMs?: number;
-  /** Typed payloads above this many bytes are sent without a copy (default 64 KiB). */
+  /** Typed payloads above this many bytes are sent without a copy: their send resolves when the receiver has them. Default `ZMPI_EAGER_LIMIT`, else 16 KiB. */
   eagerLimit?: number;
   /** Environment to read instead of `process.env` (tests). */
   env?: Record<string, string | undefined>;
@@ -49,7 +49,6 @@ export interface InitOptions {
 
 const DEFAULT_OP_TIMEOUT_MS = 1800_000;
 const DEFAULT_RENDEZVOUS_TIMEOUT_MS = 120_000;
-const DEFAULT_EAGER_LIMIT = 64 * 1024;
 
 function errorFromAbort(msg: AbortMsg): ZmpiError {
   const ctx = { ranks: msg.ranks ?? (msg.rank >= 0 ? [msg.rank] : []) };
@@ -83,7 +82,7 @@ export async function init(opts: InitOptions = {}): Promise<World> {
   const seed = resolveSeed(opts.seed, envVars);
   const config: EngineConfig = {
     timeoutMs: opts.timeoutMs ?? envTimeout ?? DEFAULT_OP_TIMEOUT_MS,
-    eagerLimit: opts.eagerLimit ?? DEFAULT_EAGER_LIMIT,
+    eagerLimit: opts.eagerLimit ?? settings.eagerLimit ?? DEFAULT_EAGER_LIMIT,
     algorithmEnv: envVars,
   };
   const rendezvousTimeoutMs = opts.rendezvousTimeoutMs ?? envTimeout ?? DEFAULT_RENDEZVOUS_TIMEOUT_MS;
