@@ -31,6 +31,8 @@ const COLL_HOLD_MS = 250;
  * `ZMPI_EAGER_LIMIT` or `init({ eagerLimit })` sets another.
  */
 export const DEFAULT_EAGER_LIMIT = 16 * 1024;
+/** The largest eager limit, bytes (`ZMPI_EAGER_LIMIT` accepts the same range). */
+export const MAX_EAGER_LIMIT = 1 << 30;
 
 /** Engine settings. */
 export interface EngineConfig {

@@ -7,6 +7,7 @@
 import { UsageError } from "../errors.js";
 import { isTypedArray, type TypedArray } from "../transport/dtype.js";
 import { MAX_TAG } from "../transport/frame.js";
+import { MAX_EAGER_LIMIT } from "./engine.js";
 import { ANY_SOURCE, ANY_TAG, PROC_NULL } from "./matching.js";
 
 /** The communicator a check is for: its size and its name (for the error). */
@@ -95,11 +96,34 @@ export function checkTag(w: Where, op: string, tag: unknown, dflt: number, wildc
   fail(w, op, `${what} ${describe(tag)} is invalid: tags are integers 0..${MAX_TAG}${wildcard ? " or ANY_TAG" : ""}`);
 }
 
+/** A deadline, ms: positive and finite. */
+function isDeadline(ms: unknown): ms is number {
+  return typeof ms === "number" && ms > 0 && Number.isFinite(ms);
+}
+
 /** A deadline in ms: a positive finite number, or undefined for the default (`ZMPI_TIMEOUT`). */
 function checkTimeout(w: Where, op: string, ms: unknown): number | undefined {
   if (ms === undefined) return undefined;
-  if (typeof ms === "number" && ms > 0 && Number.isFinite(ms)) return ms;
+  if (isDeadline(ms)) return ms;
   fail(w, op, `timeoutMs ${describe(ms)} is invalid: a deadline is a positive, finite number of milliseconds (leave it out for ZMPI_TIMEOUT)`);
+}
+
+/** A deadline option of `op` (`init`, `memoryWorld`): absent, or a positive, finite number of ms. */
+export function checkDeadlineOption(op: string, name: string, ms: unknown): void {
+  if (ms === undefined || isDeadline(ms)) return;
+  throw new UsageError(`${name} ${describe(ms)} is invalid: a deadline is a positive, finite number of milliseconds`, { op });
+}
+
+/**
+ * The engine's settings as a caller of `op` passes them, checked before anything starts: a negative
+ * or fractional eager limit would make every array zero-copy or none, silently; a deadline of 0
+ * or less would fail every wait at once.
+ */
+export function checkEngineOptions(op: string, o: { timeoutMs?: unknown; eagerLimit?: unknown }): void {
+  checkDeadlineOption(op, "timeoutMs", o.timeoutMs);
+  const e = o.eagerLimit;
+  if (e === undefined || (typeof e === "number" && Number.isSafeInteger(e) && e >= 0 && e <= MAX_EAGER_LIMIT)) return;
+  throw new UsageError(`eagerLimit ${describe(e)} is invalid: an integer from 0 to ${MAX_EAGER_LIMIT} bytes`, { op });
 }
 
 /** A receive buffer: a typed array or Buffer, or undefined. */

@@ -7,6 +7,7 @@
  */
 import { hostname } from "node:os";
 import type { Engine } from "../comm/engine.js";
+import { checkEngineOptions } from "../comm/options.js";
 import type { RankEnvironment } from "../env/types.js";
 import { RankFailedError, UsageError } from "../errors.js";
 import { memoryEngines } from "../groups/memory-world.js";
@@ -49,6 +50,7 @@ function environment(rank: number, size: number, host: string): RankEnvironment 
 
 function build(size: number, opts: MemoryWorldOptions): { worlds: World[]; engines: Engine[] } {
   if (!Number.isSafeInteger(size) || size < 1) throw new UsageError(`the world size must be a positive integer, got ${size}`, { op: "memoryWorld" });
+  checkEngineOptions("memoryWorld", opts);
   const pairs = memoryEngines(size, opts);
   const host = hostname();
   // finalize() returns once every rank has called it, as in a real job.

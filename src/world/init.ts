@@ -6,7 +6,8 @@ import { writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_EAGER_LIMIT, Engine, type EngineConfig } from "../comm/engine.js";
-import { RankFailedError, RendezvousError, type ZmpiError, CollectiveMismatchError, TimeoutError } from "../errors.js";
+import { checkDeadlineOption, checkEngineOptions } from "../comm/options.js";
+import { RankFailedError, RendezvousError, type ZmpiError, CollectiveMismatchError, TimeoutError, UsageError } from "../errors.js";
 import { detectEnvironment } from "../env/detect.js";
 import { resolveHostAddress } from "../env/resolve.js";
 import { deriveJobKey, resolveSecret } from "../env/secret.js";
@@ -69,6 +70,10 @@ function errorFromAbort(msg: AbortMsg): ZmpiError {
  * binds its sockets, meets the other ranks at the coordinator and returns the world communicator.
  */
 export async function init(opts: InitOptions = {}): Promise<World> {
+  checkEngineOptions("init", opts);
+  checkDeadlineOption("init", "rendezvousTimeoutMs", opts.rendezvousTimeoutMs);
+  if (opts.exitGraceMs !== undefined && !(typeof opts.exitGraceMs === "number" && opts.exitGraceMs >= 0 && Number.isFinite(opts.exitGraceMs)))
+    throw new UsageError(`exitGraceMs ${String(opts.exitGraceMs)} is invalid: a finite number of milliseconds, 0 or more`, { op: "init" });
   const envVars = opts.env ?? process.env;
   // Every ZMPI_* setting read and checked once, here (env/settings.ts); a bad one throws before anything starts.
   const settings = readSettings(envVars);
